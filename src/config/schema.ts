@@ -1,0 +1,79 @@
+// The one source of truth for settings: every key has a doc, a format, a default and an
+// env var. The README's configuration table is checked against this schema by a test.
+// Env names are public contracts (producers, operators, compose files): add, don't rename.
+
+export const schema = {
+  env: { doc: 'Config file layer to load after config/default.json (config/<env>.json).', format: ['production', 'development', 'test'], default: 'development', env: 'NODE_ENV' },
+  log: {
+    level: { doc: 'pino log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'LOG_LEVEL' },
+  },
+  kafka: {
+    brokers: { doc: 'Bootstrap brokers, comma-separated host:port.', format: 'broker-list', default: ['localhost:9092'] as string[], env: 'KAFKA_BROKERS' },
+    clientId: { doc: 'Kafka client id (appears in broker logs and quotas).', format: String, default: 'market-data-sink', env: 'KAFKA_CLIENT_ID' },
+    groupId: { doc: 'Consumer group id; every member of one sink shares it. Also the key of the sink_offsets rows.', format: String, default: 'market-data-sink', env: 'KAFKA_GROUP_ID' },
+    topicPrefix: { doc: 'Prefix of the market-data topics (md. gives md.bars, md.options, md.fundamentals, md.news).', format: 'topic-prefix', default: 'md.', env: 'TOPIC_PREFIX' },
+    topics: { doc: 'Which mapped topics (suffixes after the prefix) this member consumes.', format: 'topic-suffix-list', default: ['bars', 'options', 'fundamentals', 'news'] as string[], env: 'KAFKA_TOPICS' },
+    fromBeginning: { doc: 'Where a group with no committed offset starts: true = earliest (no data skipped).', format: 'bool', default: true, env: 'KAFKA_FROM_BEGINNING' },
+    sessionTimeoutMs: { doc: 'Group session timeout; a member silent this long is evicted.', format: 'positive-int', default: 30000, env: 'KAFKA_SESSION_TIMEOUT_MS' },
+    heartbeatIntervalMs: { doc: 'Heartbeat interval (keep well under the session timeout).', format: 'positive-int', default: 3000, env: 'KAFKA_HEARTBEAT_INTERVAL_MS' },
+    rebalanceTimeoutMs: { doc: 'Time members get to rejoin during a rebalance.', format: 'positive-int', default: 60000, env: 'KAFKA_REBALANCE_TIMEOUT_MS' },
+    maxBytes: { doc: 'Upper bound of one fetch response (the queue may overshoot its capacity by at most this).', format: 'positive-int', default: 10485760, env: 'KAFKA_MAX_BYTES' },
+    maxBytesPerPartition: { doc: 'Upper bound of one partition in one fetch.', format: 'positive-int', default: 1048576, env: 'KAFKA_MAX_BYTES_PER_PARTITION' },
+    maxWaitTimeMs: { doc: 'Longest the broker holds a fetch waiting for minBytes.', format: 'positive-int', default: 100, env: 'KAFKA_MAX_WAIT_TIME_MS' },
+    partitionsConsumedConcurrently: { doc: 'KafkaJS partitionsConsumedConcurrently (batches handed to the queue in parallel).', format: 'positive-int', default: 1, env: 'KAFKA_PARTITIONS_CONCURRENTLY' },
+    ssl: { doc: 'Use TLS to the brokers.', format: 'bool', default: false, env: 'KAFKA_SSL' },
+    sasl: {
+      mechanism: { doc: 'SASL mechanism (empty = no SASL).', format: ['', 'plain', 'scram-sha-256', 'scram-sha-512'], default: '', env: 'KAFKA_SASL_MECHANISM' },
+      username: { doc: 'SASL user name.', format: String, default: '', env: 'KAFKA_SASL_USERNAME' },
+      password: { doc: 'SASL password (never logged).', format: String, default: '', env: 'KAFKA_SASL_PASSWORD', sensitive: true },
+    },
+  },
+  database: {
+    url: { doc: 'PostgreSQL connection URL (the password is never logged).', format: 'postgres-url', default: 'postgres://postgres@127.0.0.1:5432/postgres', env: 'DATABASE_URL', sensitive: true },
+    schema: { doc: 'Schema holding the tables and sink_offsets.', format: 'sql-identifier', default: 'public', env: 'DATABASE_SCHEMA' },
+    migrateOnStart: { doc: 'Run the idempotent migrations (under an advisory lock) when the worker starts.', format: 'bool', default: true, env: 'DATABASE_MIGRATE_ON_START' },
+    statementTimeoutMs: { doc: 'statement_timeout of the sink connections (0 = none); a stuck write becomes a retriable error.', format: 'non-negative-int', default: 60000, env: 'DATABASE_STATEMENT_TIMEOUT_MS' },
+    connectTimeoutMs: { doc: 'Time to wait for a new connection.', format: 'positive-int', default: 10000, env: 'DATABASE_CONNECT_TIMEOUT_MS' },
+  },
+  defaultTenantId: { doc: 'tenant_id used when a message has none (empty: such messages are invalid).', format: 'uuid-or-empty', default: '', env: 'DEFAULT_TENANT_ID' },
+  maxMessageBytes: { doc: 'Messages larger than this are dead-lettered with reason decode.', format: 'positive-int', default: 1048576, env: 'MAX_MESSAGE_BYTES' },
+  tombstones: { doc: 'What to do with null-valued messages: dlq (dead-letter them) or ignore (count and skip).', format: ['dlq', 'ignore'], default: 'dlq', env: 'TOMBSTONE_POLICY' },
+  queue: {
+    capacityRecords: { doc: 'Records held between the consumer and the writers before partitions pause.', format: 'positive-int', default: 10000, env: 'QUEUE_CAPACITY_RECORDS' },
+    capacityBytes: { doc: 'Bytes held between the consumer and the writers.', format: 'positive-int', default: 67108864, env: 'QUEUE_CAPACITY_BYTES' },
+    highWatermark: { doc: 'Fraction of capacity at which partitions are paused.', format: 'fraction', default: 0.8, env: 'QUEUE_HIGH_WATERMARK' },
+    lowWatermark: { doc: 'Fraction of capacity under which paused partitions resume.', format: 'fraction', default: 0.5, env: 'QUEUE_LOW_WATERMARK' },
+    overflow: { doc: 'block: pause partitions at the high watermark; drop_oldest: dead-letter the oldest queued records (reason overflow) when full; error: stop the member with a non-zero exit.', format: ['block', 'drop_oldest', 'error'], default: 'block', env: 'QUEUE_OVERFLOW' },
+  },
+  sink: {
+    workers: { doc: 'Writer workers, each with its own connection; a partition always goes to the same worker.', format: 'positive-int', default: 4, env: 'SINK_WORKERS' },
+    batchSize: { doc: 'A worker flushes when its batch reaches this many records …', format: 'positive-int', default: 500, env: 'SINK_BATCH_SIZE' },
+    flushIntervalMs: { doc: '… or when this long has passed since the batch\'s first record.', format: 'positive-int', default: 250, env: 'SINK_FLUSH_INTERVAL_MS' },
+    writeMode: { doc: 'Default write mode of the built-in tables: upsert, insert (conflicts ignored) or copy (straight COPY, append-only).', format: ['upsert', 'insert', 'copy'], default: 'upsert', env: 'SINK_WRITE_MODE' },
+    mappingsFile: { doc: 'JSON file with extra or replacement topic→table mappings (see README).', format: String, default: '', env: 'SINK_MAPPINGS_FILE' },
+  },
+  retry: {
+    maxAttempts: { doc: 'Quick retries of a failed batch before the breaker decides the pace.', format: 'positive-int', default: 5, env: 'RETRY_MAX_ATTEMPTS' },
+    initialBackoffMs: { doc: 'First retry delay.', format: 'positive-int', default: 50, env: 'RETRY_INITIAL_BACKOFF_MS' },
+    maxBackoffMs: { doc: 'Cap of the retry delay.', format: 'positive-int', default: 2000, env: 'RETRY_MAX_BACKOFF_MS' },
+    multiplier: { doc: 'Growth factor of the delay.', format: 'multiplier', default: 2, env: 'RETRY_BACKOFF_MULTIPLIER' },
+    jitter: { doc: 'Full jitter (random delay in [0, computed]) so workers do not retry in step.', format: 'bool', default: true, env: 'RETRY_JITTER' },
+  },
+  breaker: {
+    failureThreshold: { doc: 'Consecutive transient failures that open the circuit.', format: 'positive-int', default: 5, env: 'CB_FAILURE_THRESHOLD' },
+    openMs: { doc: 'How long the circuit stays open before one probe batch is let through.', format: 'positive-int', default: 60000, env: 'CB_OPEN_MS' },
+  },
+  dlq: {
+    topic: { doc: 'Dead-letter topic (idempotent producer, acks=all).', format: 'topic-name', default: 'md.dlq', env: 'DLQ_TOPIC' },
+    dir: { doc: 'Directory of the NDJSON dead-letter files (one per day and topic).', format: String, default: './.dlq', env: 'DLQ_DIR' },
+    maxFileBytes: { doc: 'An NDJSON file is rotated when it reaches this size.', format: 'positive-int', default: 104857600, env: 'DLQ_MAX_FILE_BYTES' },
+  },
+  metrics: {
+    host: { doc: 'Address of the /metrics, /healthz and /readyz server.', format: String, default: '127.0.0.1', env: 'METRICS_HOST' },
+    port: { doc: 'Port of that server (0 = any free port).', format: 'port', default: 9464, env: 'METRICS_PORT' },
+    queuePollMs: { doc: 'How often queue gauges and consumer lag are refreshed.', format: 'positive-int', default: 250, env: 'METRICS_QUEUE_POLL_MS' },
+  },
+  shutdown: {
+    timeoutMs: { doc: 'Drain deadline after SIGTERM; past it the process exits (uncommitted records are re-read).', format: 'positive-int', default: 30000, env: 'SHUTDOWN_TIMEOUT_MS' },
+  },
+};
