@@ -1,0 +1,449 @@
+// Wires the pipeline — kafka/ → pipeline/ → sink/, with dlq/, resilience/ and metrics/ —
+// and owns its lifecycle: `startSink()` returns a handle whose `stop()` drains (pause
+// fetching, write what is queued, commit, leave the group) and whose `done` settles when
+// the member has stopped, rejecting if it stopped because of a fatal error.
+import pg from 'pg';
+import type { Admin, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from './config/load-config.js';
+import { createKafka } from './kafka/kafka-client.js';
+import { SinkConsumer } from './kafka/sink-consumer.js';
+import { OffsetCommitter } from './kafka/offset-committer.js';
+import type { AssignmentChange } from './kafka/assignment.js';
+import { BoundedQueue } from './pipeline/bounded-queue.js';
+import { createDecoder } from './pipeline/decode.js';
+import { Dispatcher } from './pipeline/dispatcher.js';
+import { OverflowGate } from './pipeline/overflow-gate.js';
+import { tpKey, type SinkRecord } from './pipeline/sink-record.js';
+import { CircuitBreaker } from './resilience/circuit-breaker.js';
+import { RetryPolicy } from './resilience/retry-policy.js';
+import { BatchWriter, type BatchResult } from './sink/batch-writer.js';
+import { checkMappedTables, migrate } from './sink/migrate.js';
+import { OffsetStore } from './sink/offset-store.js';
+import { SinkConnection } from './sink/sink-connection.js';
+import { SinkWorker } from './sink/sink-worker.js';
+import { buildTableSql, type TableSql } from './sink/table-sql.js';
+import { DualDeadLetterSink } from './dlq/dual-dlq.js';
+import { KafkaTopicDeadLetterSink } from './dlq/topic-dlq.js';
+import { NdjsonDeadLetterSink } from './dlq/ndjson-dlq.js';
+import type { DeadLetter } from './dlq/dead-letter.js';
+import { SinkMetrics } from './metrics/sink-metrics.js';
+import { MetricsServer } from './metrics/http-server.js';
+import { LagTracker } from './metrics/lag-tracker.js';
+import { SinkHealth } from './metrics/health.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { toError } from './errors.js';
+
+export interface SinkDeps {
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly metrics?: SinkMetrics;
+  /** Start the HTTP server (default true). */
+  readonly http?: boolean;
+}
+
+export interface SinkHandle {
+  /** Graceful: stop fetching, drain, commit, leave the group (bounded by shutdown.timeoutMs). */
+  stop(): Promise<void>;
+  /** Immediate: abandon queued and in-flight work (it is re-read later), leave. */
+  kill(): Promise<void>;
+  /** Settles when the member has stopped; rejects when a fatal error stopped it. */
+  readonly done: Promise<void>;
+  readonly metrics: SinkMetrics;
+  readonly metricsPort: number;
+  readonly consumer: SinkConsumer;
+  readonly queue: BoundedQueue<SinkRecord>;
+  readonly health: SinkHealth;
+}
+
+export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<SinkHandle> {
+  const { config, mappings } = loaded;
+  const log = deps.log;
+  const clock = deps.clock ?? systemClock;
+  const metrics = deps.metrics ?? new SinkMetrics();
+  const coord = config.kafka.groupId;
+  const schema = config.database.schema;
+  const topics = [...mappings.keys()];
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log.warn({ err: toError(e) }, 'error while closing');
+      }
+    }
+  };
+
+  try {
+    // --- database control plane: migrations, table check, offsets on assignment, readiness
+    const control = new pg.Pool({
+      connectionString: config.database.url,
+      max: 2,
+      connectionTimeoutMillis: config.database.connectTimeoutMs,
+      application_name: `${config.kafka.clientId}:control`,
+    });
+    control.on('error', () => undefined); // idle client errors surface on the next query
+    closers.push(() => control.end());
+    const c = await control.connect();
+    try {
+      if (config.database.migrateOnStart) await migrate(c, schema, log.child({ component: 'migrate' }));
+      await checkMappedTables(c, schema, mappings.values());
+    } finally {
+      c.release();
+    }
+
+    // --- Kafka client, DLQ destinations
+    const kafka: Kafka = createKafka(config, log);
+    const admin: Admin = kafka.admin();
+    await admin.connect();
+    closers.push(() => admin.disconnect());
+    const topicDlq = new KafkaTopicDeadLetterSink({ kafka, topic: config.dlq.topic, logger: log.child({ component: 'dlq-topic' }) });
+    const fileDlq = new NdjsonDeadLetterSink({ dir: config.dlq.dir, maxFileBytes: config.dlq.maxFileBytes });
+    const dlq = new DualDeadLetterSink(topicDlq, fileDlq);
+    await dlq.start();
+    closers.push(() => dlq.close());
+
+    const countDeadLetters = (entries: readonly DeadLetter[]): void => {
+      for (const d of entries) {
+        metrics.itemsDropped.inc({ coord_id: coord, reason: d.reason });
+        metrics.dlqRecords.inc({ destination: 'topic', reason: d.reason });
+        metrics.dlqRecords.inc({ destination: 'file', reason: d.reason });
+      }
+      if (entries.length > 0) {
+        const first = entries[0]!;
+        log.warn(
+          { records: entries.length, reason: first.reason, code: first.errorCode, topic: first.topic, partition: first.partition, offset: first.offset },
+          `dead-lettered ${entries.length} record(s): ${first.errorMessage}`,
+        );
+      }
+    };
+    const gate = new OverflowGate(dlq, clock, log.child({ component: 'overflow' }), countDeadLetters);
+
+    // --- queue, dispatcher, consumer
+    let consumer: SinkConsumer | null = null;
+    const pausing = config.queue.overflow === 'block';
+    const queue = new BoundedQueue<SinkRecord>({
+      capacityRecords: config.queue.capacityRecords,
+      capacityBytes: config.queue.capacityBytes,
+      highWatermark: config.queue.highWatermark,
+      lowWatermark: config.queue.lowWatermark,
+      lanes: config.sink.workers,
+      onHigh: (s) => {
+        if (!pausing || consumer === null) return;
+        consumer.pauseAll();
+        metrics.pauseEvents.inc({ event: 'pause' });
+        log.info({ queued: s.records, bytes: s.bytes }, 'queue above high watermark: partitions paused');
+      },
+      onLow: (s) => {
+        if (!pausing || consumer === null) return;
+        consumer.resumeAll();
+        metrics.pauseEvents.inc({ event: 'resume' });
+        log.info({ queued: s.records, bytes: s.bytes }, 'queue under low watermark: partitions resumed');
+      },
+    });
+    const routes = new Map(
+      [...mappings].map(([topic, mapping]) => [
+        topic,
+        {
+          mapping,
+          decoder: createDecoder(mapping, {
+            defaultTenantId: config.defaultTenantId === '' ? undefined : config.defaultTenantId,
+            maxMessageBytes: config.maxMessageBytes,
+          }),
+        },
+      ]),
+    );
+    const dispatcher = new Dispatcher({
+      queue,
+      lanes: config.sink.workers,
+      routes,
+      tombstones: config.tombstones,
+      overflow: config.queue.overflow,
+      now: () => clock.now(),
+      onOverflowDrop: (dropped) => gate.drop(dropped),
+    });
+
+    // --- writers
+    const tables = new Map<string, TableSql>();
+    for (const m of mappings.values()) tables.set(m.table, buildTableSql(schema, m));
+    const offsetStore = new OffsetStore(schema, config.kafka.groupId);
+    const breaker = new CircuitBreaker({
+      failureThreshold: config.breaker.failureThreshold,
+      openMs: config.breaker.openMs,
+      clock,
+      onTransition: (from, to) => {
+        metrics.breakerTransitions.inc({ to });
+        log.warn({ from, to }, `circuit breaker ${from} → ${to}`);
+      },
+    });
+    const retry = new RetryPolicy(
+      {
+        maxAttempts: config.retry.maxAttempts,
+        initialBackoffMs: config.retry.initialBackoffMs,
+        maxBackoffMs: config.retry.maxBackoffMs,
+        multiplier: config.retry.multiplier,
+        jitter: config.retry.jitter,
+      },
+      deps.random ?? Math.random,
+    );
+    const lag = new LagTracker();
+    let fatal: Error | null = null;
+    let resolveDone!: () => void;
+    let rejectDone!: (e: Error) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolveDone = res;
+      rejectDone = rej;
+    });
+    done.catch(() => undefined); // observed by the caller; avoid an unhandled rejection here
+
+    const committer = new OffsetCommitter(
+      { commitOffsets: (o) => consumer!.commitOffsets(o), owns: (t, p) => consumer?.owns(t, p) ?? false },
+      200,
+      clock,
+      log.child({ component: 'committer' }),
+      (_o, ms) => metrics.commitLatency.observe(ms / 1000),
+    );
+    const onCommitted = (result: BatchResult, batch: readonly SinkRecord[], writeMs: number, workerId: number): void => {
+      const w = String(workerId);
+      metrics.batchesWritten.inc({ coord_id: coord, worker_id: w });
+      metrics.writeLatency.observe({ coord_id: coord, worker_id: w }, writeMs / 1000);
+      metrics.batchSize.observe(batch.length);
+      let rows = 0;
+      for (const [table, n] of result.rowsByTable) {
+        metrics.rowsWritten.inc({ table }, n);
+        rows += n;
+      }
+      metrics.recordsApplied.inc({ outcome: 'written' }, rows);
+      metrics.recordsApplied.inc({ outcome: 'collapsed' }, result.collapsed);
+      metrics.recordsApplied.inc({ outcome: 'dead_lettered' }, result.deadLetters.length);
+      metrics.recordsApplied.inc({ outcome: 'skipped' }, result.skipped);
+      countDeadLetters(result.deadLetters);
+      const now = clock.now();
+      for (const r of batch) metrics.e2eLatency.observe(Math.max(0, now - r.timestamp) / 1000);
+      for (const o of result.offsets) {
+        lag.committed(o.topic, o.partition, o.nextOffset);
+        dispatcher.setFloor(o.topic, o.partition, o.nextOffset);
+      }
+      committer.add(result.offsets);
+    };
+    const writer = new BatchWriter({
+      tables,
+      offsets: offsetStore,
+      dlq,
+      workerId: `${config.kafka.clientId}:${process.pid}`,
+      now: () => clock.now(),
+      ...(config.queue.overflow === 'drop_oldest' ? { beforeCommit: () => gate.settled() } : {}),
+    });
+    const workers: SinkWorker[] = [];
+    for (let id = 0; id < config.sink.workers; id++) {
+      workers.push(
+        new SinkWorker({
+          id,
+          queue,
+          writer,
+          breaker,
+          retry,
+          maxAttempts: config.retry.maxAttempts,
+          clock,
+          openConnection: () =>
+            SinkConnection.open(
+              {
+                url: config.database.url,
+                statementTimeoutMs: config.database.statementTimeoutMs,
+                connectTimeoutMs: config.database.connectTimeoutMs,
+                applicationName: `${config.kafka.clientId}:worker-${id}`,
+              },
+              [...tables.values()],
+            ),
+          batchSize: config.sink.batchSize,
+          flushIntervalMs: config.sink.flushIntervalMs,
+          hooks: {
+            onCommitted,
+            onAttemptFailed: (e, _attempt, workerId) => {
+              metrics.writeErrors.inc({ coord_id: coord, worker_id: String(workerId), error_type: e.code });
+              metrics.retryAttempts.inc({ kind: e.kind });
+            },
+          },
+          log: log.child({ component: 'worker', worker: id }),
+        }),
+      );
+    }
+
+    const onAssignment = (change: AssignmentChange): void => {
+      metrics.rebalances.inc();
+      if (change.revoked.length > 0) {
+        const gone = new Set(change.revoked.map((p) => tpKey(p.topic, p.partition)));
+        // Queued records of partitions we lost are the new owner's to read; drop them here.
+        const removed = queue.removeWhere((r) => gone.has(tpKey(r.topic, r.partition)));
+        committer.forget(change.revoked);
+        for (const p of change.revoked) {
+          dispatcher.clearFloor(p.topic, p.partition);
+          lag.forget(p.topic, p.partition);
+          metrics.consumerLag.remove({ topic: p.topic, partition: String(p.partition) });
+        }
+        log.info({ revoked: change.revoked.length, discarded: removed.length }, 'partitions revoked');
+      }
+      if (change.added.length > 0) void seekToStoredOffsets(change.added);
+    };
+
+    // A partition whose PostgreSQL offset is ahead of Kafka's committed offset (crash
+    // between the two commits) is sought forward; the offset filter in the transaction
+    // makes this an optimisation, not a correctness requirement.
+    const seekToStoredOffsets = async (added: AssignmentChange['added']): Promise<void> => {
+      try {
+        const addedTopics = [...new Set(added.map((p) => p.topic))];
+        const stored = await offsetStore.read(control as unknown as pg.ClientBase, addedTopics);
+        const committed = await admin.fetchOffsets({ groupId: config.kafka.groupId, topics: addedTopics });
+        const kafkaNext = new Map<string, number>();
+        for (const t of committed) for (const p of t.partitions) kafkaNext.set(tpKey(t.topic, p.partition), Number(p.offset));
+        const want = new Set(added.map((p) => tpKey(p.topic, p.partition)));
+        for (const s of stored) {
+          const k = tpKey(s.topic, s.partition);
+          if (!want.has(k) || !consumer?.owns(s.topic, s.partition)) continue;
+          dispatcher.setFloor(s.topic, s.partition, s.nextOffset);
+          lag.committed(s.topic, s.partition, s.nextOffset);
+          if ((kafkaNext.get(k) ?? -1) < s.nextOffset) {
+            consumer.seek(s.topic, s.partition, s.nextOffset);
+            log.info({ topic: s.topic, partition: s.partition, offset: s.nextOffset }, 'sought to the offset stored in PostgreSQL');
+          }
+        }
+      } catch (e) {
+        log.warn({ err: toError(e) }, 'could not read stored offsets on assignment; relying on the transaction filter');
+      }
+    };
+
+    const health = new SinkHealth({
+      workers,
+      queue,
+      breaker,
+      consumer: () => consumer,
+      control,
+      isStopping: () => stopping,
+      fatal: () => fatal,
+    });
+    let stopping = false;
+
+    consumer = new SinkConsumer(
+      kafka,
+      config,
+      topics,
+      dispatcher,
+      {
+        onAssignment,
+        onRebalancing: () => undefined,
+        onBatchFetched: (topic, partition, n, hw) => {
+          lag.highWatermark(topic, partition, Number(hw));
+          metrics.itemsSubmitted.inc({ coord_id: coord, topic }, n);
+        },
+        onCrash: (e, restart) => {
+          log.error({ err: e, restart }, restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed for good');
+          if (!restart) fail(e);
+        },
+        onFatal: (e) => fail(e),
+      },
+      log.child({ component: 'consumer' }),
+    );
+    const theConsumer = consumer;
+
+    for (const w of workers) {
+      w.start();
+      w.done.catch((e: unknown) => fail(toError(e)));
+    }
+    closers.push(async () => {
+      for (const w of workers) await w.stop();
+    });
+
+    // --- metrics
+    metrics.queueCapacity.set({ coord_id: coord }, config.queue.capacityRecords);
+    const poll = setInterval(() => {
+      const s = queue.stats();
+      metrics.queueDepth.set({ coord_id: coord }, s.records);
+      metrics.queueBytes.set(s.bytes);
+      metrics.workersAlive.set({ coord_id: coord }, workers.filter((w) => w.isAlive).length);
+      metrics.circuitState.set({ coord_id: coord }, breaker.stateCode);
+      metrics.assignedPartitions.set(theConsumer.assignment.size);
+      metrics.pausedPartitions.set(theConsumer.isPaused ? theConsumer.assignment.size : 0);
+      for (const l of lag.snapshot()) metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+    }, config.metrics.queuePollMs);
+    poll.unref();
+    closers.push(async () => clearInterval(poll));
+    const watermarks = setInterval(() => {
+      void (async () => {
+        for (const topic of topics) {
+          try {
+            for (const p of await admin.fetchTopicOffsets(topic)) {
+              if (theConsumer.owns(topic, p.partition)) lag.highWatermark(topic, p.partition, Number(p.high));
+            }
+          } catch {
+            // broker away: the next round will tell
+          }
+        }
+      })();
+    }, 5000);
+    watermarks.unref();
+    closers.push(async () => clearInterval(watermarks));
+
+    let server: MetricsServer | null = null;
+    let metricsPort = 0;
+    if (deps.http !== false) {
+      server = new MetricsServer(metrics.registry, health, config.metrics.host, config.metrics.port);
+      metricsPort = await server.start();
+      const s = server;
+      closers.push(() => s.close());
+    }
+
+    // Consumer last: only fetch once everything downstream is ready.
+    closers.push(() => theConsumer.stop());
+    await theConsumer.start();
+    log.info({ topics, workers: config.sink.workers, metricsPort, schema }, 'market-data-sink started');
+
+    let stopPromise: Promise<void> | null = null;
+    const shutdown = (drain: boolean, reason: Error | null): Promise<void> => {
+      stopPromise ??= (async () => {
+        stopping = true;
+        const started = clock.now();
+        gate.close();
+        if (drain) {
+          theConsumer.pauseAll();
+          const drained = Promise.all(workers.map((w) => w.drain())).then(() => true);
+          const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdown.timeoutMs).unref());
+          const ok = await drained.catch(() => false).then((v) => Promise.race([Promise.resolve(v), timeout]));
+          if (!ok) log.warn({ timeoutMs: config.shutdown.timeoutMs }, 'drain did not finish in time; the rest is re-read later');
+          await committer.close();
+        }
+        for (const w of workers) await w.stop();
+        await closeAll();
+        const s = queue.stats();
+        log.info(
+          { drained: drain, ms: clock.now() - started, leftInQueue: s.records, submitted: dispatcher.stats.submitted },
+          'market-data-sink stopped',
+        );
+        if (reason !== null) rejectDone(reason);
+        else resolveDone();
+      })();
+      return stopPromise;
+    };
+    const fail = (e: Error): void => {
+      if (fatal !== null) return;
+      fatal = e;
+      log.error({ err: e }, `stopping: ${e.message}`);
+      void shutdown(false, e);
+    };
+
+    return {
+      stop: () => shutdown(true, null),
+      kill: () => shutdown(false, null),
+      done,
+      metrics,
+      metricsPort,
+      consumer: theConsumer,
+      queue,
+      health,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

@@ -1,0 +1,32 @@
+// What a rejected record becomes: the original message, byte for byte (so it can be
+// replayed), its coordinates, and why it was rejected. Both DLQ destinations (topic and
+// NDJSON file) store this; a record counts as handled only when both have it.
+import type { IHeaders } from 'kafkajs';
+
+export type DeadLetterReason = 'decode' | 'validation' | 'database' | 'overflow' | 'tombstone';
+
+export interface DeadLetter {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Original record timestamp, epoch ms. */
+  readonly timestamp: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: IHeaders | undefined;
+  readonly reason: DeadLetterReason;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  /** Write attempts made before the record was set aside (0 for decode/validation). */
+  readonly attempts: number;
+  readonly workerId: string;
+  /** When it was dead-lettered, epoch ms. */
+  readonly failedAt: number;
+}
+
+/** A DLQ destination. `write` resolves only when the entries are durable there. */
+export interface DeadLetterSink {
+  start(): Promise<void>;
+  write(entries: readonly DeadLetter[]): Promise<void>;
+  close(): Promise<void>;
+}

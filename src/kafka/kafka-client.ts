@@ -1,0 +1,28 @@
+// Builds the KafkaJS client from config, with its logs routed into our pino logger.
+import { Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/load-config.js';
+import { kafkaLogCreator, kafkaLogLevel } from '../logger.js';
+
+export function createKafka(config: AppConfig, log: Logger, clientIdSuffix = ''): Kafka {
+  const k = config.kafka;
+  const options: KafkaConfig = {
+    clientId: k.clientId + clientIdSuffix,
+    brokers: k.brokers,
+    logLevel: kafkaLogLevel(config.log.level),
+    logCreator: kafkaLogCreator(log),
+    // KafkaJS retries each request this often before surfacing an error; our own loops
+    // (consumer restart, DLQ write retry) take over after that.
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
+    connectionTimeout: 5000,
+  };
+  if (k.ssl) options.ssl = true;
+  if (k.sasl.mechanism !== '') {
+    options.sasl = {
+      mechanism: k.sasl.mechanism,
+      username: k.sasl.username,
+      password: k.sasl.password,
+    } as SASLOptions;
+  }
+  return new Kafka(options);
+}

@@ -1,0 +1,152 @@
+// The KafkaJS consumer-group member: fetches with auto-commit and auto-resolve off, hands
+// each batch to the dispatcher and resolves exactly the offsets it handed over, so KafkaJS
+// never skips a record. Pausing is all-or-nothing over the subscribed topics (the queue is
+// shared by all partitions); KafkaJS keeps heartbeating while every partition is paused.
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/load-config.js';
+import type { Dispatcher } from '../pipeline/dispatcher.js';
+import { AssignmentTracker, type AssignmentChange } from './assignment.js';
+import { toError } from '../errors.js';
+
+export interface SinkConsumerHooks {
+  /** A new assignment arrived (after every join). Runs before fetching resumes for new partitions. */
+  onAssignment(change: AssignmentChange): void;
+  onBatchFetched(topic: string, partition: number, count: number, highWatermark: string, lastOffset: string): void;
+  /** The consumer crashed; `restart` tells whether KafkaJS will rejoin on its own. */
+  onCrash(error: Error, restart: boolean): void;
+  /** The dispatcher threw (e.g. queue.overflow=error): the member must stop. */
+  onFatal(error: Error): void;
+  onRebalancing(): void;
+}
+
+export class SinkConsumer {
+  readonly consumer: Consumer;
+  readonly assignment = new AssignmentTracker();
+  private pausedAll = false;
+  private joined = false;
+  private stopped = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly config: AppConfig,
+    private readonly topics: readonly string[],
+    private readonly dispatcher: Dispatcher,
+    private readonly hooks: SinkConsumerHooks,
+    private readonly log: Logger,
+  ) {
+    const k = config.kafka;
+    this.consumer = kafka.consumer({
+      groupId: k.groupId,
+      sessionTimeout: k.sessionTimeoutMs,
+      heartbeatInterval: k.heartbeatIntervalMs,
+      rebalanceTimeout: k.rebalanceTimeoutMs,
+      maxBytes: k.maxBytes,
+      maxBytesPerPartition: k.maxBytesPerPartition,
+      maxWaitTimeInMs: k.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
+    });
+    const { GROUP_JOIN, CRASH, REBALANCING } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.joined = true;
+      const change = this.assignment.update(e.payload.memberAssignment);
+      // KafkaJS keeps paused state across rebalances but not across a crash-restart, and
+      // newly assigned partitions start unpaused: re-apply our pause after every join.
+      if (this.pausedAll) this.applyPause();
+      this.log.info(
+        {
+          assigned: this.assignment.size,
+          added: change.added.length,
+          revoked: change.revoked.length,
+          memberId: e.payload.memberId,
+          leader: e.payload.isLeader,
+        },
+        'joined consumer group',
+      );
+      hooks.onAssignment(change);
+    });
+    this.consumer.on(REBALANCING, () => {
+      hooks.onRebalancing();
+    });
+    this.consumer.on(CRASH, (e) => {
+      this.joined = false;
+      const revoked = this.assignment.clear();
+      if (revoked.length > 0) hooks.onAssignment({ added: [], revoked });
+      hooks.onCrash(toError(e.payload.error), e.payload.restart);
+    });
+  }
+
+  get isJoined(): boolean {
+    return this.joined && !this.stopped;
+  }
+
+  get isPaused(): boolean {
+    return this.pausedAll;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: this.config.kafka.fromBeginning });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.config.kafka.partitionsConsumedConcurrently,
+      eachBatch: (p) => this.onBatch(p),
+    });
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition, messages } = batch;
+    if (messages.length === 0 || !isRunning() || isStale()) return;
+    if (!this.assignment.owns(topic, partition)) return;
+    try {
+      this.dispatcher.dispatch(topic, partition, messages);
+    } catch (e) {
+      // Nothing of this batch is resolved: it is re-read by whoever owns the partition next.
+      this.hooks.onFatal(toError(e));
+      return;
+    }
+    const last = messages[messages.length - 1]!;
+    resolveOffset(last.offset);
+    this.hooks.onBatchFetched(topic, partition, messages.length, batch.highWatermark, last.offset);
+    await heartbeat();
+  }
+
+  pauseAll(): void {
+    this.pausedAll = true;
+    this.applyPause();
+  }
+
+  resumeAll(): void {
+    this.pausedAll = false;
+    this.consumer.resume(this.topics.map((topic) => ({ topic })));
+  }
+
+  private applyPause(): void {
+    this.consumer.pause(this.topics.map((topic) => ({ topic })));
+  }
+
+  seek(topic: string, partition: number, offset: number): void {
+    this.consumer.seek({ topic, partition, offset: String(offset) });
+  }
+
+  async commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
+    await this.consumer.commitOffsets(offsets);
+  }
+
+  owns(topic: string, partition: number): boolean {
+    return this.assignment.owns(topic, partition);
+  }
+
+  /** Stops fetching and leaves the group; idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await this.consumer.stop();
+    } finally {
+      await this.consumer.disconnect();
+    }
+  }
+}

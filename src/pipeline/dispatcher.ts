@@ -1,0 +1,115 @@
+// Turns fetched Kafka messages into SinkRecords (decoded against their topic's mapping) and
+// hands them to the queue lane of the worker that owns their partition. This is where the
+// overflow strategy acts: block (pause at the high watermark, done by the consumer),
+// drop_oldest (dead-letter the oldest queued records) or error (stop the member).
+import type { KafkaMessage } from 'kafkajs';
+import type { BoundedQueue } from './bounded-queue.js';
+import { tpKey, type SinkRecord } from './sink-record.js';
+import type { TopicMapping } from './topic-mapping.js';
+import type { RecordDecoder } from './decode.js';
+import { RecordError, SinkError } from '../errors.js';
+
+export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
+
+export class QueueOverflowError extends SinkError {
+  constructor(message: string) {
+    super('QUEUE_OVERFLOW', message, { retriable: false });
+  }
+}
+
+export interface DispatcherOptions {
+  readonly queue: BoundedQueue<SinkRecord>;
+  readonly lanes: number;
+  readonly routes: ReadonlyMap<string, { mapping: TopicMapping; decoder: RecordDecoder }>;
+  readonly tombstones: 'dlq' | 'ignore';
+  readonly overflow: OverflowStrategy;
+  readonly now: () => number;
+  /** drop_oldest: called with the records taken out of the queue; must dead-letter them. */
+  readonly onOverflowDrop?: (dropped: SinkRecord[]) => void;
+}
+
+export interface DispatchStats {
+  submitted: number;
+  ignoredTombstones: number;
+  belowFloor: number;
+}
+
+const TOMBSTONE = new RecordError('decode', 'TOMBSTONE', 'value: expected a JSON object, got null (tombstone)');
+
+export class Dispatcher {
+  /** Per partition: offsets below this are known to be applied (from sink_offsets). */
+  private readonly floor = new Map<string, number>();
+  readonly stats: DispatchStats = { submitted: 0, ignoredTombstones: 0, belowFloor: 0 };
+
+  constructor(private readonly o: DispatcherOptions) {}
+
+  /** Stable partition → lane choice: a partition's records always meet the same worker. */
+  laneOf(topic: string, partition: number): number {
+    let h = 0;
+    for (let i = 0; i < topic.length; i++) h = (h * 31 + topic.charCodeAt(i)) | 0;
+    return ((h >>> 0) + partition) % this.o.lanes;
+  }
+
+  setFloor(topic: string, partition: number, nextOffset: number): void {
+    const k = tpKey(topic, partition);
+    if ((this.floor.get(k) ?? -1) < nextOffset) this.floor.set(k, nextOffset);
+  }
+
+  clearFloor(topic: string, partition: number): void {
+    this.floor.delete(tpKey(topic, partition));
+  }
+
+  /**
+   * Hands one partition's fetched messages to the queue, in offset order. Never drops a
+   * record under `block`; the caller resolves the offsets of everything dispatched.
+   */
+  dispatch(topic: string, partition: number, messages: readonly KafkaMessage[]): void {
+    const route = this.o.routes.get(topic);
+    if (route === undefined) throw new Error(`no mapping for topic ${topic}`);
+    const lane = this.laneOf(topic, partition);
+    const floor = this.floor.get(tpKey(topic, partition)) ?? -1;
+    const now = this.o.now();
+    const { queue } = this.o;
+    for (const m of messages) {
+      const offset = Number(m.offset);
+      if (offset < floor) {
+        this.stats.belowFloor++;
+        continue;
+      }
+      const value = m.value;
+      if (value === null && this.o.tombstones === 'ignore') {
+        this.stats.ignoredTombstones++;
+        continue;
+      }
+      const decoded = value === null ? null : route.decoder.decode(value);
+      const bytes = (value?.length ?? 0) + (m.key?.length ?? 0) + 64;
+      const record: SinkRecord = {
+        topic,
+        partition,
+        offset,
+        timestamp: Number(m.timestamp),
+        key: m.key ?? null,
+        value,
+        headers: m.headers,
+        bytes,
+        enqueuedAt: now,
+        mapping: route.mapping,
+        values: decoded?.ok === true ? decoded.values : null,
+        conflictKey: decoded?.ok === true ? decoded.key : '',
+        error: decoded === null ? TOMBSTONE : decoded.ok ? null : decoded.error,
+      };
+      if (this.o.overflow === 'error' && queue.isFull()) {
+        const s = queue.stats();
+        throw new QueueOverflowError(
+          `queue full (${s.records}/${s.capacityRecords} records, ${s.bytes}/${s.capacityBytes} bytes) with queue.overflow=error; stopping this member`,
+        );
+      }
+      queue.push(lane, record, bytes);
+      this.stats.submitted++;
+      if (this.o.overflow === 'drop_oldest' && queue.isFull()) {
+        const dropped = queue.shiftOldest(1);
+        if (dropped.length > 0) this.o.onOverflowDrop?.(dropped);
+      }
+    }
+  }
+}

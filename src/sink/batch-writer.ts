@@ -1,0 +1,221 @@
+// Applies one worker batch in ONE transaction: lock the partitions' sink_offsets rows, drop
+// records already applied, COPY each table's rows (staging + upsert, or straight COPY),
+// dead-letter rejected records, advance the offsets, commit. A data error (SQLSTATE class
+// 22/23) makes us redo the batch with SAVEPOINT bisection, so only the poison rows leave:
+// k bad rows in n cost O(k log n) round trips, not n.
+import type { DeadLetter, DeadLetterSink } from '../dlq/dead-letter.js';
+import { tpKey, type SinkRecord } from '../pipeline/sink-record.js';
+import type { SinkConnection } from './sink-connection.js';
+import type { OffsetStore, PartitionOffset } from './offset-store.js';
+import type { TableSql } from './table-sql.js';
+import { encodeCopyRows } from './copy-text.js';
+import { toError } from '../errors.js';
+
+export interface BatchResult {
+  /** Rows sent to each table (after in-batch dedup). */
+  readonly rowsByTable: Map<string, number>;
+  readonly deadLetters: readonly DeadLetter[];
+  /** Records below the stored next_offset: already applied earlier or by another member. */
+  readonly skipped: number;
+  /** Superseded by a later record of the same key in this batch. */
+  readonly collapsed: number;
+  readonly offsets: readonly PartitionOffset[];
+  /** True when the batch needed poison isolation. */
+  readonly isolated: boolean;
+}
+
+export interface BatchWriterDeps {
+  readonly tables: ReadonlyMap<string, TableSql>;
+  readonly offsets: OffsetStore;
+  readonly dlq: DeadLetterSink;
+  readonly workerId: string;
+  readonly now: () => number;
+  /** Awaited before COMMIT (drop_oldest: dropped records must be in the DLQ first). */
+  readonly beforeCommit?: () => Promise<void>;
+}
+
+/** Errors caused by the data of a row: the only ones that may send a record to the DLQ. */
+export function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && (code.startsWith('22') || code.startsWith('23'));
+}
+
+interface Poison {
+  readonly record: SinkRecord;
+  readonly error: Error;
+}
+
+export class BatchWriter {
+  constructor(private readonly deps: BatchWriterDeps) {}
+
+  async write(conn: SinkConnection, batch: readonly SinkRecord[], attempts: number): Promise<BatchResult> {
+    try {
+      return await this.attempt(conn, batch, attempts, false);
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      return this.attempt(conn, batch, attempts, true);
+    }
+  }
+
+  private async attempt(
+    conn: SinkConnection,
+    batch: readonly SinkRecord[],
+    attempts: number,
+    isolate: boolean,
+  ): Promise<BatchResult> {
+    await conn.query('BEGIN');
+    try {
+      const result = await this.apply(conn, batch, attempts, isolate);
+      await conn.query('COMMIT');
+      return result;
+    } catch (e) {
+      try {
+        await conn.query('ROLLBACK');
+      } catch {
+        conn.markBroken();
+      }
+      throw e;
+    }
+  }
+
+  private async apply(
+    conn: SinkConnection,
+    batch: readonly SinkRecord[],
+    attempts: number,
+    isolate: boolean,
+  ): Promise<BatchResult> {
+    // Highest offset seen per partition: the partition's next offset after this batch.
+    const maxOffset = new Map<string, { topic: string; partition: number; max: number }>();
+    for (const r of batch) {
+      const k = tpKey(r.topic, r.partition);
+      const cur = maxOffset.get(k);
+      if (cur === undefined) maxOffset.set(k, { topic: r.topic, partition: r.partition, max: r.offset });
+      else if (r.offset > cur.max) cur.max = r.offset;
+    }
+    const next = await this.deps.offsets.lock(conn.client, [...maxOffset.values()]);
+
+    let skipped = 0;
+    const rejected: DeadLetter[] = [];
+    const byTable = new Map<string, SinkRecord[]>();
+    for (const r of batch) {
+      if (r.offset < (next.get(tpKey(r.topic, r.partition)) ?? 0)) {
+        skipped++;
+        continue;
+      }
+      if (r.error !== null || r.values === null) {
+        const err = r.error;
+        rejected.push(
+          this.deadLetter(r, err?.reason ?? 'decode', err?.code ?? 'REJECTED', err?.message ?? 'rejected', 0),
+        );
+        continue;
+      }
+      let list = byTable.get(r.mapping.table);
+      if (list === undefined) byTable.set(r.mapping.table, (list = []));
+      list.push(r);
+    }
+
+    const rowsByTable = new Map<string, number>();
+    const poison: Poison[] = [];
+    let collapsed = 0;
+    for (const [table, records] of byTable) {
+      const sql = this.deps.tables.get(table);
+      if (sql === undefined) throw new Error(`no SQL prepared for table ${table}`);
+      const rows = sql.merge === null ? records : dedupe(records);
+      collapsed += records.length - rows.length;
+      if (isolate) {
+        const bad = await this.isolate(conn, sql, rows);
+        poison.push(...bad);
+        rowsByTable.set(table, rows.length - bad.length);
+      } else {
+        await writeRows(conn, sql, rows, false);
+        rowsByTable.set(table, rows.length);
+      }
+    }
+
+    const deadLetters = rejected.concat(
+      poison.map((p) => {
+        const code = (p.error as { code?: unknown }).code;
+        return this.deadLetter(p.record, 'database', typeof code === 'string' ? code : 'DB_ERROR', p.error.message, attempts);
+      }),
+    );
+    // Both DLQ destinations must hold the records before their offsets move past them;
+    // if this throws, the transaction rolls back and the batch is retried.
+    if (deadLetters.length > 0) await this.deps.dlq.write(deadLetters);
+
+    const offsets: PartitionOffset[] = [];
+    for (const { topic, partition, max } of maxOffset.values()) {
+      const stored = next.get(tpKey(topic, partition)) ?? 0;
+      offsets.push({ topic, partition, nextOffset: Math.max(stored, max + 1) });
+    }
+    await this.deps.offsets.advance(conn.client, offsets);
+    if (this.deps.beforeCommit) await this.deps.beforeCommit();
+    return { rowsByTable, deadLetters, skipped, collapsed, offsets, isolated: isolate };
+  }
+
+  /** Bisects under savepoints until each failing row stands alone. */
+  private async isolate(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<Poison[]> {
+    if (rows.length === 0) return [];
+    await conn.query('SAVEPOINT mds_isolate');
+    try {
+      await writeRows(conn, sql, rows, true);
+      await conn.query('RELEASE SAVEPOINT mds_isolate');
+      return [];
+    } catch (e) {
+      await conn.query('ROLLBACK TO SAVEPOINT mds_isolate');
+      await conn.query('RELEASE SAVEPOINT mds_isolate');
+      if (!isDataError(e)) throw e;
+      if (rows.length === 1) return [{ record: rows[0]!, error: toError(e) }];
+      const mid = rows.length >>> 1;
+      const left = await this.isolate(conn, sql, rows.slice(0, mid));
+      const right = await this.isolate(conn, sql, rows.slice(mid));
+      return left.concat(right);
+    }
+  }
+
+  private deadLetter(
+    r: SinkRecord,
+    reason: DeadLetter['reason'],
+    errorCode: string,
+    errorMessage: string,
+    attempts: number,
+  ): DeadLetter {
+    return {
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      timestamp: r.timestamp,
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+      reason,
+      errorCode,
+      errorMessage,
+      attempts,
+      workerId: this.deps.workerId,
+      failedAt: this.deps.now(),
+    };
+  }
+}
+
+async function writeRows(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[], truncate: boolean): Promise<void> {
+  const data = encodeCopyRows(rows.map((r) => r.values!));
+  await conn.copyIn(sql.copy, data);
+  if (sql.merge !== null) {
+    await conn.query(sql.merge);
+    // Within one transaction the staging table is reused by the next sub-batch.
+    if (truncate && sql.truncateStaging !== null) await conn.query(sql.truncateStaging);
+  }
+}
+
+/**
+ * Keeps the last record of each conflict key (records arrive in offset order per
+ * partition), so one upsert never touches a row twice.
+ */
+function dedupe(records: readonly SinkRecord[]): SinkRecord[] {
+  const last = new Map<string, number>();
+  for (let i = 0; i < records.length; i++) last.set(records[i]!.conflictKey, i);
+  if (last.size === records.length) return records as SinkRecord[];
+  const out: SinkRecord[] = [];
+  for (let i = 0; i < records.length; i++) if (last.get(records[i]!.conflictKey) === i) out.push(records[i]!);
+  return out;
+}

@@ -1,0 +1,80 @@
+// One worker's PostgreSQL connection. A connection that saw a connection-level error is
+// marked broken and never reused (node-postgres' own advice for errors during COPY); the
+// worker opens a fresh one. Staging tables are created here, outside any transaction, so
+// a rolled-back batch cannot take them away.
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { TableSql } from './table-sql.js';
+
+export interface ConnectionOptions {
+  readonly url: string;
+  readonly statementTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly applicationName: string;
+}
+
+export class SinkConnection {
+  private broken = false;
+  private closed = false;
+
+  private constructor(readonly client: pg.Client) {
+    // An idle connection killed by the server emits 'error'; without a listener Node
+    // would crash the process. The next query fails and the worker reconnects.
+    client.on('error', () => {
+      this.broken = true;
+    });
+    client.on('end', () => {
+      this.broken = true;
+    });
+  }
+
+  static async open(opts: ConnectionOptions, tables: readonly TableSql[]): Promise<SinkConnection> {
+    const client = new pg.Client({
+      connectionString: opts.url,
+      connectionTimeoutMillis: opts.connectTimeoutMs,
+      application_name: opts.applicationName,
+      ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
+    });
+    const conn = new SinkConnection(client);
+    try {
+      await client.connect();
+      for (const t of tables) if (t.createStaging !== '') await client.query(t.createStaging);
+    } catch (e) {
+      conn.markBroken();
+      await conn.close();
+      throw e;
+    }
+    return conn;
+  }
+
+  get usable(): boolean {
+    return !this.broken && !this.closed;
+  }
+
+  markBroken(): void {
+    this.broken = true;
+  }
+
+  async query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    return this.client.query(text, values);
+  }
+
+  /** Streams one pre-encoded COPY text buffer into `sql` (a COPY … FROM STDIN). */
+  async copyIn(sql: string, data: Buffer): Promise<void> {
+    const stream: Writable = this.client.query(copyFrom(sql));
+    stream.end(data);
+    await finished(stream);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.client.end();
+    } catch {
+      // already gone; nothing to release
+    }
+  }
+}

@@ -1,0 +1,178 @@
+// One writer: takes batches from its queue lane (the partitions hashed to it, so a
+// partition's records are written in offset order by one worker), writes them with retry
+// and the shared circuit breaker, and reports each committed batch. Waiting is always on
+// a promise (new records, a timer, the breaker), never a polling loop.
+import type { Logger } from 'pino';
+import type { BoundedQueue } from '../pipeline/bounded-queue.js';
+import type { SinkRecord } from '../pipeline/sink-record.js';
+import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import type { RetryPolicy } from '../resilience/retry-policy.js';
+import { classifyError, type Classified } from '../resilience/classify-error.js';
+import type { Clock } from '../util/clock.js';
+import type { BatchResult, BatchWriter } from './batch-writer.js';
+import type { SinkConnection } from './sink-connection.js';
+import { toError } from '../errors.js';
+
+export interface WorkerHooks {
+  /** After the batch's transaction committed (rows and offsets durable). */
+  onCommitted(result: BatchResult, batch: readonly SinkRecord[], writeMs: number, workerId: number): void;
+  /** After a failed attempt (it will be retried). */
+  onAttemptFailed(error: Classified, attempt: number, workerId: number): void;
+}
+
+export interface SinkWorkerOptions {
+  readonly id: number;
+  readonly queue: BoundedQueue<SinkRecord>;
+  readonly writer: BatchWriter;
+  readonly breaker: CircuitBreaker;
+  readonly retry: RetryPolicy;
+  readonly maxAttempts: number;
+  readonly clock: Clock;
+  readonly openConnection: () => Promise<SinkConnection>;
+  readonly batchSize: number;
+  readonly flushIntervalMs: number;
+  readonly hooks: WorkerHooks;
+  readonly log: Logger;
+}
+
+export class SinkWorker {
+  private conn: SinkConnection | null = null;
+  private draining = false;
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+  /** Aborted by drain()/stop() to wake an idle wait. */
+  private idle = new AbortController();
+  private alive = false;
+  private busy = false;
+
+  constructor(private readonly o: SinkWorkerOptions) {}
+
+  get isAlive(): boolean {
+    return this.alive;
+  }
+
+  /** True while a batch is being written (used by shutdown to report progress). */
+  get isBusy(): boolean {
+    return this.busy;
+  }
+
+  start(): void {
+    if (this.running !== null) return;
+    this.alive = true;
+    this.running = this.loop()
+      .catch((e: unknown) => {
+        this.o.log.error({ err: toError(e) }, 'sink worker crashed');
+        throw e;
+      })
+      .finally(() => {
+        this.alive = false;
+      });
+  }
+
+  /** Resolves when the loop has ended; rejects if the worker crashed. */
+  get done(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  /** Write what is queued without waiting for the flush interval, then stop. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    this.idle.abort();
+    await this.done;
+  }
+
+  /** Stop now: abandon waits and retries; the open batch is not committed (it is re-read). */
+  async stop(): Promise<void> {
+    this.draining = true;
+    this.abort.abort();
+    this.idle.abort();
+    await this.done.catch(() => undefined);
+    await this.conn?.close();
+    this.conn = null;
+  }
+
+  private async loop(): Promise<void> {
+    const { queue, id } = this.o;
+    const signal = this.abort.signal;
+    signal.addEventListener('abort', () => this.idle.abort(), { once: true });
+    for (;;) {
+      if (signal.aborted) return;
+      if (queue.laneSize(id) === 0) {
+        if (this.draining) return;
+        this.idle = new AbortController();
+        await queue.waitForItems(id, this.idle.signal);
+        continue;
+      }
+      const batch = await this.collect();
+      if (batch.length === 0) continue;
+      let bytes = 0;
+      for (const r of batch) bytes += r.bytes;
+      this.busy = true;
+      try {
+        await this.writeWithRetry(batch);
+      } finally {
+        this.busy = false;
+        // Aborted batches are released too: their records are re-read after restart.
+        queue.release(batch.length, bytes);
+      }
+    }
+  }
+
+  /** Up to batchSize records, waiting at most flushIntervalMs after the first one arrived. */
+  private async collect(): Promise<SinkRecord[]> {
+    const { queue, id, batchSize, flushIntervalMs, clock } = this.o;
+    const batch = queue.take(id, batchSize);
+    const first = batch[0];
+    if (first === undefined) return batch;
+    const deadline = first.enqueuedAt + flushIntervalMs;
+    while (batch.length < batchSize && !this.draining && !this.abort.signal.aborted) {
+      const remaining = deadline - clock.now();
+      if (remaining <= 0) break;
+      if (queue.laneSize(id) === 0) {
+        const wait = new AbortController();
+        const onAbort = (): void => wait.abort();
+        this.abort.signal.addEventListener('abort', onAbort, { once: true });
+        await Promise.race([queue.waitForItems(id, wait.signal), clock.sleep(remaining, wait.signal)]);
+        wait.abort();
+        this.abort.signal.removeEventListener('abort', onAbort);
+      }
+      for (const r of queue.take(id, batchSize - batch.length)) batch.push(r);
+    }
+    return batch;
+  }
+
+  private async writeWithRetry(batch: readonly SinkRecord[]): Promise<void> {
+    const { breaker, retry, clock, writer, hooks, id, log, maxAttempts } = this.o;
+    const signal = this.abort.signal;
+    let attempt = 0;
+    while (!signal.aborted) {
+      if (!breaker.tryAcquire()) {
+        await breaker.waitUntilProbe(signal);
+        continue;
+      }
+      attempt++;
+      const started = clock.now();
+      try {
+        this.conn ??= await this.o.openConnection();
+        const result = await writer.write(this.conn, batch, attempt);
+        breaker.onSuccess();
+        hooks.onCommitted(result, batch, clock.now() - started, id);
+        return;
+      } catch (e) {
+        const c = classifyError(e);
+        // Anything that reaches here is environmental (data errors are isolated inside the
+        // writer): count it against the breaker, drop the connection, wait, try again.
+        breaker.onFailure();
+        await this.conn?.close();
+        this.conn = null;
+        hooks.onAttemptFailed(c, attempt, id);
+        if (attempt === maxAttempts) {
+          log.error({ code: c.code, kind: c.kind, attempt }, `batch still failing after ${attempt} attempts: ${c.message}; retrying at the breaker's pace`);
+        } else {
+          log.warn({ code: c.code, kind: c.kind, attempt }, `batch write failed: ${c.message}`);
+        }
+        await clock.sleep(retry.backoffMs(Math.min(attempt, maxAttempts)), signal);
+      }
+    }
+  }
+}
