@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The one test command: installs dependencies, type-checks and lints, starts the services
+# it needs (real Kafka broker, real PostgreSQL), runs unit + integration tests with one
+# summary, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+echo "== typecheck"; npx tsc --noEmit -p .
+echo "== lint"; npx eslint . && npx prettier --check . >/dev/null
+
+was_up=0
+if bash scripts/services.sh status >/dev/null 2>&1; then was_up=1; fi
+cleanup() {
+  if [ "$was_up" = 0 ]; then bash scripts/services.sh down || true; fi
+  if [ "${MDS_TEST_THREE_BROKERS_STARTED:-0}" = 1 ]; then bash scripts/services.sh down --brokers 3 || true; fi
+}
+trap cleanup EXIT
+bash scripts/services.sh up
+eval "$(bash scripts/services.sh env)"
+export KAFKA_BROKERS DATABASE_URL
+
+echo "== tests"
+mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
