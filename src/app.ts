@@ -2,6 +2,7 @@
 // and owns its lifecycle: `startSink()` returns a handle whose `stop()` drains (pause
 // fetching, write what is queued, commit, leave the group) and whose `done` settles when
 // the member has stopped, rejecting if it stopped because of a fatal error.
+import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -55,6 +56,8 @@ export interface SinkHandle {
   readonly consumer: SinkConsumer;
   readonly queue: BoundedQueue<SinkRecord>;
   readonly health: SinkHealth;
+  /** 'pause' / 'resume' (with QueueStats) on every backpressure transition. */
+  readonly events: EventEmitter;
 }
 
 export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<SinkHandle> {
@@ -101,7 +104,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     closers.push(() => admin.disconnect());
     const topicDlq = new KafkaTopicDeadLetterSink({ kafka, topic: config.dlq.topic, logger: log.child({ component: 'dlq-topic' }) });
     const fileDlq = new NdjsonDeadLetterSink({ dir: config.dlq.dir, maxFileBytes: config.dlq.maxFileBytes });
-    const dlq = new DualDeadLetterSink(topicDlq, fileDlq);
+    const dlq = new DualDeadLetterSink({ topic: topicDlq, file: fileDlq });
     await dlq.start();
     closers.push(() => dlq.close());
 
@@ -123,6 +126,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
 
     // --- queue, dispatcher, consumer
     let consumer: SinkConsumer | null = null;
+    const events = new EventEmitter();
     const pausing = config.queue.overflow === 'block';
     const queue = new BoundedQueue<SinkRecord>({
       capacityRecords: config.queue.capacityRecords,
@@ -134,12 +138,14 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         if (!pausing || consumer === null) return;
         consumer.pauseAll();
         metrics.pauseEvents.inc({ event: 'pause' });
+        events.emit('pause', s);
         log.info({ queued: s.records, bytes: s.bytes }, 'queue above high watermark: partitions paused');
       },
       onLow: (s) => {
         if (!pausing || consumer === null) return;
         consumer.resumeAll();
         metrics.pauseEvents.inc({ event: 'resume' });
+        events.emit('resume', s);
         log.info({ queued: s.records, bytes: s.bytes }, 'queue under low watermark: partitions resumed');
       },
     });
@@ -441,6 +447,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       consumer: theConsumer,
       queue,
       health,
+      events,
     };
   } catch (e) {
     await closeAll();
