@@ -1,3 +1,5 @@
+// Retry backoff: the exact curve without jitter, bounded and reproducible jitter, and option
+// validation messages.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RetryPolicy, type RetryPolicyOptions } from '../../../src/resilience/retry-policy.js';
@@ -11,15 +13,15 @@ const base: RetryPolicyOptions = {
   jitter: false,
 };
 
-describe('RetryPolicy', () => {
-  it('grows exponentially from initialBackoffMs and stops at the cap', () => {
+void describe('RetryPolicy', () => {
+  void it('grows exponentially from initialBackoffMs and stops at the cap', () => {
     const p = new RetryPolicy(base);
     const curve = [1, 2, 3, 4, 5, 6, 7, 8].map((a) => p.backoffMs(a));
     assert.deepEqual(curve, [50, 100, 200, 400, 800, 1600, 2000, 2000]);
     assert.equal(p.backoffMs(10_000), 2000); // multiplier ** n overflows to Infinity: still the cap
   });
 
-  it('supports a fractional multiplier and a constant delay', () => {
+  void it('supports a fractional multiplier and a constant delay', () => {
     assert.deepEqual(
       [1, 2, 3].map((a) => new RetryPolicy({ ...base, initialBackoffMs: 100, multiplier: 1.5 }).backoffMs(a)),
       [100, 150, 225],
@@ -30,14 +32,17 @@ describe('RetryPolicy', () => {
     );
   });
 
-  it('with jitter returns random() * capped delay, deterministic for an injected random', () => {
+  void it('with jitter returns random() * capped delay, deterministic for an injected random', () => {
     const values = [0, 0.5, 0.25, 0.999];
     let i = 0;
     const p = new RetryPolicy({ ...base, jitter: true }, () => values[i++] ?? 0);
-    assert.deepEqual([1, 2, 3, 10].map((a) => p.backoffMs(a)), [0, 50, 50, 1998]);
+    assert.deepEqual(
+      [1, 2, 3, 10].map((a) => p.backoffMs(a)),
+      [0, 50, 50, 1998],
+    );
   });
 
-  it('with jitter never exceeds the capped delay', () => {
+  void it('with jitter never exceeds the capped delay', () => {
     const p = new RetryPolicy({ ...base, jitter: true }, () => 0.9999999);
     for (let a = 1; a <= 20; a++) {
       const d = p.backoffMs(a);
@@ -45,15 +50,21 @@ describe('RetryPolicy', () => {
     }
   });
 
-  it('allows maxAttempts attempts in total', () => {
+  void it('allows maxAttempts attempts in total', () => {
     const p = new RetryPolicy(base);
-    assert.deepEqual([0, 1, 4, 5, 6].map((a) => p.shouldRetry(a)), [true, true, true, false, false]);
+    assert.deepEqual(
+      [0, 1, 4, 5, 6].map((a) => p.shouldRetry(a)),
+      [true, true, true, false, false],
+    );
     assert.equal(new RetryPolicy({ ...base, maxAttempts: 1 }).shouldRetry(1), false);
   });
 
-  it('rejects an attempt number below 1', () => {
+  void it('rejects an attempt number below 1', () => {
     const p = new RetryPolicy(base);
-    assert.throws(() => p.backoffMs(0), { name: 'RangeError', message: 'backoffMs: expected an integer attempt >= 1, got 0' });
+    assert.throws(() => p.backoffMs(0), {
+      name: 'RangeError',
+      message: 'backoffMs: expected an integer attempt >= 1, got 0',
+    });
   });
 
   const invalid: [Partial<RetryPolicyOptions>, string][] = [
@@ -65,13 +76,16 @@ describe('RetryPolicy', () => {
     [{ multiplier: Number.NaN }, 'retry.multiplier: expected a finite number >= 1, got NaN'],
   ];
   for (const [patch, message] of invalid) {
-    it(`rejects ${JSON.stringify(patch)}`, () => {
-      assert.throws(() => new RetryPolicy({ ...base, ...patch }), (e: unknown) => {
-        assert.ok(e instanceof ConfigError);
-        assert.equal(e.message, message);
-        assert.equal(e.code, 'CONFIG_INVALID');
-        return true;
-      });
+    void it(`rejects ${JSON.stringify(patch)}`, () => {
+      assert.throws(
+        () => new RetryPolicy({ ...base, ...patch }),
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError);
+          assert.equal(e.message, message);
+          assert.equal(e.code, 'CONFIG_INVALID');
+          return true;
+        },
+      );
     });
   }
 });

@@ -1,17 +1,19 @@
+// The fake clock every timing test relies on: wake order, chained sleeps, abort; and the
+// system clock's early resolve on abort.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { systemClock } from '../../../src/util/clock.js';
 
-describe('FakeClock', () => {
-  it('starts at the given time and moves only on advance()', async () => {
+void describe('FakeClock', () => {
+  void it('starts at the given time and moves only on advance()', async () => {
     const clock = new FakeClock(1000);
     assert.equal(clock.now(), 1000);
     await clock.advance(250);
     assert.equal(clock.now(), 1250);
   });
 
-  it('wakes sleepers in due order, each at its own due time', async () => {
+  void it('wakes sleepers in due order, each at its own due time', async () => {
     const clock = new FakeClock();
     const woke: string[] = [];
     const sleep = (name: string, ms: number): Promise<void> =>
@@ -30,7 +32,7 @@ describe('FakeClock', () => {
     assert.equal(clock.pendingSleepers(), 0);
   });
 
-  it('runs chained sleeps within one advance() at the right times', async () => {
+  void it('runs chained sleeps within one advance() at the right times', async () => {
     const clock = new FakeClock();
     const ticks: number[] = [];
     const loop = (async () => {
@@ -49,7 +51,7 @@ describe('FakeClock', () => {
     assert.deepEqual(ticks, [100, 200, 300]);
   });
 
-  it('resolves a sleep early on abort and forgets it', async () => {
+  void it('resolves a sleep early on abort and forgets it', async () => {
     const clock = new FakeClock();
     const ac = new AbortController();
     let done = false;
@@ -64,7 +66,7 @@ describe('FakeClock', () => {
     assert.equal(clock.pendingSleepers(), 0);
   });
 
-  it('resolves at once for an already aborted signal or a non-positive delay', async () => {
+  void it('resolves at once for an already aborted signal or a non-positive delay', async () => {
     const clock = new FakeClock();
     await clock.sleep(500, AbortSignal.abort());
     await clock.sleep(0);
@@ -73,14 +75,17 @@ describe('FakeClock', () => {
     assert.equal(clock.now(), 0);
   });
 
-  it('rejects a negative advance', async () => {
+  void it('rejects a negative advance', async () => {
     const clock = new FakeClock();
-    await assert.rejects(clock.advance(-1), { name: 'RangeError', message: 'advance: expected ms >= 0, got -1' });
+    await assert.rejects(clock.advance(-1), {
+      name: 'RangeError',
+      message: 'advance: expected ms >= 0, got -1',
+    });
   });
 });
 
-describe('systemClock', () => {
-  it('resolves sleep early on abort without waiting for the timer', async () => {
+void describe('systemClock', () => {
+  void it('resolves sleep early on abort without waiting for the timer', async () => {
     const ac = new AbortController();
     const p = systemClock.sleep(60_000, ac.signal);
     ac.abort();
