@@ -58,13 +58,13 @@ export interface TestContext {
   cleanup(): Promise<void>;
 }
 
-export async function createTestContext(name: string): Promise<TestContext> {
+export async function createTestContext(name: string, brokers: readonly string[] = BROKERS): Promise<TestContext> {
   const id = randomId(`${name.replace(/[^a-z0-9]/g, '')}_`);
   const prefix = `${id}.`;
   const schema = id.toLowerCase();
   const dlqTopic = `${id}.dlq`;
   const dlqDir = fs.mkdtempSync(path.join(os.tmpdir(), `${id}-dlq-`));
-  const kafka = new Kafka({ clientId: `test-${id}`, brokers: BROKERS, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: `test-${id}`, brokers: [...brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
@@ -73,7 +73,7 @@ export async function createTestContext(name: string): Promise<TestContext> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'test',
-    KAFKA_BROKERS: BROKERS.join(','),
+    KAFKA_BROKERS: brokers.join(','),
     DATABASE_URL,
     TOPIC_PREFIX: prefix,
     KAFKA_GROUP_ID: `${id}-group`,

@@ -48,15 +48,15 @@ async function readLines(file: string): Promise<string[]> {
 }
 
 let dir: string;
-beforeEach(async () => {
+void beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-ndjson-'));
 });
-afterEach(async () => {
+void afterEach(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-describe('NDJSON line format', () => {
-  it('writes the documented field names, in order, with ISO times', () => {
+void describe('NDJSON line format', () => {
+  void it('writes the documented field names, in order, with ISO times', () => {
     const d = deadLetter();
     assert.equal(
       encodeDeadLetterLine(d),
@@ -113,7 +113,7 @@ describe('NDJSON line format', () => {
     },
   ];
   for (const c of cases) {
-    it(`round-trips: ${c.name}`, () => {
+    void it(`round-trips: ${c.name}`, () => {
       const d = deadLetter(c.over);
       const line = encodeDeadLetterLine(d);
       assert.ok(!line.includes('\n'), 'one line');
@@ -126,7 +126,7 @@ describe('NDJSON line format', () => {
     });
   }
 
-  it('round-trips headers: UTF-8, binary, repeated, without value, and odd names', () => {
+  void it('round-trips headers: UTF-8, binary, repeated, without value, and odd names', () => {
     const headers = {
       trace: Buffer.from('abc-123'),
       bin: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0xff]),
@@ -158,12 +158,12 @@ describe('NDJSON line format', () => {
     assert.equal(Object.getPrototypeOf(back.headers), Object.prototype);
   });
 
-  it('string header values come back as the same bytes', () => {
+  void it('string header values come back as the same bytes', () => {
     const back = decodeDeadLetterLine(encodeDeadLetterLine(deadLetter({ headers: { s: 'héllo' } })));
     assert.deepEqual(back.headers, { s: Buffer.from('héllo') });
   });
 
-  it('rejects malformed lines with what was expected', () => {
+  void it('rejects malformed lines with what was expected', () => {
     assert.throws(() => decodeDeadLetterLine('{"v":1'), /expected JSON/);
     assert.throws(() => decodeDeadLetterLine('[]'), /expected a JSON object/);
     const o = JSON.parse(encodeDeadLetterLine(deadLetter())) as Record<string, unknown>;
@@ -184,8 +184,8 @@ describe('NDJSON line format', () => {
   });
 });
 
-describe('NdjsonDeadLetterSink', () => {
-  it('appends exactly the encoded lines to <dir>/<topic>/<day>.ndjson', async () => {
+void describe('NdjsonDeadLetterSink', () => {
+  void it('appends exactly the encoded lines to <dir>/<topic>/<day>.ndjson', async () => {
     const sink = new NdjsonDeadLetterSink({ dir, maxFileBytes: 1 << 20, clock: clockAt(DAY1) });
     await sink.start();
     const a = deadLetter({ offset: 1 });
@@ -205,7 +205,7 @@ describe('NdjsonDeadLetterSink', () => {
     assert.deepEqual((await fs.readdir(dir)).sort(), ['md.bars', 'md.news']);
   });
 
-  it('rotates by size to <day>.<n>.ndjson and continues the newest file after a restart', async () => {
+  void it('rotates by size to <day>.<n>.ndjson and continues the newest file after a restart', async () => {
     const line = encodeDeadLetterLine(deadLetter());
     const perLine = Buffer.byteLength(line) + 1;
     const opts = { dir, maxFileBytes: perLine * 2, clock: clockAt(DAY1) };
@@ -232,7 +232,7 @@ describe('NdjsonDeadLetterSink', () => {
     assert.equal((await readLines(path.join(topicDir, '2024-05-01.3.ndjson'))).length, 3);
   });
 
-  it('starts a new file instead of appending to one that ends in a torn line', async () => {
+  void it('starts a new file instead of appending to one that ends in a torn line', async () => {
     const topicDir = path.join(dir, 'md.bars');
     await fs.mkdir(topicDir, { recursive: true });
     const torn = encodeDeadLetterLine(deadLetter()) + '\n' + '{"v":1,"topic":"md.b';
@@ -246,7 +246,7 @@ describe('NdjsonDeadLetterSink', () => {
     ]);
   });
 
-  it('splits files at the UTC day boundary of the injected clock', async () => {
+  void it('splits files at the UTC day boundary of the injected clock', async () => {
     const clock = clockAt(Date.parse('2024-05-01T23:59:59.999Z'));
     const sink = new NdjsonDeadLetterSink({ dir, maxFileBytes: 1 << 20, clock });
     await sink.write([deadLetter({ offset: 1 })]);
@@ -263,7 +263,7 @@ describe('NdjsonDeadLetterSink', () => {
     ]);
   });
 
-  it('serialises concurrent writes: lines never interleave and each write stays contiguous', async () => {
+  void it('serialises concurrent writes: lines never interleave and each write stays contiguous', async () => {
     const sink = new NdjsonDeadLetterSink({ dir, maxFileBytes: 1 << 30, clock: clockAt(DAY1) });
     const big = 'x'.repeat(200_000); // larger than a pipe buffer or a single write() chunk
     const writes: Promise<void>[] = [];
@@ -291,7 +291,7 @@ describe('NdjsonDeadLetterSink', () => {
     );
   });
 
-  it('serialises concurrent writes for rotation: each file gets exactly its share', async () => {
+  void it('serialises concurrent writes for rotation: each file gets exactly its share', async () => {
     const perLine = Buffer.byteLength(encodeDeadLetterLine(deadLetter({ offset: 10 }))) + 1;
     const sink = new NdjsonDeadLetterSink({ dir, maxFileBytes: perLine * 2, clock: clockAt(DAY1) });
     await Promise.all(Array.from({ length: 10 }, (_, i) => sink.write([deadLetter({ offset: 10 + i })])));
@@ -318,7 +318,7 @@ describe('NdjsonDeadLetterSink', () => {
     );
   });
 
-  it('close is idempotent and waits for queued writes; writing afterwards rejects', async () => {
+  void it('close is idempotent and waits for queued writes; writing afterwards rejects', async () => {
     const sink = new NdjsonDeadLetterSink({ dir, maxFileBytes: 1 << 20, clock: clockAt(DAY1) });
     const pending = sink.write([deadLetter()]);
     await Promise.all([sink.close(), sink.close()]);
@@ -328,7 +328,7 @@ describe('NdjsonDeadLetterSink', () => {
     await assert.rejects(sink.write([deadLetter()]), { code: 'DLQ_CLOSED' });
   });
 
-  it('fails the write (retriable) when the file cannot be written, and succeeds on retry', async () => {
+  void it('fails the write (retriable) when the file cannot be written, and succeeds on retry', async () => {
     const sink = new NdjsonDeadLetterSink({ dir, maxFileBytes: 1 << 20, clock: clockAt(DAY1) });
     // A plain file where the topic directory must go.
     await fs.writeFile(path.join(dir, 'md.bars'), 'not a dir');
@@ -344,7 +344,7 @@ describe('NdjsonDeadLetterSink', () => {
     assert.equal((await readLines(path.join(dir, 'md.bars', '2024-05-01.ndjson'))).length, 1);
   });
 
-  it('validates its options', () => {
+  void it('validates its options', () => {
     assert.throws(
       () => new NdjsonDeadLetterSink({ dir, maxFileBytes: 0 }),
       /dlq.maxFileBytes: expected an integer > 0, got 0/,
@@ -352,8 +352,8 @@ describe('NdjsonDeadLetterSink', () => {
   });
 });
 
-describe('NdjsonDeadLetterSource', () => {
-  it('walks directories and reads files in rotation order', async () => {
+void describe('NdjsonDeadLetterSource', () => {
+  void it('walks directories and reads files in rotation order', async () => {
     const t = path.join(dir, 'md.bars');
     await fs.mkdir(path.join(dir, 'md.news'), { recursive: true });
     await fs.mkdir(t);
@@ -385,7 +385,7 @@ describe('NdjsonDeadLetterSource', () => {
     );
   });
 
-  it('yields decoded entries in batches and reports undecodable lines with file:line', async () => {
+  void it('yields decoded entries in batches and reports undecodable lines with file:line', async () => {
     const sink = new NdjsonDeadLetterSink({ dir, maxFileBytes: 1 << 20, clock: clockAt(DAY1) });
     const written = Array.from({ length: 5 }, (_, i) =>
       deadLetter({ offset: i, key: i === 2 ? null : Buffer.from([i, 0xff]) }),
