@@ -196,7 +196,11 @@ export async function actualRows(db: pg.Pool, schema: string, mapping: TopicMapp
     text: `SELECT ${cols} FROM ${quoteIdent(schema)}.${quoteIdent(mapping.table)}`,
     rowMode: 'array',
   } as pg.QueryConfig);
-  return (r.rows as unknown as (string | null)[][]).map((row) => row.map((x) => (x === null ? '∅' : x)).join('|')).sort();
+  const isDouble = mapping.columns.map((c) => c.type === 'double');
+  // PostgreSQL prints float8 as 9e-05 where JS prints 0.00009: compare the numbers.
+  return (r.rows as unknown as (string | null)[][])
+    .map((row) => row.map((x, i) => (x === null ? '∅' : isDouble[i] ? String(Number(x)) : x)).join('|'))
+    .sort();
 }
 
 export async function tableCount(db: pg.Pool, schema: string, table: string): Promise<number> {

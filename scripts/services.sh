@@ -1,0 +1,604 @@
+#!/usr/bin/env bash
+# Local services for development and tests: a real Kafka 4.x broker (KRaft, run from Maven jars
+# cached outside the repository, no Docker) and PostgreSQL (the one already answering, or a
+# private cluster in the state dir).
+#
+#   scripts/services.sh up|down|status|env [--brokers 1|3] [--clean]
+#   scripts/services.sh stop-broker N [--kill] | start-broker N      (3-node cluster by default)
+#
+# `up` prints the export lines on stdout (progress goes to stderr); `env` prints only them, so
+# callers can `eval "$(scripts/services.sh env)"`. `status` exits 0 only when everything is ready.
+# Environment: KAFKA_PORT (single node, default 9092; controller = port+1), PGPORT (default 5432),
+# MDS_RUN_DIR (state, default <repo>/.run), MDS_CACHE_DIR (jars, default ~/.cache/market-data-sink),
+# MDS_START_TIMEOUT / MDS_STOP_TIMEOUT (seconds), MDS_KAFKA_HEAP_OPTS, JAVA_HOME.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KCONF=$ROOT/scripts/kafka
+RUN_DIR=${MDS_RUN_DIR:-$ROOT/.run}
+CACHE_DIR=${MDS_CACHE_DIR:-$HOME/.cache/market-data-sink}
+START_TIMEOUT=${MDS_START_TIMEOUT:-120}
+STOP_TIMEOUT=${MDS_STOP_TIMEOUT:-30}
+PG_EXTERNAL_PORT=${PGPORT:-5432}
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+HEAP_OPTS=${MDS_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
+
+say() { echo "services.sh: $*" >&2; }
+die() {
+  echo "services.sh: error: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+# ---------------------------------------------------------------- arguments
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+brokers=""
+clean=0
+hard_kill=0
+node_arg=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --brokers) [ $# -ge 2 ] || die "--brokers needs a value (1 or 3)"; brokers=$2; shift 2 ;;
+    --brokers=*) brokers=${1#*=}; shift ;;
+    --clean) clean=1; shift ;;
+    --kill) hard_kill=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    [0-9]*) node_arg=$1; shift ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+case $cmd in
+  up | down | status | env) brokers=${brokers:-1} ;;
+  stop-broker | start-broker) brokers=${brokers:-3} ;;
+  -h | --help | help) usage; exit 0 ;;
+  *) usage >&2; die "expected a command up|down|status|env|stop-broker|start-broker, got '${cmd}'" ;;
+esac
+case $brokers in 1 | 3) ;; *) die "--brokers: expected 1 or 3, got '$brokers'" ;; esac
+
+# ---------------------------------------------------------------- small helpers
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+now() { date +%s; }
+port_owner() { ss -ltnpH "sport = :$1" 2>/dev/null | head -1 | sed 's/^.*users:/users:/'; }
+
+# Serialise state changes (two `up`s at once would both format and start the same node).
+take_lock() {
+  mkdir -p "$RUN_DIR"
+  exec 9>"$RUN_DIR/.lock"
+  flock -w "$((START_TIMEOUT + 60))" 9 || die "another services.sh holds $RUN_DIR/.lock"
+}
+
+# ---------------------------------------------------------------- Kafka jars
+kafka_version() {
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KCONF/pom.xml" | head -1
+}
+KVER=$(kafka_version)
+[ -n "$KVER" ] || die "no <kafka.version> in $KCONF/pom.xml"
+KHOME=$CACHE_DIR/kafka-$KVER
+LIBS=$KHOME/libs
+
+# The marker holds the pom's hash: a changed pom (e.g. another log4j version) re-resolves.
+ensure_jars() {
+  local want have t0 tmp
+  want=$(sha256sum "$KCONF/pom.xml" | cut -d' ' -f1)
+  have=$(cat "$KHOME/.resolved" 2>/dev/null || true)
+  [ "$want" = "$have" ] && [ -f "$LIBS/kafka_2.13-$KVER.jar" ] && return 0
+  command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed once to fetch the Kafka $KVER jars into $LIBS"
+  mkdir -p "$KHOME"
+  exec 8>"$KHOME/.lock"
+  flock -w 600 8 || die "timed out waiting for another jar resolution ($KHOME/.lock)"
+  have=$(cat "$KHOME/.resolved" 2>/dev/null || true)
+  if [ "$want" = "$have" ] && [ -f "$LIBS/kafka_2.13-$KVER.jar" ]; then exec 8>&-; return 0; fi
+  say "resolving Kafka $KVER runtime jars into $LIBS (once)"
+  t0=$(now)
+  tmp=$KHOME/libs.tmp.$$
+  rm -rf "$tmp"
+  if ! mvn -q -B -f "$KCONF/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.7.0:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KHOME/resolve.log" 2>&1; then
+    tail -30 "$KHOME/resolve.log" >&2
+    rm -rf "$tmp"
+    die "Maven could not resolve $KCONF/pom.xml (log: $KHOME/resolve.log)"
+  fi
+  # A silent broker is the classic failure here: check the logging jars the pom is there for.
+  local j
+  for j in "kafka_2.13-$KVER.jar" slf4j-api-1.7.36.jar; do
+    [ -f "$tmp/$j" ] || die "resolved jars lack $j (see $tmp)"
+  done
+  ls "$tmp" | grep -q '^log4j-slf4j-impl-' || die "resolved jars lack log4j-slf4j-impl (see $tmp)"
+  ls "$tmp" | grep -q '^log4j-core-' || die "resolved jars lack log4j-core (see $tmp)"
+  if ls "$tmp" | grep -q '^slf4j-api-2\.'; then die "slf4j-api 2.x was resolved; the 1.x binding would be ignored"; fi
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  echo "$want" >"$KHOME/.resolved"
+  say "resolved $(ls "$LIBS" | wc -l) jars in $(($(now) - t0))s"
+  exec 8>&-
+}
+
+check_java() {
+  command -v "$JAVA" >/dev/null 2>&1 || die "no java on PATH (Kafka $KVER needs Java 17+; set JAVA_HOME)"
+  local v
+  v=$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  case $v in 1.* | 9 | 1[0-6]) die "Kafka $KVER needs Java 17+, $JAVA is $v" ;; esac
+}
+
+# ---------------------------------------------------------------- cluster layout
+# Single node and the 3-node cluster live in separate subdirs so both can run at once.
+if [ "$brokers" = 1 ]; then
+  CDIR=$RUN_DIR/kafka-single
+  NODES=(1)
+else
+  CDIR=$RUN_DIR/kafka-cluster3
+  NODES=(1 2 3)
+fi
+
+# The single node's port is recorded at first format: the controller endpoint is part of the
+# formatted quorum state, so moving it means a fresh data dir.
+single_port() {
+  local rec
+  rec=$(cat "$CDIR/port" 2>/dev/null || true)
+  if [ -n "$rec" ]; then
+    if [ -n "${KAFKA_PORT:-}" ] && [ "$KAFKA_PORT" != "$rec" ] && [ "$cmd" = up ]; then
+      die "KAFKA_PORT=$KAFKA_PORT but $CDIR was set up for port $rec; run 'down --clean' first or unset KAFKA_PORT"
+    fi
+    echo "$rec"
+  else
+    echo "${KAFKA_PORT:-9092}"
+  fi
+}
+
+broker_port() {
+  if [ "$brokers" = 1 ]; then single_port; else echo $(($1 * 10000 + 9092)); fi
+}
+controller_port() { echo $(($(broker_port "$1") + 1)); }
+node_dir() { echo "$CDIR/node-$1"; }
+
+bootstrap_list() {
+  local i out=""
+  for i in "${NODES[@]}"; do out+="${out:+,}127.0.0.1:$(broker_port "$i")"; done
+  echo "$out"
+}
+
+# Prints the pid if the pid file names a live process started with this node's properties
+# (a recycled pid, or a zombie with an empty cmdline, does not count).
+node_pid() {
+  local pf pid
+  pf=$(node_dir "$1")/kafka.pid
+  pid=$(cat "$pf" 2>/dev/null || true)
+  [ -n "$pid" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(node_dir "$1")/server.properties" || return 1
+  echo "$pid"
+}
+
+write_props() {
+  local i=$1 d bp cp
+  d=$(node_dir "$i")
+  bp=$(broker_port "$i")
+  cp=$(controller_port "$i")
+  {
+    echo "# Written by scripts/services.sh on each start; edits are overwritten."
+    echo "process.roles=broker,controller"
+    echo "node.id=$i"
+    echo "listeners=PLAINTEXT://127.0.0.1:$bp,CONTROLLER://127.0.0.1:$cp"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$bp,CONTROLLER://127.0.0.1:$cp"
+    echo "controller.listener.names=CONTROLLER"
+    echo "inter.broker.listener.name=PLAINTEXT"
+    echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    echo "log.dirs=$d/data"
+    if [ "$brokers" = 1 ]; then
+      echo "controller.quorum.bootstrap.servers=127.0.0.1:$cp"
+      echo "offsets.topic.replication.factor=1"
+      echo "offsets.topic.num.partitions=1"
+      echo "transaction.state.log.replication.factor=1"
+      echo "transaction.state.log.min.isr=1"
+      echo "transaction.state.log.num.partitions=1"
+      echo "share.coordinator.state.topic.replication.factor=1"
+      echo "share.coordinator.state.topic.min.isr=1"
+    else
+      echo "controller.quorum.voters=1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093"
+      echo "offsets.topic.replication.factor=3"
+      echo "offsets.topic.num.partitions=3"
+      echo "transaction.state.log.replication.factor=3"
+      echo "transaction.state.log.min.isr=2"
+      echo "transaction.state.log.num.partitions=3"
+      echo "share.coordinator.state.topic.replication.factor=3"
+      echo "share.coordinator.state.topic.min.isr=2"
+      # Fault tests kill one node: topics they create without an explicit RF survive that.
+      echo "default.replication.factor=3"
+      echo "min.insync.replicas=2"
+    fi
+    echo "num.partitions=1"
+    echo "auto.create.topics.enable=true"
+    echo "group.initial.rebalance.delay.ms=0"
+    echo "num.io.threads=2"
+    echo "num.network.threads=2"
+    echo "num.recovery.threads.per.data.dir=1"
+    # The cleaner allocates its dedupe buffer on-heap at startup (default 128 MiB).
+    echo "log.cleaner.dedupe.buffer.size=33554432"
+  } >"$d/server.properties"
+}
+
+random_cluster_id() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [ "${id:0:1}" != "-" ] && [ ${#id} = 22 ] && { echo "$id"; return; }
+  done
+}
+
+format_node() {
+  local i=$1 d cid
+  d=$(node_dir "$i")
+  [ -f "$d/data/meta.properties" ] && return 0
+  [ -f "$CDIR/cluster.id" ] || random_cluster_id >"$CDIR/cluster.id"
+  cid=$(cat "$CDIR/cluster.id")
+  local quorum=()
+  # Single node: dynamic quorum bootstrapped from itself. 3 nodes: static voters, no flag
+  # (StorageTool rejects --standalone/--initial-controllers when controller.quorum.voters is set).
+  [ "$brokers" = 1 ] && quorum=(--standalone)
+  if ! "$JAVA" -Xmx256m -XX:+UseSerialGC -cp "$LIBS/*" -Dlog4j2.configurationFile="$KCONF/tools-log4j2.xml" \
+    kafka.tools.StorageTool format -t "$cid" -c "$d/server.properties" "${quorum[@]}" -g \
+    >"$d/logs/format.log" 2>&1; then
+    tail -20 "$d/logs/format.log" >&2
+    die "formatting node $i failed (log: $d/logs/format.log)"
+  fi
+}
+
+start_node() {
+  local i=$1 d bp cp p
+  d=$(node_dir "$i")
+  if node_pid "$i" >/dev/null; then return 0; fi
+  bp=$(broker_port "$i")
+  cp=$(controller_port "$i")
+  for p in "$bp" "$cp"; do
+    if port_open "$p"; then die "port $p (node $i) is already in use by another process: $(port_owner "$p")"; fi
+  done
+  mkdir -p "$d/data" "$d/logs"
+  [ "$brokers" = 1 ] && echo "$bp" >"$CDIR/port"
+  write_props "$i"
+  format_node "$i"
+  # Readiness is judged only on log lines written after this start.
+  stat -c %s "$d/logs/server.log" 2>/dev/null >"$d/start-offset" || echo 0 >"$d/start-offset"
+  date +%s >"$d/start-time"
+  # setsid: own session, so the broker outlives the calling shell/job; the inner bash records
+  # its own pid and then becomes java, so the pid file is exact.
+  # shellcheck disable=SC2086
+  nohup setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$d/kafka.pid" \
+    "$JAVA" $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    "-Xlog:gc*:file=$d/logs/gc.log:time,tags:filecount=2,filesize=10M" \
+    -Dkafka.logs.dir="$d/logs" -Dlog4j2.configurationFile="$KCONF/log4j2.xml" \
+    -cp "$LIBS/*" kafka.Kafka "$d/server.properties" >>"$d/logs/stdout.log" 2>&1 </dev/null &
+  local t=0
+  while [ ! -s "$d/kafka.pid" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+}
+
+show_node_logs() {
+  local d
+  d=$(node_dir "$1")
+  echo "---- node $1: last lines of $d/logs/server.log" >&2
+  tail -n 25 "$d/logs/server.log" 2>/dev/null >&2 || echo "(no server.log)" >&2
+  echo "---- node $1: last lines of $d/logs/stdout.log" >&2
+  tail -n 15 "$d/logs/stdout.log" 2>/dev/null >&2 || echo "(no stdout.log)" >&2
+}
+
+node_ready() {
+  local i=$1 d off
+  d=$(node_dir "$i")
+  node_pid "$i" >/dev/null || return 1
+  off=$(cat "$d/start-offset" 2>/dev/null || echo 0)
+  tail -c +"$((off + 1))" "$d/logs/server.log" 2>/dev/null | grep -q 'Kafka Server started' || return 1
+  port_open "$(broker_port "$i")"
+}
+
+# Waits for every listed node; on failure stops the listed nodes and exits with their logs.
+wait_ready() {
+  local deadline=$(($(now) + START_TIMEOUT)) i pending
+  while :; do
+    pending=()
+    for i in "$@"; do
+      if ! node_pid "$i" >/dev/null; then
+        show_node_logs "$i"
+        stop_nodes KILL "$@"
+        die "Kafka node $i ($CDIR) exited during startup"
+      fi
+      node_ready "$i" || pending+=("$i")
+    done
+    [ ${#pending[@]} = 0 ] && break
+    if [ "$(now)" -ge "$deadline" ]; then
+      for i in "${pending[@]}"; do show_node_logs "$i"; done
+      stop_nodes KILL "$@"
+      die "Kafka node(s) ${pending[*]} not ready after ${START_TIMEOUT}s (MDS_START_TIMEOUT); stopped them"
+    fi
+    sleep 0.2
+  done
+  for i in "$@"; do
+    say "kafka node $i ready on 127.0.0.1:$(broker_port "$i") in $(($(now) - $(cat "$(node_dir "$i")/start-time")))s"
+  done
+}
+
+# stop_nodes TERM|KILL i... : signal all first (a 3-node cluster stopped one by one would lose its
+# quorum and hang the last node's controlled shutdown), then wait, escalating to SIGKILL.
+stop_nodes() {
+  local sig=$1 i pid alive deadline
+  shift
+  for i in "$@"; do
+    pid=$(node_pid "$i") || continue
+    kill -s "$sig" "$pid" 2>/dev/null || true
+  done
+  deadline=$(($(now) + STOP_TIMEOUT))
+  while :; do
+    alive=()
+    for i in "$@"; do node_pid "$i" >/dev/null && alive+=("$i"); done
+    [ ${#alive[@]} = 0 ] && break
+    if [ "$(now)" -ge "$deadline" ]; then
+      say "node(s) ${alive[*]} still running after ${STOP_TIMEOUT}s: SIGKILL"
+      for i in "${alive[@]}"; do pid=$(node_pid "$i") && kill -KILL "$pid" 2>/dev/null || true; done
+      deadline=$(($(now) + 10))
+      sig=KILL
+    fi
+    sleep 0.2
+  done
+  for i in "$@"; do rm -f "$(node_dir "$i")/kafka.pid"; done
+}
+
+running_nodes() {
+  local i
+  for i in "${NODES[@]}"; do node_pid "$i" >/dev/null && echo "$i"; done
+  return 0
+}
+
+# Any node of the *other* cluster running? (decides whether `down` may stop a private Postgres)
+other_cluster_running() {
+  local other f pid
+  if [ "$brokers" = 1 ]; then other=$RUN_DIR/kafka-cluster3; else other=$RUN_DIR/kafka-single; fi
+  for f in "$other"/node-*/kafka.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(dirname "$f")/server.properties" && return 0
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+PG_STATE=$RUN_DIR/postgres
+
+pg_bin() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -V -r); do
+    [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  d=$(dirname "$(command -v pg_ctl 2>/dev/null || echo /nonexistent/x)")
+  [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  return 1
+}
+
+pg_ready() {
+  local b
+  if b=$(pg_bin) && [ -x "$b/pg_isready" ]; then
+    "$b/pg_isready" -q -h 127.0.0.1 -p "$1" -t 3
+  elif command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h 127.0.0.1 -p "$1" -t 3
+  else
+    return 1
+  fi
+}
+
+# Runs a command as the postgres OS user when we are root (initdb and postgres refuse root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_root() { cat "$PG_STATE/root" 2>/dev/null || true; }
+pg_port() { cat "$PG_STATE/port" 2>/dev/null || true; }
+
+private_pg_running() {
+  local r p
+  r=$(pg_root)
+  p=$(pg_port)
+  [ -n "$r" ] && [ -n "$p" ] && [ -f "$r/data/postmaster.pid" ] && pg_ready "$p"
+}
+
+database_url() {
+  if private_pg_running; then
+    echo "postgres://postgres@127.0.0.1:$(pg_port)/postgres"
+  else
+    echo "postgres://postgres@127.0.0.1:$PG_EXTERNAL_PORT/postgres"
+  fi
+}
+
+free_port_from() {
+  local p=$1
+  while port_open "$p" || [ -n "$(port_owner "$p")" ]; do p=$((p + 1)); done
+  echo "$p"
+}
+
+install_postgres() {
+  [ "$(id -u)" = 0 ] || die "no PostgreSQL binaries under /usr/lib/postgresql/*/bin and not root: install Debian's postgresql package"
+  say "no PostgreSQL binaries found: installing Debian's postgresql package"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2 || die "apt-get install postgresql failed"
+}
+
+ensure_pg() {
+  if private_pg_running; then return 0; fi
+  if pg_ready "$PG_EXTERNAL_PORT"; then
+    say "postgres: using the server already answering on 127.0.0.1:$PG_EXTERNAL_PORT (not managed here)"
+    return 0
+  fi
+  local b r port
+  b=$(pg_bin) || { install_postgres; b=$(pg_bin) || die "PostgreSQL installed but no initdb/pg_ctl found"; }
+  # The Debian package may have started its own cluster on the default port: use that.
+  if pg_ready "$PG_EXTERNAL_PORT"; then
+    say "postgres: using the server already answering on 127.0.0.1:$PG_EXTERNAL_PORT (not managed here)"
+    return 0
+  fi
+  mkdir -p "$PG_STATE"
+  r=$(pg_root)
+  if [ -z "$r" ]; then
+    r=$PG_STATE/pg
+    mkdir -p "$r"
+    [ "$(id -u)" = 0 ] && chown postgres: "$r"
+    # The postgres user must reach the directory; a repo under /root would not do.
+    if ! as_pg test -w "$r"; then
+      rm -rf "$r"
+      r=$(mktemp -d /tmp/mds-postgres.XXXXXX)
+      chmod 755 "$r"
+      [ "$(id -u)" = 0 ] && chown postgres: "$r"
+    fi
+    echo "$r" >"$PG_STATE/root"
+  fi
+  if [ ! -f "$r/data/PG_VERSION" ]; then
+    say "postgres: initdb in $r/data"
+    as_pg "$b/initdb" -D "$r/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$PG_STATE/initdb.log" 2>&1 ||
+      { tail -20 "$PG_STATE/initdb.log" >&2; die "initdb failed (log: $PG_STATE/initdb.log)"; }
+    cat >>"$r/data/postgresql.conf" <<EOF
+# scripts/services.sh (development/test cluster)
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$r'
+max_connections = 200
+synchronous_commit = off
+EOF
+    rm -f "$PG_STATE/port"
+  fi
+  port=$(pg_port)
+  if [ -z "$port" ] || port_open "$port"; then port=$(free_port_from 55432); fi
+  echo "$port" >"$PG_STATE/port"
+  if ! as_pg "$b/pg_ctl" -D "$r/data" -l "$r/postgres.log" -w -t "$START_TIMEOUT" -o "-p $port" start >/dev/null 2>&1; then
+    tail -20 "$r/postgres.log" >&2 || true
+    die "private PostgreSQL did not start on 127.0.0.1:$port (log: $r/postgres.log)"
+  fi
+  echo up >"$PG_STATE/started-by-up"
+  if [ ! -f "$PG_STATE/test-db" ]; then
+    "$b/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c 'CREATE DATABASE test' >/dev/null 2>&1 || true
+    touch "$PG_STATE/test-db"
+  fi
+  say "postgres: private cluster ready on 127.0.0.1:$port"
+}
+
+stop_private_pg() {
+  [ -f "$PG_STATE/started-by-up" ] || return 0
+  local r b
+  r=$(pg_root)
+  if [ -n "$r" ] && [ -f "$r/data/postmaster.pid" ] && b=$(pg_bin); then
+    say "postgres: stopping the private cluster on port $(pg_port)"
+    as_pg "$b/pg_ctl" -D "$r/data" -m fast -w -t "$STOP_TIMEOUT" stop >/dev/null 2>&1 ||
+      as_pg "$b/pg_ctl" -D "$r/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -f "$PG_STATE/started-by-up"
+}
+
+print_env() {
+  echo "export KAFKA_BROKERS=$(bootstrap_list)"
+  echo "export DATABASE_URL=$(database_url)"
+}
+
+# ---------------------------------------------------------------- commands
+cmd_status() {
+  local i pid rc=0 label
+  if [ "$brokers" = 1 ]; then label="1 node"; else label="3 nodes"; fi
+  echo "kafka $KVER ($label, $CDIR):"
+  for i in "${NODES[@]}"; do
+    if pid=$(node_pid "$i"); then
+      if node_ready "$i"; then
+        echo "  node $i: ready on 127.0.0.1:$(broker_port "$i") (pid $pid)"
+      else
+        echo "  node $i: starting or unhealthy (pid $pid, 127.0.0.1:$(broker_port "$i") not ready)"
+        rc=3
+      fi
+    else
+      echo "  node $i: stopped"
+      rc=3
+    fi
+  done
+  if private_pg_running; then
+    echo "postgres: private cluster ready on 127.0.0.1:$(pg_port) ($(pg_root)/data)"
+  elif pg_ready "$PG_EXTERNAL_PORT"; then
+    echo "postgres: external server ready on 127.0.0.1:$PG_EXTERNAL_PORT (not managed here)"
+  else
+    echo "postgres: not running"
+    rc=3
+  fi
+  return $rc
+}
+
+cmd_up() {
+  take_lock
+  check_java
+  ensure_jars
+  mkdir -p "$CDIR"
+  local i started=()
+  for i in "${NODES[@]}"; do
+    if node_pid "$i" >/dev/null; then continue; fi
+    start_node "$i"
+    started+=("$i")
+  done
+  # Already-running nodes are waited for too (a previous `up` may still be starting them).
+  wait_ready "${NODES[@]}"
+  [ ${#started[@]} = 0 ] && say "kafka ($CDIR) was already up"
+  ensure_pg
+  print_env
+}
+
+cmd_down() {
+  take_lock
+  local nodes
+  mapfile -t nodes < <(running_nodes)
+  if [ ${#nodes[@]} -gt 0 ]; then
+    say "stopping kafka node(s) ${nodes[*]} ($CDIR)"
+    stop_nodes TERM "${nodes[@]}"
+  else
+    say "kafka ($CDIR) is not running"
+  fi
+  if other_cluster_running; then
+    say "postgres: left running (the other Kafka cluster in $RUN_DIR still uses it)"
+  else
+    stop_private_pg
+  fi
+  if [ "$clean" = 1 ]; then
+    rm -rf "$CDIR"
+    say "removed $CDIR"
+    if [ ! -f "$PG_STATE/started-by-up" ] && [ -d "$PG_STATE" ] && ! private_pg_running; then
+      local r
+      r=$(pg_root)
+      [ -n "$r" ] && rm -rf "$r"
+      rm -rf "$PG_STATE"
+    fi
+  fi
+}
+
+check_node_arg() {
+  [ -n "$node_arg" ] || die "$cmd: which node? expected a number 1..${#NODES[@]}"
+  case " ${NODES[*]} " in *" $node_arg "*) ;; *) die "$cmd: expected a node 1..${#NODES[@]}, got '$node_arg'" ;; esac
+  [ -f "$(node_dir "$node_arg")/server.properties" ] || die "$cmd: node $node_arg has never run; use 'up --brokers $brokers' first"
+}
+
+cmd_stop_broker() {
+  check_node_arg
+  if ! node_pid "$node_arg" >/dev/null; then
+    say "node $node_arg is already stopped"
+    return 0
+  fi
+  if [ "$hard_kill" = 1 ]; then stop_nodes KILL "$node_arg"; else stop_nodes TERM "$node_arg"; fi
+  say "node $node_arg (127.0.0.1:$(broker_port "$node_arg")) stopped"
+}
+
+cmd_start_broker() {
+  take_lock
+  check_node_arg
+  check_java
+  ensure_jars
+  start_node "$node_arg"
+  wait_ready "$node_arg"
+}
+
+case $cmd in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) print_env ;;
+  stop-broker) cmd_stop_broker ;;
+  start-broker) cmd_start_broker ;;
+esac

@@ -1,0 +1,381 @@
+// `replay-dlq`: the operator's command to send dead letters back to their topics. Parses and
+// validates the flags (exit 2 on bad ones), wires the DLQ topic or NDJSON files to the replay
+// core, shows progress and prints the summary. Exit 0 done, 1 failed, 2 bad arguments.
+import fs from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { Kafka } from 'kafkajs';
+import pino from 'pino';
+import { schema } from '../config/schema.js';
+import { formats } from '../config/formats.js';
+import { createLogger, kafkaLogCreator, kafkaLogLevel, type Logger } from '../logger.js';
+import { toError } from '../errors.js';
+import type { DeadLetterReason } from './dead-letter.js';
+import { NdjsonDeadLetterSource } from './ndjson-dlq.js';
+import { TopicDeadLetterSource } from './topic-dlq.js';
+import {
+  DEAD_LETTER_REASONS,
+  KafkaReplayTarget,
+  formatCounts,
+  formatSummary,
+  replay,
+  type DeadLetterSource,
+  type ReplayCounts,
+  type ReplayFilter,
+} from './replay.js';
+
+export interface ReplayCliOptions {
+  readonly source: { readonly kind: 'topic' } | { readonly kind: 'files'; readonly paths: readonly string[] };
+  readonly filter: ReplayFilter;
+  readonly limit: number | undefined;
+  readonly dryRun: boolean;
+  readonly rate: number | undefined;
+  readonly toTopic: string | undefined;
+  readonly group: string;
+  readonly brokers: readonly string[];
+  readonly dlqTopic: string;
+  readonly idleTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+export type ParseResult =
+  | { readonly kind: 'run'; readonly options: ReplayCliOptions }
+  | { readonly kind: 'exit'; readonly code: number };
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const DEFAULT_GROUP = 'market-data-sink-replay';
+
+/** Runs one of the config schema's validators, so the CLI and the service agree on formats. */
+function checkFormat(name: string, value: unknown): void {
+  const format = formats.find((f) => f.name === name);
+  format?.validate?.(value, {} as never);
+}
+
+function list(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0)
+    throw new InvalidArgumentError(`expected a comma-separated list, got ${JSON.stringify(value)}`);
+  return items;
+}
+
+function reasons(value: string): DeadLetterReason[] {
+  const items = list(value);
+  const bad = items.find((r) => !(DEAD_LETTER_REASONS as readonly string[]).includes(r));
+  if (bad !== undefined)
+    throw new InvalidArgumentError(
+      `expected reasons among ${DEAD_LETTER_REASONS.join(',')}, got ${JSON.stringify(bad)}`,
+    );
+  return items as DeadLetterReason[];
+}
+
+// A date alone is UTC midnight; a time needs its zone, since Date.parse would read it as local time.
+const ISO = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+function isoTime(value: string): number {
+  const ms = Date.parse(value);
+  if (!ISO.test(value) || Number.isNaN(ms)) {
+    throw new InvalidArgumentError(
+      `expected an ISO date (2024-05-01) or date-time with zone (2024-05-01T12:00:00Z), got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`expected an integer > 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a number > 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function topicName(value: string): string {
+  try {
+    checkFormat('topic-name', value);
+  } catch (e) {
+    throw new InvalidArgumentError(toError(e).message);
+  }
+  return value;
+}
+
+function brokerList(value: string): string[] {
+  const brokers = list(value);
+  try {
+    checkFormat('broker-list', brokers);
+  } catch (e) {
+    throw new InvalidArgumentError(toError(e).message);
+  }
+  return brokers;
+}
+
+class UsageError extends Error {}
+
+function buildProgram(io: CliIo): Command {
+  return new Command('replay-dlq')
+    .description('Send dead letters back to their original topics (or --to-topic), with mds.replay headers.')
+    .addOption(
+      new Option('--from-topic', 'read the DLQ topic with the replay group (default source)').conflicts(
+        'fromFiles',
+      ),
+    )
+    .addOption(new Option('--from-files <path...>', 'read NDJSON files; directories are walked for *.ndjson'))
+    .option('--topic <topics>', 'only records from these original topics (comma-separated)', list)
+    .option('--reason <reasons>', `only these reasons (${DEAD_LETTER_REASONS.join(',')})`, reasons)
+    .option('--error-code <codes>', 'only these error codes (comma-separated)', list)
+    .option('--since <iso>', 'only records dead-lettered at or after this time', isoTime)
+    .option('--until <iso>', 'only records dead-lettered before this time', isoTime)
+    .option('--limit <n>', 'stop after this many matching records', positiveInt)
+    .option('--dry-run', 'print what would be sent; send and commit nothing')
+    .option('--rate <records/s>', 'most records per second (default: unlimited)', positiveNumber)
+    .option('--to-topic <topic>', 'send everything to this topic instead of the original ones', topicName)
+    .option('--group <id>', 'replay consumer group: where a replay from the topic resumes', DEFAULT_GROUP)
+    .option(
+      '--brokers <list>',
+      `bootstrap brokers (default: $${schema.kafka.brokers.env} or ${schema.kafka.brokers.default.join(',')})`,
+      brokerList,
+    )
+    .option(
+      '--dlq-topic <topic>',
+      `DLQ topic (default: $${schema.dlq.topic.env} or ${schema.dlq.topic.default})`,
+      topicName,
+    )
+    .option(
+      '--idle-timeout-ms <n>',
+      'stop reading the DLQ topic after no new message for this long',
+      positiveInt,
+      5000,
+    )
+    .option('--log-level <level>', 'log level of the JSON logs on stderr', 'warn')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(see replay-dlq --help)');
+}
+
+interface RawOptions {
+  fromTopic?: true;
+  fromFiles?: string[];
+  topic?: string[];
+  reason?: DeadLetterReason[];
+  errorCode?: string[];
+  since?: number;
+  until?: number;
+  limit?: number;
+  dryRun?: true;
+  rate?: number;
+  toTopic?: string;
+  group: string;
+  brokers?: string[];
+  dlqTopic?: string;
+  idleTimeoutMs: number;
+  logLevel: string;
+}
+
+function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (v: string) => T, fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  try {
+    return parse(raw);
+  } catch (e) {
+    throw new UsageError(`${name}: ${toError(e).message}`);
+  }
+}
+
+function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
+  if (raw.since !== undefined && raw.until !== undefined && raw.since >= raw.until) {
+    throw new UsageError(
+      `--since must be before --until, got ${new Date(raw.since).toISOString()} >= ${new Date(raw.until).toISOString()}`,
+    );
+  }
+  if (raw.group.trim() === '') throw new UsageError('--group: expected a consumer group id, got ""');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw.logLevel)) {
+    throw new UsageError(
+      `--log-level: expected fatal|error|warn|info|debug|trace|silent, got ${JSON.stringify(raw.logLevel)}`,
+    );
+  }
+  for (const p of raw.fromFiles ?? []) {
+    if (!fs.existsSync(p)) throw new UsageError(`--from-files: no such file or directory: ${p}`);
+  }
+  const filter: { -readonly [K in keyof ReplayFilter]: ReplayFilter[K] } = {};
+  if (raw.topic !== undefined) filter.topics = raw.topic;
+  if (raw.reason !== undefined) filter.reasons = raw.reason;
+  if (raw.errorCode !== undefined) filter.errorCodes = raw.errorCode;
+  if (raw.since !== undefined) filter.since = raw.since;
+  if (raw.until !== undefined) filter.until = raw.until;
+  return {
+    source: raw.fromFiles !== undefined ? { kind: 'files', paths: raw.fromFiles } : { kind: 'topic' },
+    filter,
+    limit: raw.limit,
+    dryRun: raw.dryRun === true,
+    rate: raw.rate,
+    toTopic: raw.toTopic,
+    group: raw.group,
+    brokers: raw.brokers ?? fromEnv(env, schema.kafka.brokers.env, brokerList, schema.kafka.brokers.default),
+    dlqTopic: raw.dlqTopic ?? fromEnv(env, schema.dlq.topic.env, topicName, schema.dlq.topic.default),
+    idleTimeoutMs: raw.idleTimeoutMs,
+    logLevel: raw.logLevel,
+  };
+}
+
+/** Parses argv (as process.argv: node, script, args…); help and bad arguments end here. */
+export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): ParseResult {
+  const program = buildProgram(io);
+  try {
+    program.parse(argv);
+    return { kind: 'run', options: validate(program.opts<RawOptions>(), env) };
+  } catch (e) {
+    if (e instanceof CommanderError) return { kind: 'exit', code: e.exitCode === 0 ? 0 : 2 };
+    if (e instanceof UsageError) {
+      io.err(`error: ${e.message}\n(see replay-dlq --help)\n`);
+      return { kind: 'exit', code: 2 };
+    }
+    throw e;
+  }
+}
+
+interface Progress {
+  update(counts: Readonly<ReplayCounts>): void;
+  stop(): void;
+}
+
+/** A bar on a terminal; elsewhere (CI, pipes, log files) a plain line every 2 s. */
+function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Progress {
+  if (!enabled) return { update: () => undefined, stop: () => undefined };
+  if (stream.isTTY) {
+    let bar: cliProgress.SingleBar | undefined;
+    return {
+      update(c) {
+        const payload = { matched: c.matched, replayed: c.replayed, skipped: c.skipped };
+        if (bar === undefined) {
+          const format =
+            c.expected === undefined
+              ? 'replay {value} read | matched {matched} | replayed {replayed} | skipped {skipped}'
+              : 'replay |{bar}| {percentage}% {value}/{total} read | matched {matched} | replayed {replayed} | ETA {eta_formatted}';
+          bar = new cliProgress.SingleBar(
+            { stream, format, hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(Math.max(c.expected ?? 0, c.read), c.read, payload);
+          return;
+        }
+        if (c.expected !== undefined) bar.setTotal(Math.max(c.expected, c.read));
+        bar.update(c.read, payload);
+      },
+      stop: () => bar?.stop(),
+    };
+  }
+  let latest = '';
+  const timer = setInterval(() => {
+    if (latest !== '') stream.write(`replay progress: ${latest}\n`);
+  }, 2000);
+  timer.unref();
+  return {
+    update(c) {
+      latest = formatCounts(c);
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+function createKafka(o: ReplayCliOptions, logger: Logger): Kafka {
+  return new Kafka({
+    clientId: 'market-data-sink-replay',
+    brokers: [...o.brokers],
+    logLevel: kafkaLogLevel(o.logLevel),
+    logCreator: kafkaLogCreator(logger),
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
+    connectionTimeout: 5000,
+  });
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+  const parsed = parseArgs(argv, env, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const o = parsed.options;
+  const logger = createLogger(o.logLevel, pino.destination(2)).child({ component: 'replay-dlq' });
+  const kafka = o.source.kind === 'topic' || !o.dryRun ? createKafka(o, logger) : undefined;
+  const source: DeadLetterSource =
+    o.source.kind === 'files'
+      ? new NdjsonDeadLetterSource({ paths: o.source.paths })
+      : new TopicDeadLetterSource({
+          kafka: kafka!,
+          topic: o.dlqTopic,
+          groupId: o.group,
+          logger,
+          idleTimeoutMs: o.idleTimeoutMs,
+          commit: !o.dryRun,
+        });
+  const target = o.dryRun ? undefined : new KafkaReplayTarget({ kafka: kafka!, logger });
+
+  // This is a process entry like main.ts: the first signal stops after the record in
+  // progress (what was sent is committed), a second one exits at once.
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (abort.signal.aborted) process.exit(130);
+    io.err(`${signal}: stopping after the current record (again to exit now)\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  // Dry-run lines on a terminal would be torn up by a bar redrawing on the same screen.
+  const progress = createProgress(process.stderr, !(o.dryRun && process.stdout.isTTY === true));
+  try {
+    await target?.start();
+    const summary = await replay(
+      {
+        filter: o.filter,
+        dryRun: o.dryRun,
+        signal: abort.signal,
+        ...(o.limit === undefined ? {} : { limit: o.limit }),
+        ...(o.rate === undefined ? {} : { rate: o.rate }),
+        ...(o.toTopic === undefined ? {} : { toTopic: o.toTopic }),
+      },
+      {
+        source,
+        ...(target === undefined ? {} : { target }),
+        logger,
+        progress: (c) => progress.update(c),
+        output: (line) => io.out(`${line}\n`),
+      },
+    );
+    progress.stop();
+    io.out(`${formatSummary(summary)}\n`);
+    if (summary.invalid > 0) {
+      io.err(
+        `error: ${summary.invalid} dead letters could not be decoded and were not replayed (see the warnings)\n`,
+      );
+      return 1;
+    }
+    return 0;
+  } catch (e) {
+    progress.stop();
+    io.err(`error: ${toError(e).message}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await target?.close().catch(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+    // A lingering socket must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 2000).unref();
+  });
+}

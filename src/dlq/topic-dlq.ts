@@ -1,0 +1,568 @@
+// The Kafka half of the dual DLQ: each dead letter is the original record (key, value,
+// headers, timestamp) plus Kafka Connect style error headers and ours. Also the way back:
+// rebuilding the dead letter from a DLQ message, and reading the topic for replay.
+import {
+  Partitioners,
+  type Admin,
+  type IHeaders,
+  type Kafka,
+  type KafkaMessage,
+  type Message,
+  type Producer,
+} from 'kafkajs';
+import type { Logger } from 'pino';
+import type { DeadLetter, DeadLetterReason, DeadLetterSink } from './dead-letter.js';
+import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
+import { KafkaError, SinkError, toError } from '../errors.js';
+
+/** Header names on DLQ messages. Kafka Connect's names first, so Connect tooling can read them. */
+export const DLQ_HEADERS = {
+  topic: '__connect.errors.topic',
+  partition: '__connect.errors.partition',
+  offset: '__connect.errors.offset',
+  /** Our error code (Connect puts the Java exception class here). */
+  exceptionClass: '__connect.errors.exception.class.name',
+  exceptionMessage: '__connect.errors.exception.message',
+  reason: 'mds.dlq.reason',
+  errorCode: 'mds.dlq.error.code',
+  attempts: 'mds.dlq.attempts',
+  worker: 'mds.dlq.worker',
+  /** ISO time the record was dead-lettered. */
+  failedAt: 'mds.dlq.failed_at',
+  /** Original record timestamp, epoch ms (survives a topic with LogAppendTime). */
+  timestamp: 'mds.dlq.timestamp',
+} as const;
+
+const REASONS: ReadonlySet<string> = new Set<DeadLetterReason>([
+  'decode',
+  'validation',
+  'database',
+  'overflow',
+  'tombstone',
+]);
+
+type HeaderValue = IHeaders[string];
+
+/** defineProperty, not assignment: a header named "__proto__" must stay a header. */
+function setHeader(headers: IHeaders, name: string, value: HeaderValue): void {
+  Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * The headers as KafkaJS 2.2 can send them: it cannot encode a header without a value (it
+ * throws while sizing the record), which would block the partition forever. Such a header
+ * goes out with an empty value instead; the NDJSON copy keeps the exact original.
+ */
+export function sendableHeaders(from: IHeaders | undefined, skip: readonly string[] = []): IHeaders {
+  const headers: IHeaders = {};
+  for (const [name, v] of Object.entries(from ?? {})) {
+    if (skip.includes(name)) continue;
+    setHeader(headers, name, Array.isArray(v) ? v.map((x) => x ?? EMPTY) : (v ?? EMPTY));
+  }
+  return headers;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function copyHeaders(from: IHeaders | undefined): IHeaders {
+  const headers: IHeaders = {};
+  // KafkaJS decodes a header without a value as null, which IHeaders spells undefined.
+  for (const [name, v] of Object.entries(from ?? {})) setHeader(headers, name, v ?? undefined);
+  return headers;
+}
+
+/**
+ * Adds our header after the original ones. A record that already carries a header of that
+ * name keeps it: Kafka allows repeated headers, and the last value is ours.
+ */
+function addHeader(headers: IHeaders, name: string, value: string): void {
+  const existing = headers[name];
+  const next: HeaderValue =
+    existing === undefined && !Object.hasOwn(headers, name)
+      ? value
+      : [...(Array.isArray(existing) ? existing : [existing as Buffer | string]), value];
+  setHeader(headers, name, next);
+}
+
+/** The DLQ topic message of a dead letter. */
+export function kafkaMessageFromDeadLetter(d: DeadLetter): Message {
+  const headers = sendableHeaders(d.headers);
+  addHeader(headers, DLQ_HEADERS.topic, d.topic);
+  addHeader(headers, DLQ_HEADERS.partition, String(d.partition));
+  addHeader(headers, DLQ_HEADERS.offset, String(d.offset));
+  addHeader(headers, DLQ_HEADERS.exceptionClass, d.errorCode);
+  addHeader(headers, DLQ_HEADERS.exceptionMessage, d.errorMessage);
+  addHeader(headers, DLQ_HEADERS.reason, d.reason);
+  addHeader(headers, DLQ_HEADERS.errorCode, d.errorCode);
+  addHeader(headers, DLQ_HEADERS.attempts, String(d.attempts));
+  addHeader(headers, DLQ_HEADERS.worker, d.workerId);
+  addHeader(headers, DLQ_HEADERS.failedAt, new Date(d.failedAt).toISOString());
+  addHeader(headers, DLQ_HEADERS.timestamp, String(d.timestamp));
+  return { key: d.key, value: d.value, headers, timestamp: String(d.timestamp) };
+}
+
+function headerText(v: Buffer | string | null | undefined): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  return typeof v === 'string' ? v : v.toString('utf8');
+}
+
+/**
+ * Rebuilds the dead letter from a DLQ topic message: our headers come off (the last value
+ * of a repeated one), the rest are the original headers, byte for byte.
+ */
+export function deadLetterFromKafkaMessage(message: KafkaMessage): DeadLetter {
+  const headers = copyHeaders(message.headers);
+  const take = (name: string): string => {
+    const v = headers[name];
+    if (Array.isArray(v)) {
+      const rest = v.slice(0, -1);
+      if (rest.length === 0) delete headers[name];
+      else setHeader(headers, name, rest.length === 1 ? rest[0] : rest);
+      const text = headerText(v[v.length - 1]);
+      if (text !== undefined) return text;
+    } else {
+      delete headers[name];
+      const text = headerText(v);
+      if (text !== undefined) return text;
+    }
+    throw new SinkError(
+      'DLQ_MESSAGE_INVALID',
+      `DLQ message at offset ${message.offset}: header ${name} is missing`,
+    );
+  };
+  const int = (name: string): number => {
+    const text = take(name);
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isSafeInteger(n)) {
+      throw new SinkError(
+        'DLQ_MESSAGE_INVALID',
+        `DLQ message at offset ${message.offset}: header ${name}: expected an integer, got ${JSON.stringify(text)}`,
+      );
+    }
+    return n;
+  };
+  const topic = take(DLQ_HEADERS.topic);
+  const partition = int(DLQ_HEADERS.partition);
+  const offset = int(DLQ_HEADERS.offset);
+  take(DLQ_HEADERS.exceptionClass); // same as mds.dlq.error.code, which is authoritative
+  const errorMessage = take(DLQ_HEADERS.exceptionMessage);
+  const reason = take(DLQ_HEADERS.reason);
+  if (!REASONS.has(reason)) {
+    throw new SinkError(
+      'DLQ_MESSAGE_INVALID',
+      `DLQ message at offset ${message.offset}: header ${DLQ_HEADERS.reason}: expected one of ${[...REASONS].join('|')}, got ${JSON.stringify(reason)}`,
+    );
+  }
+  const errorCode = take(DLQ_HEADERS.errorCode);
+  const attempts = int(DLQ_HEADERS.attempts);
+  const workerId = take(DLQ_HEADERS.worker);
+  const failedAtText = take(DLQ_HEADERS.failedAt);
+  const failedAt = Date.parse(failedAtText);
+  if (Number.isNaN(failedAt)) {
+    throw new SinkError(
+      'DLQ_MESSAGE_INVALID',
+      `DLQ message at offset ${message.offset}: header ${DLQ_HEADERS.failedAt}: expected an ISO date, got ${JSON.stringify(failedAtText)}`,
+    );
+  }
+  const timestamp = Object.hasOwn(headers, DLQ_HEADERS.timestamp)
+    ? int(DLQ_HEADERS.timestamp)
+    : Number(message.timestamp);
+  return {
+    topic,
+    partition,
+    offset,
+    timestamp,
+    key: message.key,
+    value: message.value,
+    headers,
+    reason: reason as DeadLetterReason,
+    errorCode,
+    errorMessage,
+    attempts,
+    workerId,
+    failedAt,
+  };
+}
+
+function isTopicAlreadyExists(e: unknown): boolean {
+  const err = e as { type?: unknown; errors?: unknown } | null;
+  if (err?.type === 'TOPIC_ALREADY_EXISTS') return true;
+  return (
+    Array.isArray(err?.errors) && err.errors.length > 0 && err.errors.every((x) => isTopicAlreadyExists(x))
+  );
+}
+
+/** Creates the topic unless it exists; losing a creation race to another member is fine. */
+export async function ensureTopic(
+  admin: Admin,
+  topic: string,
+  numPartitions = -1,
+  replicationFactor = -1,
+): Promise<boolean> {
+  const existing = await admin.listTopics();
+  if (existing.includes(topic)) return false;
+  try {
+    return await admin.createTopics({
+      topics: [{ topic, numPartitions, replicationFactor }],
+      waitForLeaders: true,
+    });
+  } catch (e) {
+    if (isTopicAlreadyExists(e)) return false;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writer
+
+export interface KafkaTopicDeadLetterSinkOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly logger: Logger;
+  /** Used only when start() has to create the topic (default: broker defaults). */
+  readonly numPartitions?: number;
+  readonly replicationFactor?: number;
+  /**
+   * KafkaJS retries of one send before it rejects (default 5). The idempotent default is
+   * unbounded, which would hide a DLQ outage inside one send forever; we surface it and let
+   * the caller retry (and count it), at the price of possible duplicates across those retries.
+   */
+  readonly retries?: number;
+}
+
+export class KafkaTopicDeadLetterSink implements DeadLetterSink {
+  private producer: Producer | null = null;
+  /** After a failed send the producer's sequence state is suspect: the next write replaces it. */
+  private producerSuspect = false;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly options: KafkaTopicDeadLetterSinkOptions) {
+    // The caller names the component; we add what only we know.
+    this.log = options.logger.child({ topic: options.topic });
+  }
+
+  async start(): Promise<void> {
+    const admin = this.options.kafka.admin();
+    try {
+      await admin.connect();
+      const created = await ensureTopic(
+        admin,
+        this.options.topic,
+        this.options.numPartitions,
+        this.options.replicationFactor,
+      );
+      if (created) this.log.info('created the DLQ topic');
+      this.producer = await this.connectProducer();
+    } catch (e) {
+      throw new KafkaError(
+        'DLQ_TOPIC_START_FAILED',
+        `DLQ topic ${this.options.topic}: start failed: ${toError(e).message}`,
+        true,
+        e,
+      );
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  async write(entries: readonly DeadLetter[]): Promise<void> {
+    if (this.closing !== undefined) throw new SinkError('DLQ_CLOSED', 'DLQ topic sink is closed');
+    if (this.producer === null)
+      throw new SinkError('DLQ_NOT_STARTED', 'DLQ topic sink: write before start()');
+    if (entries.length === 0) return;
+    try {
+      if (this.producerSuspect) {
+        const old = this.producer;
+        await old.disconnect().catch(() => undefined);
+        this.producer = await this.connectProducer();
+        this.producerSuspect = false;
+      }
+      await this.producer.send({
+        topic: this.options.topic,
+        messages: entries.map(kafkaMessageFromDeadLetter),
+        acks: -1,
+      });
+    } catch (e) {
+      this.producerSuspect = true;
+      throw new KafkaError(
+        'DLQ_TOPIC_WRITE_FAILED',
+        `DLQ topic ${this.options.topic}: send of ${entries.length} records failed: ${toError(e).message}`,
+        true,
+        e,
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const p = this.producer;
+      this.producer = null;
+      if (p !== null) await p.disconnect();
+    })();
+    return this.closing;
+  }
+
+  private async connectProducer(): Promise<Producer> {
+    const producer = this.options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // Same key → same DLQ partition, so a key's dead letters keep their order.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+      retry: { retries: this.options.retries ?? 5 },
+    });
+    await producer.connect();
+    return producer;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reader (replay source)
+
+export interface TopicDeadLetterSourceOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  /** The replay's own group: its committed offsets are where the next replay resumes. */
+  readonly groupId: string;
+  readonly logger: Logger;
+  /** Stop when no message arrived for this long after joining the group. */
+  readonly idleTimeoutMs: number;
+  /** false for dry runs: positions move in memory only, so a later real run sees every record. */
+  readonly commit: boolean;
+  /** Longest wait for the group join (default 60 s). */
+  readonly joinTimeoutMs?: number;
+}
+
+/**
+ * Hands batches from the consumer's eachBatch to the replay loop one at a time: eachBatch
+ * waits until the loop asks for the next batch, so offsets are only resolved and committed
+ * for records the loop has finished.
+ */
+class Handoff<T> {
+  private item: { value: T; release: () => void } | undefined;
+  private waiter: (() => void) | undefined;
+  private ended = false;
+  private error: Error | undefined;
+  private releaseCurrent: (() => void) | undefined;
+
+  push(value: T): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return new Promise((release) => {
+      this.item = { value, release };
+      this.poke();
+    });
+  }
+
+  end(): void {
+    this.ended = true;
+    this.poke();
+  }
+
+  fail(e: Error): void {
+    this.error ??= e;
+    this.end();
+  }
+
+  /** Wakes a waiting `next` so it re-evaluates its wait policy. */
+  poke(): void {
+    this.waiter?.();
+  }
+
+  /**
+   * Releases the batch handed out last (the loop is done with it) and waits for the next.
+   * `policy` says how much longer to wait (ms), to stop (null) or to fail (an Error).
+   */
+  async next(policy: () => number | null | Error): Promise<T | undefined> {
+    this.releaseCurrent?.();
+    this.releaseCurrent = undefined;
+    for (;;) {
+      if (this.error !== undefined) throw this.error;
+      if (this.item !== undefined) {
+        const { value, release } = this.item;
+        this.item = undefined;
+        this.releaseCurrent = release;
+        return value;
+      }
+      if (this.ended) return undefined;
+      const wait = policy();
+      if (wait instanceof Error) throw wait;
+      if (wait === null) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+  }
+
+  /** Ends the handoff and lets every waiting eachBatch return. */
+  close(): void {
+    this.ended = true;
+    this.releaseCurrent?.();
+    this.releaseCurrent = undefined;
+    this.item?.release();
+    this.item = undefined;
+    this.poke();
+  }
+}
+
+export class TopicDeadLetterSource implements DeadLetterSource {
+  private total: number | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly options: TopicDeadLetterSourceOptions) {
+    this.log = options.logger.child({ component: 'dlq-replay-source', topic: options.topic });
+  }
+
+  expectedTotal(): number | undefined {
+    return this.total;
+  }
+
+  /**
+   * Reads from the group's committed offsets up to the high watermarks fetched here: records
+   * dead-lettered while the replay runs are left for the next one.
+   */
+  async *batches(): AsyncGenerator<SourceBatch> {
+    const { kafka, topic, groupId, commit } = this.options;
+    const ends = await this.endOffsets();
+    if (ends.size === 0) return;
+
+    const handoff = new Handoff<SourceBatch>();
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+    let joined = false;
+    // Idle time counts only while the loop waits for a batch, never while it works on one.
+    let waitingSince = Date.now();
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joined = true;
+      waitingSince = Date.now();
+      handoff.poke();
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) handoff.fail(toError(e.payload.error));
+    });
+    const remaining = new Set(ends.keys());
+    const done = (partition: number): void => {
+      remaining.delete(partition);
+      consumer.pause([{ topic, partitions: [partition] }]);
+      if (remaining.size === 0) handoff.end();
+    };
+
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          const end = ends.get(batch.partition);
+          // Partitions with nothing to replay at the start, and finished ones, wait for the
+          // next replay; pausing them keeps KafkaJS from fetching them again and again.
+          if (end === undefined || !remaining.has(batch.partition)) {
+            consumer.pause([{ topic, partitions: [batch.partition] }]);
+            return;
+          }
+          const messages = batch.messages.filter((m) => Number(m.offset) < end);
+          if (messages.length === 0) {
+            if (batch.messages.length > 0) done(batch.partition);
+            return;
+          }
+          const entries = messages.map((m): SourceEntry => {
+            const where = `${topic}/${batch.partition}/${m.offset}`;
+            try {
+              return { ok: true, where, deadLetter: deadLetterFromKafkaMessage(m) };
+            } catch (e) {
+              return { ok: false, where, error: toError(e).message };
+            }
+          });
+          let acked = 0;
+          const ack = async (count: number): Promise<void> => {
+            if (count <= acked) return;
+            const last = messages[count - 1]!;
+            const next = Number(last.offset) + 1;
+            payload.resolveOffset(last.offset);
+            if (commit)
+              await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(next) }]);
+            acked = count;
+            if (next >= end) done(batch.partition);
+          };
+          // KafkaJS heartbeats only from the fetch loop and explicit calls; a slow, rate-limited
+          // replay of one batch must not get the member evicted.
+          const beat = setInterval(() => {
+            payload.heartbeat().catch((e: unknown) => this.log.warn({ err: toError(e) }, 'heartbeat failed'));
+          }, 1000);
+          try {
+            await handoff.push({ entries, ack });
+          } finally {
+            clearInterval(beat);
+          }
+        },
+      });
+
+      const joinTimeoutMs = this.options.joinTimeoutMs ?? 60_000;
+      const joinDeadline = Date.now() + joinTimeoutMs;
+      for (;;) {
+        waitingSince = Date.now();
+        const next = await handoff.next(() => {
+          const now = Date.now();
+          if (!joined) {
+            if (now < joinDeadline) return joinDeadline - now;
+            return new KafkaError(
+              'REPLAY_JOIN_TIMEOUT',
+              `replay group ${groupId}: not joined after ${joinTimeoutMs} ms`,
+              true,
+            );
+          }
+          const left = waitingSince + this.options.idleTimeoutMs - now;
+          if (left > 0) return left;
+          this.log.info({ idleTimeoutMs: this.options.idleTimeoutMs }, 'no new DLQ message: stopping');
+          return null;
+        });
+        if (next === undefined) return;
+        yield next;
+      }
+    } finally {
+      handoff.close();
+      await consumer.disconnect();
+    }
+  }
+
+  /** Exclusive end offset per partition that still has records for this group. */
+  private async endOffsets(): Promise<Map<number, number>> {
+    const { kafka, topic, groupId } = this.options;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [watermarks, committed] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId, topics: [topic] }),
+      ]);
+      const startOf = new Map<number, number>();
+      for (const p of committed.find((t) => t.topic === topic)?.partitions ?? [])
+        startOf.set(p.partition, Number(p.offset));
+      const ends = new Map<number, number>();
+      let total = 0;
+      for (const w of watermarks) {
+        const low = Number(w.low);
+        const high = Number(w.high);
+        const c = startOf.get(w.partition) ?? -1;
+        // No commit yet, or a commit below what retention kept: the consumer starts at low.
+        const start = c < low ? low : c;
+        if (start < high) {
+          ends.set(w.partition, high);
+          total += high - start;
+        }
+      }
+      this.total = total;
+      this.log.info({ partitions: ends.size, total }, 'replay range fixed at the current high watermarks');
+      return ends;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
