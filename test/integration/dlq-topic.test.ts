@@ -94,6 +94,14 @@ function makeDeadLetters(srcTopics: readonly string[], count: number, offsetBase
   });
 }
 
+/** KafkaJS cannot send a header without a value: it goes out (and comes back) empty. */
+function sentAs(d: DeadLetter): DeadLetter {
+  const headers = Object.fromEntries(
+    Object.entries(d.headers ?? {}).map(([k, v]) => [k, v ?? Buffer.alloc(0)]),
+  );
+  return { ...d, headers };
+}
+
 /** Every message of a topic (all partitions) with a throwaway group, once the high watermarks are reached. */
 async function readTopic(
   kafka: Kafka,
@@ -203,7 +211,7 @@ void describe('DLQ topic (real broker)', () => {
       ]),
     );
     assert.equal(back.size, 50);
-    for (const d of originals) assert.deepEqual(back.get(coord(d)), d, coord(d));
+    for (const d of originals) assert.deepEqual(back.get(coord(d)), sentAs(d), coord(d));
 
     // Connect-style headers and the original timestamp are on the DLQ message itself.
     const first = read.find(({ message }) => message.headers?.[DLQ_HEADERS.offset]?.toString() === '1000')!;
@@ -256,9 +264,7 @@ void describe('DLQ topic (real broker)', () => {
       assert.deepEqual(m.value, d.value, coord(d));
       const { 'mds.replay': flag, 'mds.replay.source': _source, ...rest } = m.headers!;
       assert.deepEqual(flag, Buffer.from('1'));
-      // KafkaJS reads a header without a value as null.
-      const expected = Object.fromEntries(Object.entries(d.headers ?? {}).map(([k, v]) => [k, v ?? null]));
-      assert.deepEqual(rest, expected, coord(d));
+      assert.deepEqual(rest, sentAs(d).headers, coord(d));
     }
 
     // Same group again: everything was committed, nothing is replayed.

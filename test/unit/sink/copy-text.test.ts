@@ -6,8 +6,15 @@ import { encodeCopyRows } from '../../../src/sink/copy-text.js';
 describe('encodeCopyRows', () => {
   const cases: { name: string; rows: (string | null)[][]; bytes: string }[] = [
     { name: 'no rows is no bytes', rows: [], bytes: '' },
-    { name: 'tab between columns, newline after each row', rows: [['a', 'b'], ['c', 'd']], bytes: 'a\tb\nc\td\n' },
-    { name: 'NULL is \\N, empty string stays empty', rows: [[null, '', 'x']], bytes: "\\N\t\tx\n" },
+    {
+      name: 'tab between columns, newline after each row',
+      rows: [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+      bytes: 'a\tb\nc\td\n',
+    },
+    { name: 'NULL is \\N, empty string stays empty', rows: [[null, '', 'x']], bytes: '\\N\t\tx\n' },
     { name: 'a literal "\\N" is escaped, so it is not NULL', rows: [['\\N']], bytes: '\\\\N\n' },
     { name: 'backslash', rows: [['a\\b']], bytes: 'a\\\\b\n' },
     { name: 'tab', rows: [['a\tb']], bytes: 'a\\tb\n' },
@@ -28,8 +35,8 @@ describe('encodeCopyRows', () => {
     assert.deepEqual(
       out,
       Buffer.from([
-        0x5a, 0xc3, 0xbc, 0x72, 0x69, 0x63, 0x68, 0x09, 0xf0, 0x9f, 0x93, 0x88, 0x09, 0xe6, 0x97, 0xa5, 0xe6, 0x9c,
-        0xac, 0x0a,
+        0x5a, 0xc3, 0xbc, 0x72, 0x69, 0x63, 0x68, 0x09, 0xf0, 0x9f, 0x93, 0x88, 0x09, 0xe6, 0x97, 0xa5, 0xe6,
+        0x9c, 0xac, 0x0a,
       ]),
     );
   });
