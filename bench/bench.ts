@@ -48,8 +48,18 @@ const opts = new Command()
   .option('--overload-rate <n>', 'records/s produced in the overload phase', int, 40_000)
   .parse()
   .opts<{
-    records: number; symbols: number; partitions: number; batchSize?: number; workers?: number; mode: string;
-    steadyRate: number; steadySeconds: number; skip: string; overload?: boolean; overloadSeconds: number; overloadRate: number;
+    records: number;
+    symbols: number;
+    partitions: number;
+    batchSize?: number;
+    workers?: number;
+    mode: string;
+    steadyRate: number;
+    steadySeconds: number;
+    skip: string;
+    overload?: boolean;
+    overloadSeconds: number;
+    overloadRate: number;
   }>();
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -89,9 +99,19 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-async function produce(kafka: Kafka, topic: string, from: number, count: number, rate = 0, label = 'produce'): Promise<number> {
+async function produce(
+  kafka: Kafka,
+  topic: string,
+  from: number,
+  count: number,
+  rate = 0,
+  label = 'produce',
+): Promise<number> {
   const u = symbols(opts.symbols);
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const bar = progress(label, count);
   const chunk = rate > 0 ? Math.max(100, Math.floor(rate / 20)) : 5000;
@@ -121,7 +141,10 @@ async function produce(kafka: Kafka, topic: string, from: number, count: number,
 
 async function sumOffsets(db: pg.Pool, schema: string, group: string): Promise<number> {
   const r = await db
-    .query<{ n: string }>(`SELECT coalesce(sum(next_offset), 0)::text AS n FROM "${schema}".sink_offsets WHERE group_id = $1`, [group])
+    .query<{ n: string }>(
+      `SELECT coalesce(sum(next_offset), 0)::text AS n FROM "${schema}".sink_offsets WHERE group_id = $1`,
+      [group],
+    )
     .catch(() => ({ rows: [{ n: '0' }] }));
   return Number(r.rows[0]!.n);
 }
@@ -137,22 +160,28 @@ function peakRssMb(pid: number): number {
 
 function scrape(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let b = '';
-      res.on('data', (c: Buffer) => (b += c.toString()));
-      res.on('end', () => resolve(b));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+        let b = '';
+        res.on('data', (c: Buffer) => (b += c.toString()));
+        res.on('end', () => resolve(b));
+      })
+      .on('error', reject);
   });
 }
 
 function metricValue(text: string, name: string): number {
   let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && !line.startsWith('#')) total += Number(line.split(' ').pop());
+  for (const line of text.split('\n'))
+    if (line.startsWith(name) && !line.startsWith('#')) total += Number(line.split(' ').pop());
   return total;
 }
 
 function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr?.on('data', (b: Buffer) => process.stderr.write(b));
   return child;
 }
@@ -175,16 +204,37 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
     if (!d.ok) throw d.error;
     const partition = i % opts.partitions;
     perLane[partition % lanes]!.push({
-      topic: `${RUN}.bars`, partition, offset: Math.floor(i / opts.partitions), timestamp: Date.now(),
-      key: Buffer.from(m.key), value, headers: undefined, bytes: value.length, enqueuedAt: 0, mapping,
-      values: d.values, conflictKey: d.key, error: null,
+      topic: `${RUN}.bars`,
+      partition,
+      offset: Math.floor(i / opts.partitions),
+      timestamp: Date.now(),
+      key: Buffer.from(m.key),
+      value,
+      headers: undefined,
+      bytes: value.length,
+      enqueuedAt: 0,
+      mapping,
+      values: d.values,
+      conflictKey: d.key,
+      error: null,
     });
   }
   const tables = new Map([[mapping.table, buildTableSql(config.database.schema, mapping)]]);
   const noDlq: DeadLetterSink = { start: async () => {}, write: async () => {}, close: async () => {} };
-  const writer = new BatchWriter({ tables, offsets: new OffsetStore(config.database.schema, config.kafka.groupId), dlq: noDlq, workerId: 'bench', now: Date.now });
+  const writer = new BatchWriter({
+    tables,
+    offsets: new OffsetStore(config.database.schema, config.kafka.groupId),
+    dlq: noDlq,
+    workerId: 'bench',
+    now: Date.now,
+  });
   const conns = await Promise.all(
-    perLane.map(() => SinkConnection.open({ url: DATABASE_URL, statementTimeoutMs: 0, connectTimeoutMs: 5000, applicationName: 'bench-ldb' }, [...tables.values()])),
+    perLane.map(() =>
+      SinkConnection.open(
+        { url: DATABASE_URL, statementTimeoutMs: 0, connectTimeoutMs: 5000, applicationName: 'bench-ldb' },
+        [...tables.values()],
+      ),
+    ),
   );
   const started = Date.now();
   await Promise.all(
@@ -203,7 +253,12 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
 async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<number> {
   const { config, mappings } = loadConfig({ env: envFor('lkafka') });
   const decoder = createDecoder([...mappings.values()][0]!, { maxMessageBytes: config.maxMessageBytes });
-  const consumer = kafka.consumer({ groupId: `${RUN}-lkafka`, maxBytes: config.kafka.maxBytes, maxBytesPerPartition: config.kafka.maxBytesPerPartition, maxWaitTimeInMs: config.kafka.maxWaitTimeMs });
+  const consumer = kafka.consumer({
+    groupId: `${RUN}-lkafka`,
+    maxBytes: config.kafka.maxBytes,
+    maxBytesPerPartition: config.kafka.maxBytesPerPartition,
+    maxWaitTimeInMs: config.kafka.maxWaitTimeMs,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let seen = 0;
@@ -212,7 +267,7 @@ async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<num
   const done = new Promise<void>((resolve) => {
     void consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => {
+      eachBatch: ({ batch }) => {
         if (started === 0) started = Date.now();
         for (const m of batch.messages) {
           if (m.value !== null) decoder.decode(m.value);
@@ -222,6 +277,7 @@ async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<num
           finished = Date.now();
           resolve();
         }
+        return Promise.resolve();
       },
     });
   });
@@ -231,13 +287,15 @@ async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<num
 }
 
 /** E2E: a real worker process from its first fetch to its last committed offset. */
-async function measureE2e(db: pg.Pool, n: number): Promise<{ rate: number; peakRssMb: number; pauses: number }> {
+async function measureE2e(
+  db: pg.Pool,
+  n: number,
+): Promise<{ rate: number; peakRssMb: number; pauses: number }> {
   const env = envFor('e2e', { METRICS_PORT: '0' });
   const port = 19_464 + Math.floor(Math.random() * 1000);
   env.METRICS_PORT = String(port);
   const child = spawnWorker(env);
   let first = 0;
-  let pauses = 0;
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     if (Date.now() > deadline) throw new Error('E2E did not finish in 30 minutes');
@@ -252,7 +310,7 @@ async function measureE2e(db: pg.Pool, n: number): Promise<{ rate: number; peakR
     await new Promise((r) => setTimeout(r, 100));
   }
   const end = Date.now();
-  pauses = metricValue(await scrape(port), 'mds_consumer_pause_events_total{event="pause"}');
+  const pauses = metricValue(await scrape(port), 'mds_consumer_pause_events_total{event="pause"}');
   const rss = peakRssMb(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
@@ -260,7 +318,10 @@ async function measureE2e(db: pg.Pool, n: number): Promise<{ rate: number; peakR
 }
 
 /** p50/p99 commit − record timestamp while producing at a steady rate (in-process worker). */
-async function measureLatency(kafka: Kafka, admin: Admin): Promise<{ p50: number; p99: number; samples: number }> {
+async function measureLatency(
+  kafka: Kafka,
+  admin: Admin,
+): Promise<{ p50: number; p99: number; samples: number }> {
   const topicSuffix = 'lat';
   const env = envFor('latency', { TOPIC_PREFIX: `${RUN}.`, KAFKA_TOPICS: 'bars', METRICS_PORT: '0' });
   const topic = `${RUN}.lat.bars`;
@@ -274,7 +335,8 @@ async function measureLatency(kafka: Kafka, admin: Admin): Promise<{ p50: number
   await new Promise((r) => setTimeout(r, 3000)); // joined and idle before the clock starts
   await produce(kafka, topic, 0, opts.steadyRate * opts.steadySeconds, opts.steadyRate, 'steady');
   const t0 = Date.now();
-  while (latencies.length < opts.steadyRate * opts.steadySeconds && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+  while (latencies.length < opts.steadyRate * opts.steadySeconds && Date.now() - t0 < 60_000)
+    await new Promise((r) => setTimeout(r, 100));
   await sink.stop();
   latencies.sort((a, b) => a - b);
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), samples: latencies.length };
@@ -309,9 +371,12 @@ async function measureOverload(kafka: Kafka, admin: Admin, db: pg.Pool): Promise
   const pauses = metricValue(text, 'mds_consumer_pause_events_total{event="pause"}');
   await db.query(`DROP TRIGGER slow ON "${schema}".bars`);
   const deadline = Date.now() + 10 * 60_000;
-  while ((await sumOffsets(db, schema, env.KAFKA_GROUP_ID!)) < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  while ((await sumOffsets(db, schema, env.KAFKA_GROUP_ID!)) < total && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 200));
   clearInterval(sampler);
-  const rows = Number((await db.query<{ n: string }>(`SELECT count(*)::text n FROM "${schema}".bars`)).rows[0]!.n);
+  const rows = Number(
+    (await db.query<{ n: string }>(`SELECT count(*)::text n FROM "${schema}".bars`)).rows[0]!.n,
+  );
   const peak = peakRssMb(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
@@ -322,7 +387,10 @@ async function measureOverload(kafka: Kafka, admin: Admin, db: pg.Pool): Promise
     lost: total - rows,
     pauses,
     peakRssMb: peak,
-    rssMedianSecondHalfMb: quantile([...half].sort((a, b) => a - b), 0.5),
+    rssMedianSecondHalfMb: quantile(
+      [...half].sort((a, b) => a - b),
+      0.5,
+    ),
   };
 }
 
@@ -377,7 +445,10 @@ async function main(): Promise<void> {
   } finally {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(RUN));
     if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-    const schemas = await db.query<{ n: string }>(`SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE $1`, [`${RUN}%`]);
+    const schemas = await db.query<{ n: string }>(
+      `SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE $1`,
+      [`${RUN}%`],
+    );
     for (const s of schemas.rows) await db.query(`DROP SCHEMA "${s.n}" CASCADE`).catch(() => undefined);
     await admin.disconnect();
     await db.end();
@@ -385,7 +456,8 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   const file = path.join(ROOT, 'bench/results', `${RUN}.json`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  const row = (k: string, v: unknown, unit = ''): void => void process.stdout.write(`${k.padEnd(28)} ${String(v)}${unit}\n`);
+  const row = (k: string, v: unknown, unit = ''): void =>
+    void process.stdout.write(`${k.padEnd(28)} ${String(v)}${unit}\n`);
   process.stdout.write('\nmarket-data-sink benchmark\n');
   row('records', opts.records);
   row('mode / partitions', `${opts.mode} / ${opts.partitions}`);
@@ -394,7 +466,12 @@ async function main(): Promise<void> {
   row('E2E', results.E2E ?? '-', ' records/s');
   row('E2E / min(L_db, L_kafka)', results.ratio ?? '-');
   row('E2E peak RSS', results.e2ePeakRssMb ?? '-', ' MB');
-  row(`latency p50 / p99 @${opts.steadyRate}/s`, `${String(results.latencyP50Ms ?? '-')} / ${String(results.latencyP99Ms ?? '-')}`, ' ms');
+  const ms = (v: unknown): string => (typeof v === 'number' ? v.toFixed(0) : '-');
+  row(
+    `latency p50 / p99 @${opts.steadyRate}/s`,
+    `${ms(results.latencyP50Ms)} / ${ms(results.latencyP99Ms)}`,
+    ' ms',
+  );
   if (results.overload) row('overload', JSON.stringify(results.overload));
   row('results', path.relative(ROOT, file));
 }

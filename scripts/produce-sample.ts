@@ -11,7 +11,8 @@ const KINDS: Kind[] = ['bars', 'options', 'fundamentals', 'news'];
 function int(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name}: expected an integer >= 0, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name}: expected an integer >= 0, got ${JSON.stringify(v)}`);
     return n;
   };
 }
@@ -31,19 +32,41 @@ const program = new Command()
 
 async function main(): Promise<void> {
   const o = program.parse().opts<{
-    brokers: string; prefix: string; kinds: string; count: number; rate: number; symbols: number; partitions: number; seed: number; start: number;
+    brokers: string;
+    prefix: string;
+    kinds: string;
+    count: number;
+    rate: number;
+    symbols: number;
+    partitions: number;
+    seed: number;
+    start: number;
   }>();
   const kinds = o.kinds.split(',').map((k) => k.trim()) as Kind[];
-  for (const k of kinds) if (!KINDS.includes(k)) program.error(`--kinds: expected some of ${KINDS.join(',')}, got ${k}`, { exitCode: 2 });
+  for (const k of kinds)
+    if (!KINDS.includes(k))
+      program.error(`--kinds: expected some of ${KINDS.join(',')}, got ${k}`, { exitCode: 2 });
   const universe = symbols(o.symbols);
-  const kafka = new Kafka({ clientId: 'produce-sample', brokers: o.brokers.split(','), logLevel: logLevel.ERROR });
+  const kafka = new Kafka({
+    clientId: 'produce-sample',
+    brokers: o.brokers.split(','),
+    logLevel: logLevel.ERROR,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const existing = new Set(await admin.listTopics());
   const missing = kinds.map((k) => o.prefix + k).filter((t) => !existing.has(t));
-  if (missing.length > 0) await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: o.partitions })), waitForLeaders: true });
+  if (missing.length > 0)
+    await admin.createTopics({
+      topics: missing.map((topic) => ({ topic, numPartitions: o.partitions })),
+      waitForLeaders: true,
+    });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   let stop = false;
   process.on('SIGINT', () => (stop = true));

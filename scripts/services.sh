@@ -62,7 +62,7 @@ case $brokers in 1 | 3) ;; *) die "--brokers: expected 1 or 3, got '$brokers'" ;
 # ---------------------------------------------------------------- small helpers
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 now() { date +%s; }
-port_owner() { ss -ltnpH "sport = :$1" 2>/dev/null | head -1 | sed 's/^.*users:/users:/'; }
+port_owner() { ss -ltnpH "sport = :$1" 2>/dev/null | awk 'NR == 1 { sub(/^.*users:/, "users:"); print }'; }
 
 # Serialise state changes (two `up`s at once would both format and start the same node).
 take_lock() {
@@ -73,7 +73,7 @@ take_lock() {
 
 # ---------------------------------------------------------------- Kafka jars
 kafka_version() {
-  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KCONF/pom.xml" | head -1
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p;T;q' "$KCONF/pom.xml"
 }
 KVER=$(kafka_version)
 [ -n "$KVER" ] || die "no <kafka.version> in $KCONF/pom.xml"
@@ -107,9 +107,9 @@ ensure_jars() {
   for j in "kafka_2.13-$KVER.jar" slf4j-api-1.7.36.jar; do
     [ -f "$tmp/$j" ] || die "resolved jars lack $j (see $tmp)"
   done
-  ls "$tmp" | grep -q '^log4j-slf4j-impl-' || die "resolved jars lack log4j-slf4j-impl (see $tmp)"
-  ls "$tmp" | grep -q '^log4j-core-' || die "resolved jars lack log4j-core (see $tmp)"
-  if ls "$tmp" | grep -q '^slf4j-api-2\.'; then die "slf4j-api 2.x was resolved; the 1.x binding would be ignored"; fi
+  compgen -G "$tmp/log4j-slf4j-impl-*.jar" >/dev/null || die "resolved jars lack log4j-slf4j-impl (see $tmp)"
+  compgen -G "$tmp/log4j-core-*.jar" >/dev/null || die "resolved jars lack log4j-core (see $tmp)"
+  if compgen -G "$tmp/slf4j-api-2.*.jar" >/dev/null; then die "slf4j-api 2.x was resolved; the 1.x binding would be ignored"; fi
   rm -rf "$LIBS"
   mv "$tmp" "$LIBS"
   echo "$want" >"$KHOME/.resolved"
@@ -167,9 +167,15 @@ node_pid() {
   local pf pid
   pf=$(node_dir "$1")/kafka.pid
   pid=$(cat "$pf" 2>/dev/null || true)
-  [ -n "$pid" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(node_dir "$1")/server.properties" || return 1
+  [ -n "$pid" ] && pid_runs "$pid" "$(node_dir "$1")/server.properties" || return 1
   echo "$pid"
+}
+
+# pid_runs PID TEXT: is PID alive with TEXT in its command line?
+pid_runs() {
+  local c
+  c=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
+  [[ $c == *"$2"* ]]
 }
 
 write_props() {
@@ -262,15 +268,17 @@ start_node() {
   # Readiness is judged only on log lines written after this start.
   stat -c %s "$d/logs/server.log" 2>/dev/null >"$d/start-offset" || echo 0 >"$d/start-offset"
   date +%s >"$d/start-time"
+  rm -f "$d/kafka.pid" # a stale one would make the wait below see the old, dead pid
   # setsid: own session, so the broker outlives the calling shell/job; the inner bash records
-  # its own pid and then becomes java, so the pid file is exact.
+  # its own pid and then becomes java, so the pid file is exact. The lock fds are closed for the
+  # child, or the broker would hold .run/.lock for its whole life.
   # shellcheck disable=SC2086
   nohup setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$d/kafka.pid" \
     "$JAVA" $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     "-Xlog:gc*:file=$d/logs/gc.log:time,tags:filecount=2,filesize=10M" \
     -Dkafka.logs.dir="$d/logs" -Dlog4j2.configurationFile="$KCONF/log4j2.xml" \
-    -cp "$LIBS/*" kafka.Kafka "$d/server.properties" >>"$d/logs/stdout.log" 2>&1 </dev/null &
+    -cp "$LIBS/*" kafka.Kafka "$d/server.properties" >>"$d/logs/stdout.log" 2>&1 </dev/null 8>&- 9>&- &
   local t=0
   while [ ! -s "$d/kafka.pid" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
 }
@@ -289,7 +297,8 @@ node_ready() {
   d=$(node_dir "$i")
   node_pid "$i" >/dev/null || return 1
   off=$(cat "$d/start-offset" 2>/dev/null || echo 0)
-  tail -c +"$((off + 1))" "$d/logs/server.log" 2>/dev/null | grep -q 'Kafka Server started' || return 1
+  # Not `tail | grep -q`: grep quitting early SIGPIPEs tail, and pipefail turns that into "not ready".
+  grep -q 'Kafka Server started' < <(tail -c +"$((off + 1))" "$d/logs/server.log" 2>/dev/null) || return 1
   port_open "$(broker_port "$i")"
 }
 
@@ -357,7 +366,7 @@ other_cluster_running() {
   for f in "$other"/node-*/kafka.pid; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(dirname "$f")/server.properties" && return 0
+    pid_runs "$pid" "$(dirname "$f")/server.properties" && return 0
   done
   return 1
 }
@@ -466,7 +475,7 @@ EOF
   port=$(pg_port)
   if [ -z "$port" ] || port_open "$port"; then port=$(free_port_from 55432); fi
   echo "$port" >"$PG_STATE/port"
-  if ! as_pg "$b/pg_ctl" -D "$r/data" -l "$r/postgres.log" -w -t "$START_TIMEOUT" -o "-p $port" start >/dev/null 2>&1; then
+  if ! as_pg "$b/pg_ctl" -D "$r/data" -l "$r/postgres.log" -w -t "$START_TIMEOUT" -o "-p $port" start >/dev/null 2>&1 8>&- 9>&-; then
     tail -20 "$r/postgres.log" >&2 || true
     die "private PostgreSQL did not start on 127.0.0.1:$port (log: $r/postgres.log)"
   fi

@@ -102,7 +102,11 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     const admin: Admin = kafka.admin();
     await admin.connect();
     closers.push(() => admin.disconnect());
-    const topicDlq = new KafkaTopicDeadLetterSink({ kafka, topic: config.dlq.topic, logger: log.child({ component: 'dlq-topic' }) });
+    const topicDlq = new KafkaTopicDeadLetterSink({
+      kafka,
+      topic: config.dlq.topic,
+      logger: log.child({ component: 'dlq-topic' }),
+    });
     const fileDlq = new NdjsonDeadLetterSink({ dir: config.dlq.dir, maxFileBytes: config.dlq.maxFileBytes });
     const dlq = new DualDeadLetterSink({ topic: topicDlq, file: fileDlq });
     await dlq.start();
@@ -117,7 +121,14 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       if (entries.length > 0) {
         const first = entries[0]!;
         log.warn(
-          { records: entries.length, reason: first.reason, code: first.errorCode, topic: first.topic, partition: first.partition, offset: first.offset },
+          {
+            records: entries.length,
+            reason: first.reason,
+            code: first.errorCode,
+            topic: first.topic,
+            partition: first.partition,
+            offset: first.offset,
+          },
           `dead-lettered ${entries.length} record(s): ${first.errorMessage}`,
         );
       }
@@ -211,7 +222,12 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       log.child({ component: 'committer' }),
       (_o, ms) => metrics.commitLatency.observe(ms / 1000),
     );
-    const onCommitted = (result: BatchResult, batch: readonly SinkRecord[], writeMs: number, workerId: number): void => {
+    const onCommitted = (
+      result: BatchResult,
+      batch: readonly SinkRecord[],
+      writeMs: number,
+      workerId: number,
+    ): void => {
       const w = String(workerId);
       metrics.batchesWritten.inc({ coord_id: coord, worker_id: w });
       metrics.writeLatency.observe({ coord_id: coord, worker_id: w }, writeMs / 1000);
@@ -305,7 +321,8 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         const stored = await offsetStore.read(control as unknown as pg.ClientBase, addedTopics);
         const committed = await admin.fetchOffsets({ groupId: config.kafka.groupId, topics: addedTopics });
         const kafkaNext = new Map<string, number>();
-        for (const t of committed) for (const p of t.partitions) kafkaNext.set(tpKey(t.topic, p.partition), Number(p.offset));
+        for (const t of committed)
+          for (const p of t.partitions) kafkaNext.set(tpKey(t.topic, p.partition), Number(p.offset));
         const want = new Set(added.map((p) => tpKey(p.topic, p.partition)));
         for (const s of stored) {
           const k = tpKey(s.topic, s.partition);
@@ -314,11 +331,17 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           lag.committed(s.topic, s.partition, s.nextOffset);
           if ((kafkaNext.get(k) ?? -1) < s.nextOffset) {
             consumer.seek(s.topic, s.partition, s.nextOffset);
-            log.info({ topic: s.topic, partition: s.partition, offset: s.nextOffset }, 'sought to the offset stored in PostgreSQL');
+            log.info(
+              { topic: s.topic, partition: s.partition, offset: s.nextOffset },
+              'sought to the offset stored in PostgreSQL',
+            );
           }
         }
       } catch (e) {
-        log.warn({ err: toError(e) }, 'could not read stored offsets on assignment; relying on the transaction filter');
+        log.warn(
+          { err: toError(e) },
+          'could not read stored offsets on assignment; relying on the transaction filter',
+        );
       }
     };
 
@@ -346,7 +369,10 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           metrics.itemsSubmitted.inc({ coord_id: coord, topic }, n);
         },
         onCrash: (e, restart) => {
-          log.error({ err: e, restart }, restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed for good');
+          log.error(
+            { err: e, restart },
+            restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed for good',
+          );
           if (!restart) fail(e);
         },
         onFatal: (e) => fail(e),
@@ -373,11 +399,12 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       metrics.circuitState.set({ coord_id: coord }, breaker.stateCode);
       metrics.assignedPartitions.set(theConsumer.assignment.size);
       metrics.pausedPartitions.set(theConsumer.isPaused ? theConsumer.assignment.size : 0);
-      for (const l of lag.snapshot()) metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+      for (const l of lag.snapshot())
+        metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
       void health.readiness().then((r) => metrics.ready.set(r.ok ? 1 : 0));
     }, config.metrics.queuePollMs);
     poll.unref();
-    closers.push(async () => clearInterval(poll));
+    closers.push(() => Promise.resolve(clearInterval(poll)));
     const watermarks = setInterval(() => {
       void (async () => {
         for (const topic of topics) {
@@ -392,7 +419,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       })();
     }, 5000);
     watermarks.unref();
-    closers.push(async () => clearInterval(watermarks));
+    closers.push(() => Promise.resolve(clearInterval(watermarks)));
 
     let server: MetricsServer | null = null;
     let metricsPort = 0;
@@ -417,16 +444,29 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         if (drain) {
           theConsumer.pauseAll();
           const drained = Promise.all(workers.map((w) => w.drain())).then(() => true);
-          const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdown.timeoutMs).unref());
-          const ok = await drained.catch(() => false).then((v) => Promise.race([Promise.resolve(v), timeout]));
-          if (!ok) log.warn({ timeoutMs: config.shutdown.timeoutMs }, 'drain did not finish in time; the rest is re-read later');
+          const timeout = new Promise<boolean>((r) =>
+            setTimeout(() => r(false), config.shutdown.timeoutMs).unref(),
+          );
+          const ok = await drained
+            .catch(() => false)
+            .then((v) => Promise.race([Promise.resolve(v), timeout]));
+          if (!ok)
+            log.warn(
+              { timeoutMs: config.shutdown.timeoutMs },
+              'drain did not finish in time; the rest is re-read later',
+            );
           await committer.close();
         }
         for (const w of workers) await w.stop();
         await closeAll();
         const s = queue.stats();
         log.info(
-          { drained: drain, ms: clock.now() - started, leftInQueue: s.records, submitted: dispatcher.stats.submitted },
+          {
+            drained: drain,
+            ms: clock.now() - started,
+            leftInQueue: s.records,
+            submitted: dispatcher.stats.submitted,
+          },
           'market-data-sink stopped',
         );
         if (reason !== null) rejectDone(reason);

@@ -12,7 +12,16 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'market-data-sink' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ['*.password', '*.*.password', 'password', 'url', '*.url', 'config.database.url', 'sasl', '*.sasl'],
+        paths: [
+          '*.password',
+          '*.*.password',
+          'password',
+          'url',
+          '*.url',
+          'config.database.url',
+          'sasl',
+          '*.sasl',
+        ],
         censor: '[redacted]',
       },
     },

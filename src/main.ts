@@ -31,7 +31,10 @@ async function runMigrate(loaded: LoadedConfig, log: Logger): Promise<void> {
   await client.connect();
   try {
     const applied = await migrate(client, loaded.config.database.schema, log);
-    log.info({ applied, schema: loaded.config.database.schema }, applied.length ? 'migrated' : 'schema up to date');
+    log.info(
+      { applied, schema: loaded.config.database.schema },
+      applied.length ? 'migrated' : 'schema up to date',
+    );
   } finally {
     await client.end();
   }
@@ -56,7 +59,8 @@ async function main(): Promise<void> {
       die(log, e, `migration failed (database ${redactUrl(loaded.config.database.url)})`);
     }
   }
-  if (command !== 'run') die(log, new ConfigError(`unknown command ${JSON.stringify(command)}; expected run or migrate`), 'usage');
+  if (command !== 'run')
+    die(log, new ConfigError(`unknown command ${JSON.stringify(command)}; expected run or migrate`), 'usage');
 
   log.info({ config: loaded.redacted }, 'starting');
   let handle;

@@ -5,8 +5,7 @@ import type { TopicMapping, WriteMode } from '../pipeline/topic-mapping.js';
 const SYMBOL = { name: 'symbol', type: 'text', required: true, maxLength: 20, upperCase: true } as const;
 const TENANT = { name: 'tenant_id', type: 'uuid', required: true, defaultTenant: true } as const;
 const VENDOR = { name: 'vendor', type: 'text', required: true, maxLength: 64 } as const;
-const PRICE = (name: string, required = false) =>
-  ({ name, type: 'numeric', required, min: 0 }) as const;
+const PRICE = (name: string, required = false) => ({ name, type: 'numeric', required, min: 0 }) as const;
 
 export function builtinMappings(mode: WriteMode = 'upsert'): TopicMapping[] {
   return [

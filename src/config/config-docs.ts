@@ -23,7 +23,9 @@ export function configTableMarkdown(): string {
     const seed = alias.get(env);
     const envCell = seed ? `\`${env}\` (seed: \`${seed}\`)` : `\`${env}\``;
     const doc = leaf.doc.replace(/\|/g, '\\|');
-    lines.push(`| ${envCell} | \`${key}\` | \`${defaultText(leaf.default)}\` | ${formatName(leaf.format)} | ${doc} |`);
+    lines.push(
+      `| ${envCell} | \`${key}\` | \`${defaultText(leaf.default)}\` | ${formatName(leaf.format)} | ${doc} |`,
+    );
   }
   return lines.join('\n');
 }

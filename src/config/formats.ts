@@ -74,7 +74,12 @@ export const formats: convict.Format[] = [
   {
     name: 'broker-list',
     coerce(v: unknown) {
-      return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v;
+      return typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : v;
     },
     validate(v: unknown) {
       const list = Array.isArray(v) ? (v as unknown[]) : [v];
@@ -135,7 +140,12 @@ export const formats: convict.Format[] = [
   {
     name: 'topic-suffix-list',
     coerce(v: unknown) {
-      return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v;
+      return typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : v;
     },
     validate(v: unknown) {
       if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(s))) {

@@ -49,8 +49,20 @@ export interface AppConfig {
     lowWatermark: number;
     overflow: 'block' | 'drop_oldest' | 'error';
   };
-  sink: { workers: number; batchSize: number; flushIntervalMs: number; writeMode: WriteMode; mappingsFile: string };
-  retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number; multiplier: number; jitter: boolean };
+  sink: {
+    workers: number;
+    batchSize: number;
+    flushIntervalMs: number;
+    writeMode: WriteMode;
+    mappingsFile: string;
+  };
+  retry: {
+    maxAttempts: number;
+    initialBackoffMs: number;
+    maxBackoffMs: number;
+    multiplier: number;
+    jitter: boolean;
+  };
   breaker: { failureThreshold: number; openMs: number };
   dlq: { topic: string; dir: string; maxFileBytes: number };
   metrics: { host: string; port: number; queuePollMs: number };
@@ -92,15 +104,17 @@ export function schemaLeaves(): Map<string, SchemaLeaf> {
       else if (v !== null && typeof v === 'object') walk(v as Record<string, unknown>, key);
     }
   };
-  walk(schema as unknown as Record<string, unknown>, '');
+  walk(schema, '');
   return out;
 }
 
 function schemaWithArgs(): Record<string, unknown> {
   const deepCopy = (v: unknown): unknown =>
-    Array.isArray(v) ? [...(v as unknown[])] : v !== null && typeof v === 'object'
-      ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepCopy(x)]))
-      : v;
+    Array.isArray(v)
+      ? [...(v as unknown[])]
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepCopy(x)]))
+        : v;
   const clone = deepCopy(schema) as Record<string, unknown>;
   const leaves = schemaLeaves();
   for (const key of leaves.keys()) {
@@ -137,16 +151,24 @@ function explain(message: string, leaves: Map<string, SchemaLeaf>): string {
 function crossChecks(c: AppConfig): string[] {
   const p: string[] = [];
   if (c.queue.lowWatermark >= c.queue.highWatermark) {
-    p.push(`queue.lowWatermark (QUEUE_LOW_WATERMARK): expected < queue.highWatermark (${c.queue.highWatermark}), got ${c.queue.lowWatermark}`);
+    p.push(
+      `queue.lowWatermark (QUEUE_LOW_WATERMARK): expected < queue.highWatermark (${c.queue.highWatermark}), got ${c.queue.lowWatermark}`,
+    );
   }
   if (c.retry.maxBackoffMs < c.retry.initialBackoffMs) {
-    p.push(`retry.maxBackoffMs (RETRY_MAX_BACKOFF_MS): expected >= retry.initialBackoffMs (${c.retry.initialBackoffMs}), got ${c.retry.maxBackoffMs}`);
+    p.push(
+      `retry.maxBackoffMs (RETRY_MAX_BACKOFF_MS): expected >= retry.initialBackoffMs (${c.retry.initialBackoffMs}), got ${c.retry.maxBackoffMs}`,
+    );
   }
   if (c.kafka.heartbeatIntervalMs * 3 > c.kafka.sessionTimeoutMs) {
-    p.push(`kafka.heartbeatIntervalMs (KAFKA_HEARTBEAT_INTERVAL_MS): expected <= a third of kafka.sessionTimeoutMs (${c.kafka.sessionTimeoutMs}), got ${c.kafka.heartbeatIntervalMs}`);
+    p.push(
+      `kafka.heartbeatIntervalMs (KAFKA_HEARTBEAT_INTERVAL_MS): expected <= a third of kafka.sessionTimeoutMs (${c.kafka.sessionTimeoutMs}), got ${c.kafka.heartbeatIntervalMs}`,
+    );
   }
   if (c.kafka.sasl.mechanism !== '' && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
-    p.push('kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set');
+    p.push(
+      'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
+    );
   }
   return p;
 }
@@ -159,14 +181,17 @@ function loadMappings(c: AppConfig): Map<string, TopicMapping> {
     try {
       parsed = JSON.parse(fs.readFileSync(c.sink.mappingsFile, 'utf8'));
     } catch (e) {
-      throw new ConfigError(`sink.mappingsFile (SINK_MAPPINGS_FILE): cannot read ${c.sink.mappingsFile}: ${toError(e).message}`);
+      throw new ConfigError(
+        `sink.mappingsFile (SINK_MAPPINGS_FILE): cannot read ${c.sink.mappingsFile}: ${toError(e).message}`,
+      );
     }
     if (!Array.isArray(parsed)) {
       throw new ConfigError('sink.mappingsFile (SINK_MAPPINGS_FILE): expected a JSON array of mappings');
     }
     for (const m of parsed as TopicMapping[]) {
       const problems = validateMapping(m);
-      if (problems.length > 0) throw new ConfigError(`sink.mappingsFile (SINK_MAPPINGS_FILE): ${problems.join('; ')}`);
+      if (problems.length > 0)
+        throw new ConfigError(`sink.mappingsFile (SINK_MAPPINGS_FILE): ${problems.join('; ')}`);
       bySuffix.set(m.topicSuffix, m);
     }
   }
@@ -175,16 +200,21 @@ function loadMappings(c: AppConfig): Map<string, TopicMapping> {
   for (const suffix of c.kafka.topics) {
     const m = bySuffix.get(suffix);
     if (m === undefined) {
-      throw new ConfigError(`kafka.topics (KAFKA_TOPICS): no mapping for topic ${JSON.stringify(suffix)}; known: ${[...bySuffix.keys()].join(', ')}`);
+      throw new ConfigError(
+        `kafka.topics (KAFKA_TOPICS): no mapping for topic ${JSON.stringify(suffix)}; known: ${[...bySuffix.keys()].join(', ')}`,
+      );
     }
     const other = tables.get(m.table);
     if (other !== undefined) {
-      throw new ConfigError(`kafka.topics (KAFKA_TOPICS): topics ${other} and ${suffix} both map to table ${m.table}`);
+      throw new ConfigError(
+        `kafka.topics (KAFKA_TOPICS): topics ${other} and ${suffix} both map to table ${m.table}`,
+      );
     }
     tables.set(m.table, suffix);
     out.set(c.kafka.topicPrefix + suffix, m);
   }
-  if (out.has(c.dlq.topic)) throw new ConfigError(`dlq.topic (DLQ_TOPIC): ${c.dlq.topic} is also a consumed topic`);
+  if (out.has(c.dlq.topic))
+    throw new ConfigError(`dlq.topic (DLQ_TOPIC): ${c.dlq.topic} is also a consumed topic`);
   return out;
 }
 
@@ -198,7 +228,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const conf = convict(schemaWithArgs() as never, { env, args: opts.args ?? [] });
   try {
     const dir = opts.configDir ?? path.join(projectRoot(), 'config');
-    const files = [path.join(dir, 'default.json'), path.join(dir, `${String(conf.get('env' as never))}.json`)];
+    const files = [
+      path.join(dir, 'default.json'),
+      path.join(dir, `${String(conf.get('env' as never))}.json`),
+    ];
     for (const f of files) if (fs.existsSync(f)) conf.loadFile(f);
     if (opts.overrides) conf.load(opts.overrides);
     conf.validate({ allowed: 'strict' });
@@ -206,7 +239,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(explain(toError(e).message, leaves));
   }
-  const config = conf.getProperties() as unknown as AppConfig;
+  const config = conf.getProperties() as AppConfig;
   const problems = crossChecks(config);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   const mappings = loadMappings(config);

@@ -10,7 +10,9 @@ const same: Convert = (raw) => raw;
 const secondsToMs: Convert = (raw, seedName) => {
   const n = Number(raw.trim());
   if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new ConfigError(`${seedName}: expected a number of seconds > 0 (e.g. 0.25), got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `${seedName}: expected a number of seconds > 0 (e.g. 0.25), got ${JSON.stringify(raw)}`,
+    );
   }
   return String(Math.round(n * 1000));
 };
@@ -26,8 +28,18 @@ export const SEED_ALIASES: readonly SeedAlias[] = [
   { seed: 'MDS_COORDINATOR_CAPACITY', ours: 'QUEUE_CAPACITY_RECORDS', convert: same, note: 'records' },
   { seed: 'MDS_COORDINATOR_WORKERS', ours: 'SINK_WORKERS', convert: same, note: 'workers' },
   { seed: 'MDS_COORDINATOR_BATCH_SIZE', ours: 'SINK_BATCH_SIZE', convert: same, note: 'records' },
-  { seed: 'MDS_COORDINATOR_FLUSH_INTERVAL', ours: 'SINK_FLUSH_INTERVAL_MS', convert: secondsToMs, note: 'seconds → ms' },
-  { seed: 'MDS_COORDINATOR_OVERFLOW', ours: 'QUEUE_OVERFLOW', convert: same, note: 'block | drop_oldest | error' },
+  {
+    seed: 'MDS_COORDINATOR_FLUSH_INTERVAL',
+    ours: 'SINK_FLUSH_INTERVAL_MS',
+    convert: secondsToMs,
+    note: 'seconds → ms',
+  },
+  {
+    seed: 'MDS_COORDINATOR_OVERFLOW',
+    ours: 'QUEUE_OVERFLOW',
+    convert: same,
+    note: 'block | drop_oldest | error',
+  },
   { seed: 'MDS_RETRY_MAX_ATTEMPTS', ours: 'RETRY_MAX_ATTEMPTS', convert: same, note: 'attempts' },
   { seed: 'MDS_RETRY_INITIAL_BACKOFF_MS', ours: 'RETRY_INITIAL_BACKOFF_MS', convert: same, note: 'ms' },
   { seed: 'MDS_RETRY_MAX_BACKOFF_MS', ours: 'RETRY_MAX_BACKOFF_MS', convert: same, note: 'ms' },
@@ -35,7 +47,12 @@ export const SEED_ALIASES: readonly SeedAlias[] = [
   { seed: 'MDS_RETRY_JITTER', ours: 'RETRY_JITTER', convert: same, note: 'true | false' },
   { seed: 'MDS_CB_FAILURE_THRESHOLD', ours: 'CB_FAILURE_THRESHOLD', convert: same, note: 'failures' },
   { seed: 'MDS_CB_HALF_OPEN_AFTER_SEC', ours: 'CB_OPEN_MS', convert: secondsToMs, note: 'seconds → ms' },
-  { seed: 'MDS_METRICS_QUEUE_POLL_SEC', ours: 'METRICS_QUEUE_POLL_MS', convert: secondsToMs, note: 'seconds → ms' },
+  {
+    seed: 'MDS_METRICS_QUEUE_POLL_SEC',
+    ours: 'METRICS_QUEUE_POLL_MS',
+    convert: secondsToMs,
+    note: 'seconds → ms',
+  },
   { seed: 'MDS_DSN', ours: 'DATABASE_URL', convert: same, note: 'URL' },
   { seed: 'MDS_TENANT_ID', ours: 'DEFAULT_TENANT_ID', convert: same, note: 'UUID' },
 ];
@@ -58,7 +75,9 @@ export function applySeedAliases(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const ours = env[a.ours];
     if (ours !== undefined && normalise(ours) !== normalise(converted)) {
       const secret = a.ours === 'DATABASE_URL';
-      const detail = secret ? '' : ` (${a.seed}=${JSON.stringify(raw)} means ${JSON.stringify(converted)}, ${a.ours}=${JSON.stringify(ours)})`;
+      const detail = secret
+        ? ''
+        : ` (${a.seed}=${JSON.stringify(raw)} means ${JSON.stringify(converted)}, ${a.ours}=${JSON.stringify(ours)})`;
       throw new ConfigError(`${a.seed} and ${a.ours} are both set and disagree${detail}; set only one`);
     }
     out[a.ours] = converted;

@@ -243,6 +243,7 @@ export class KafkaTopicDeadLetterSink implements DeadLetterSink {
   }
 
   async start(): Promise<void> {
+    if (this.producer !== null) return;
     const admin = this.options.kafka.admin();
     try {
       await admin.connect();

@@ -12,7 +12,13 @@ import { toError } from '../errors.js';
 export interface SinkConsumerHooks {
   /** A new assignment arrived (after every join). Runs before fetching resumes for new partitions. */
   onAssignment(change: AssignmentChange): void;
-  onBatchFetched(topic: string, partition: number, count: number, highWatermark: string, lastOffset: string): void;
+  onBatchFetched(
+    topic: string,
+    partition: number,
+    count: number,
+    highWatermark: string,
+    lastOffset: string,
+  ): void;
   /** The consumer crashed; `restart` tells whether KafkaJS will rejoin on its own. */
   onCrash(error: Error, restart: boolean): void;
   /** The dispatcher threw (e.g. queue.overflow=error): the member must stop. */
@@ -87,7 +93,10 @@ export class SinkConsumer {
 
   async start(): Promise<void> {
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: this.config.kafka.fromBeginning });
+    await this.consumer.subscribe({
+      topics: [...this.topics],
+      fromBeginning: this.config.kafka.fromBeginning,
+    });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -96,9 +105,9 @@ export class SinkConsumer {
     });
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { topic, partition, messages } = batch;
-    if (messages.length === 0 || !isRunning() || isStale()) return;
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { topic, partition, messages } = payload.batch;
+    if (messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     if (!this.assignment.owns(topic, partition)) return;
     try {
       this.dispatcher.dispatch(topic, partition, messages);
@@ -108,9 +117,9 @@ export class SinkConsumer {
       return;
     }
     const last = messages[messages.length - 1]!;
-    resolveOffset(last.offset);
-    this.hooks.onBatchFetched(topic, partition, messages.length, batch.highWatermark, last.offset);
-    await heartbeat();
+    payload.resolveOffset(last.offset);
+    this.hooks.onBatchFetched(topic, partition, messages.length, payload.batch.highWatermark, last.offset);
+    await payload.heartbeat();
   }
 
   pauseAll(): void {

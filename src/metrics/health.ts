@@ -20,7 +20,11 @@ export interface HealthDeps {
 }
 
 export class SinkHealth implements HealthSource {
-  private dbCheck: { at: number; ok: boolean; error: string | null } = { at: 0, ok: false, error: 'not checked yet' };
+  private dbCheck: { at: number; ok: boolean; error: string | null } = {
+    at: 0,
+    ok: false,
+    error: 'not checked yet',
+  };
 
   constructor(private readonly d: HealthDeps) {}
 
@@ -46,7 +50,8 @@ export class SinkHealth implements HealthSource {
     const fatal = this.d.fatal();
     if (fatal !== null) reasons.push(`fatal: ${fatal.message}`);
     const alive = this.d.workers.filter((w) => w.isAlive).length;
-    if (!this.d.isStopping() && alive < this.d.workers.length) reasons.push(`${this.d.workers.length - alive} sink worker(s) died`);
+    if (!this.d.isStopping() && alive < this.d.workers.length)
+      reasons.push(`${this.d.workers.length - alive} sink worker(s) died`);
     return { ok: reasons.length === 0, reasons, ...this.common() };
   }
 

@@ -39,7 +39,11 @@ export class LagTracker {
     const out: { topic: string; partition: number; lag: number }[] = [];
     for (const e of this.parts.values()) {
       if (e.highWatermark < 0) continue;
-      out.push({ topic: e.topic, partition: e.partition, lag: Math.max(0, e.highWatermark - Math.max(0, e.committed)) });
+      out.push({
+        topic: e.topic,
+        partition: e.partition,
+        lag: Math.max(0, e.highWatermark - Math.max(0, e.committed)),
+      });
     }
     return out;
   }

@@ -34,7 +34,11 @@ export interface DispatchStats {
   belowFloor: number;
 }
 
-const TOMBSTONE = new RecordError('decode', 'TOMBSTONE', 'value: expected a JSON object, got null (tombstone)');
+const TOMBSTONE = new RecordError(
+  'decode',
+  'TOMBSTONE',
+  'value: expected a JSON object, got null (tombstone)',
+);
 
 export class Dispatcher {
   /** Per partition: offsets below this are known to be applied (from sink_offsets). */

@@ -57,7 +57,8 @@ export class OverflowGate {
       headers: r.headers,
       reason: 'overflow',
       errorCode: 'QUEUE_OVERFLOW',
-      errorMessage: 'dropped as the oldest queued record while the queue was full (queue.overflow=drop_oldest)',
+      errorMessage:
+        'dropped as the oldest queued record while the queue was full (queue.overflow=drop_oldest)',
       attempts: 0,
       workerId: 'dispatcher',
       failedAt: now,
@@ -69,7 +70,10 @@ export class OverflowGate {
         return;
       } catch (e) {
         if (this.closed) throw e;
-        this.log.warn({ err: toError(e), attempt, records: entries.length }, 'overflow DLQ write failed; retrying');
+        this.log.warn(
+          { err: toError(e), attempt, records: entries.length },
+          'overflow DLQ write failed; retrying',
+        );
         await this.clock.sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
       }
     }

@@ -64,16 +64,20 @@ export function quoteIdent(name: string): string {
 export function validateMapping(m: TopicMapping): string[] {
   const problems: string[] = [];
   const where = `mapping for topic suffix ${JSON.stringify(m.topicSuffix)}`;
-  if (!/^[A-Za-z0-9._-]{1,200}$/.test(m.topicSuffix)) problems.push(`${where}: topicSuffix must match [A-Za-z0-9._-]+`);
-  if (!isValidIdentifier(m.table)) problems.push(`${where}: table ${JSON.stringify(m.table)} is not a plain SQL name`);
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(m.topicSuffix))
+    problems.push(`${where}: topicSuffix must match [A-Za-z0-9._-]+`);
+  if (!isValidIdentifier(m.table))
+    problems.push(`${where}: table ${JSON.stringify(m.table)} is not a plain SQL name`);
   if (m.columns.length === 0) problems.push(`${where}: at least one column is required`);
   const names = new Set<string>();
   for (const c of m.columns) {
-    if (!isValidIdentifier(c.name)) problems.push(`${where}: column ${JSON.stringify(c.name)} is not a plain SQL name`);
+    if (!isValidIdentifier(c.name))
+      problems.push(`${where}: column ${JSON.stringify(c.name)} is not a plain SQL name`);
     if (names.has(c.name)) problems.push(`${where}: column ${c.name} appears twice`);
     names.add(c.name);
   }
   if (m.mode !== 'copy' && m.key.length === 0) problems.push(`${where}: mode ${m.mode} needs a conflict key`);
-  for (const k of m.key) if (!names.has(k)) problems.push(`${where}: key column ${k} is not among the columns`);
+  for (const k of m.key)
+    if (!names.has(k)) problems.push(`${where}: key column ${k} is not among the columns`);
   return problems;
 }

@@ -135,7 +135,13 @@ export class BatchWriter {
     const deadLetters = rejected.concat(
       poison.map((p) => {
         const code = (p.error as { code?: unknown }).code;
-        return this.deadLetter(p.record, 'database', typeof code === 'string' ? code : 'DB_ERROR', p.error.message, attempts);
+        return this.deadLetter(
+          p.record,
+          'database',
+          typeof code === 'string' ? code : 'DB_ERROR',
+          p.error.message,
+          attempts,
+        );
       }),
     );
     // Both DLQ destinations must hold the records before their offsets move past them;
@@ -197,7 +203,12 @@ export class BatchWriter {
   }
 }
 
-async function writeRows(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[], truncate: boolean): Promise<void> {
+async function writeRows(
+  conn: SinkConnection,
+  sql: TableSql,
+  rows: readonly SinkRecord[],
+  truncate: boolean,
+): Promise<void> {
   const data = encodeCopyRows(rows.map((r) => r.values!));
   await conn.copyIn(sql.copy, data);
   if (sql.merge !== null) {

@@ -9,7 +9,12 @@ import { quoteIdent, type TopicMapping } from '../pipeline/topic-mapping.js';
 import { projectRoot } from '../util/project-root.js';
 import { DatabaseError } from '../errors.js';
 
-const TIME_COLUMNS: Record<string, string> = { bars: 'ts', options_snap: 'ts', fundamentals: 'asof', news: 'published_at' };
+const TIME_COLUMNS: Record<string, string> = {
+  bars: 'ts',
+  options_snap: 'ts',
+  fundamentals: 'asof',
+  news: 'published_at',
+};
 
 export function migrationFiles(): { name: string; sql: string }[] {
   const dir = path.join(projectRoot(), 'src', 'sql');
@@ -42,10 +47,10 @@ export async function migrate(client: Client | ClientBase, schema: string, log: 
         const table = /CREATE TABLE IF NOT EXISTS (\w+)/.exec(file.sql)?.[1];
         const timeCol = table === undefined ? undefined : TIME_COLUMNS[table];
         if (timescale && table !== undefined && timeCol !== undefined) {
-          await client.query(`SELECT public.create_hypertable($1::regclass, $2::name, if_not_exists => TRUE)`, [
-            `${schema}.${table}`,
-            timeCol,
-          ]);
+          await client.query(
+            `SELECT public.create_hypertable($1::regclass, $2::name, if_not_exists => TRUE)`,
+            [`${schema}.${table}`, timeCol],
+          );
         }
         await client.query(`INSERT INTO ${s}.sink_migrations (name) VALUES ($1)`, [file.name]);
         await client.query('COMMIT');

@@ -36,8 +36,13 @@ export class OffsetStore {
   }
 
   /** Inside a transaction: lock the partitions' rows and return their next offsets. */
-  async lock(client: ClientBase, parts: readonly { topic: string; partition: number }[]): Promise<Map<string, number>> {
-    const sorted = [...parts].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  async lock(
+    client: ClientBase,
+    parts: readonly { topic: string; partition: number }[],
+  ): Promise<Map<string, number>> {
+    const sorted = [...parts].sort((a, b) =>
+      a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition,
+    );
     const topics = sorted.map((p) => p.topic);
     const partitions = sorted.map((p) => p.partition);
     await client.query(this.ensureSql, [this.groupId, topics, partitions]);

@@ -167,7 +167,10 @@ export class SinkWorker {
         this.conn = null;
         hooks.onAttemptFailed(c, attempt, id);
         if (attempt === maxAttempts) {
-          log.error({ code: c.code, kind: c.kind, attempt }, `batch still failing after ${attempt} attempts: ${c.message}; retrying at the breaker's pace`);
+          log.error(
+            { code: c.code, kind: c.kind, attempt },
+            `batch still failing after ${attempt} attempts: ${c.message}; retrying at the breaker's pace`,
+          );
         } else {
           log.warn({ code: c.code, kind: c.kind, attempt }, `batch write failed: ${c.message}`);
         }

@@ -7,11 +7,19 @@ export interface Progress {
   stop(): void;
 }
 
-export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progress(
+  label: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
   const started = Date.now();
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted}`, stream, hideCursor: true },
+      {
+        format: `${label} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted}`,
+        stream,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, { rate: 0 });

@@ -13,7 +13,8 @@ export function readNdjson(dir: string): DeadLetter[] {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.ndjson')) {
-        for (const line of fs.readFileSync(p, 'utf8').split('\n')) if (line.trim() !== '') out.push(decodeDeadLetterLine(line));
+        for (const line of fs.readFileSync(p, 'utf8').split('\n'))
+          if (line.trim() !== '') out.push(decodeDeadLetterLine(line));
       }
     }
   };
@@ -21,19 +22,32 @@ export function readNdjson(dir: string): DeadLetter[] {
   return out;
 }
 
-export async function readDlqTopic(ctx: TestContext, expected: number, timeoutMs = 60_000): Promise<DeadLetter[]> {
+export async function readDlqTopic(
+  ctx: TestContext,
+  expected: number,
+  timeoutMs = 60_000,
+): Promise<DeadLetter[]> {
   const consumer = ctx.kafka.consumer({ groupId: `${ctx.groupId}-dlq-reader-${Date.now()}` });
   await consumer.connect();
   await consumer.subscribe({ topic: ctx.dlqTopic, fromBeginning: true });
   const out: DeadLetter[] = [];
-  await consumer.run({ eachMessage: async ({ message }) => void out.push(deadLetterFromKafkaMessage(message)) });
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      out.push(deadLetterFromKafkaMessage(message));
+      return Promise.resolve();
+    },
+  });
   try {
     const total = async (): Promise<number> =>
       (await ctx.admin.fetchTopicOffsets(ctx.dlqTopic)).reduce((n, p) => n + Number(p.high), 0);
-    await waitFor(async () => out.length >= (await total()) && out.length >= expected, () => `DLQ topic: read ${out.length}, expected ${expected}`, timeoutMs, 100);
+    await waitFor(
+      async () => out.length >= (await total()) && out.length >= expected,
+      () => `DLQ topic: read ${out.length}, expected ${expected}`,
+      timeoutMs,
+      100,
+    );
   } finally {
     await consumer.disconnect();
   }
   return out;
 }
-

@@ -48,17 +48,23 @@ export interface TestContext {
   readonly admin: Admin;
   readonly db: pg.Pool;
   readonly env: NodeJS.ProcessEnv;
-  topic(kind: Kind | string): string;
+  topic(kind: string): string;
   createTopics(kinds: readonly string[], partitions: number): Promise<void>;
   /** Loads the sink's config for this namespace; `extra` are env overrides. */
   config(extra?: Record<string, string>): LoadedConfig;
   producer(): Promise<Producer>;
-  produce(topic: string, messages: readonly { key: string | Buffer | null; value: string | Buffer | null }[]): Promise<void>;
+  produce(
+    topic: string,
+    messages: readonly { key: string | Buffer | null; value: string | Buffer | null }[],
+  ): Promise<void>;
   migrate(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
-export async function createTestContext(name: string, brokers: readonly string[] = BROKERS): Promise<TestContext> {
+export async function createTestContext(
+  name: string,
+  brokers: readonly string[] = BROKERS,
+): Promise<TestContext> {
   const id = randomId(`${name.replace(/[^a-z0-9]/g, '')}_`);
   const prefix = `${id}.`;
   const schema = id.toLowerCase();
@@ -100,13 +106,20 @@ export async function createTestContext(name: string, brokers: readonly string[]
     async createTopics(kinds, partitions) {
       const names = kinds.map((k) => prefix + k);
       names.forEach((t) => topics.add(t));
-      await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+      await admin.createTopics({
+        topics: names.map((topic) => ({ topic, numPartitions: partitions })),
+        waitForLeaders: true,
+      });
     },
     config(extra = {}) {
       return loadConfig({ env: { ...env, ...extra } });
     },
     async producer() {
-      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      const p = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await p.connect();
       producers.push(p);
       return p;
@@ -114,7 +127,11 @@ export async function createTestContext(name: string, brokers: readonly string[]
     async produce(topic, messages) {
       const p = producers[0] ?? (await ctx.producer());
       for (let i = 0; i < messages.length; i += 1000) {
-        await p.send({ topic, acks: -1, messages: messages.slice(i, i + 1000).map((m) => ({ key: m.key, value: m.value })) });
+        await p.send({
+          topic,
+          acks: -1,
+          messages: messages.slice(i, i + 1000).map((m) => ({ key: m.key, value: m.value })),
+        });
       }
     },
     async migrate() {
@@ -163,29 +180,44 @@ function columnExpr(c: TopicMapping['columns'][number]): string {
   }
 }
 
+function text(v: unknown): string {
+  return typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'boolean'
+      ? String(v)
+      : JSON.stringify(v);
+}
+
 function normalise(c: TopicMapping['columns'][number], v: unknown, defaultTenant?: string): string | null {
   if (v === undefined || v === null) return c.defaultTenant && defaultTenant ? defaultTenant : null;
   switch (c.type) {
     case 'timestamptz':
-      return typeof v === 'number' ? String(v) : String(Date.parse(String(v)));
+      return typeof v === 'number' ? String(v) : String(Date.parse(text(v)));
     case 'text':
-      return c.upperCase ? String(v).toUpperCase() : String(v);
+      return c.upperCase ? text(v).toUpperCase() : text(v);
     case 'uuid':
-      return String(v).toLowerCase();
+      return text(v).toLowerCase();
     case 'boolean':
       return v ? 'true' : 'false';
     default:
-      return String(v);
+      return text(v);
   }
 }
 
 /** Expected table content (last write per conflict key wins), as sorted row strings. */
-export function expectedRows(mapping: TopicMapping, values: readonly Record<string, unknown>[], defaultTenant?: string): string[] {
+export function expectedRows(
+  mapping: TopicMapping,
+  values: readonly Record<string, unknown>[],
+  defaultTenant?: string,
+): string[] {
   const byKey = new Map<string, string>();
   for (const v of values) {
     const row = mapping.columns.map((c) => normalise(c, v[c.name], defaultTenant));
     const key = mapping.key.map((k) => row[mapping.columns.findIndex((c) => c.name === k)]).join('\u0000');
-    byKey.set(mapping.mode === 'copy' ? `${byKey.size}` : key, row.map((x) => (x === null ? '∅' : x)).join('|'));
+    byKey.set(
+      mapping.mode === 'copy' ? `${byKey.size}` : key,
+      row.map((x) => (x === null ? '∅' : x)).join('|'),
+    );
   }
   return [...byKey.values()].sort();
 }
@@ -204,12 +236,18 @@ export async function actualRows(db: pg.Pool, schema: string, mapping: TopicMapp
 }
 
 export async function tableCount(db: pg.Pool, schema: string, table: string): Promise<number> {
-  const r = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
+  const r = await db.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${quoteIdent(schema)}.${quoteIdent(table)}`,
+  );
   return Number(r.rows[0]!.n);
 }
 
 /** sink_offsets rows of a group: "topic/partition" → next_offset. */
-export async function storedOffsets(db: pg.Pool, schema: string, groupId: string): Promise<Map<string, number>> {
+export async function storedOffsets(
+  db: pg.Pool,
+  schema: string,
+  groupId: string,
+): Promise<Map<string, number>> {
   const r = await db
     .query<{ topic: string; partition: number; next_offset: string }>(
       `SELECT topic, partition, next_offset::text AS next_offset FROM ${quoteIdent(schema)}.sink_offsets WHERE group_id = $1`,
@@ -222,7 +260,8 @@ export async function storedOffsets(db: pg.Pool, schema: string, groupId: string
 /** High watermarks of topics: "topic/partition" → offset after the last message. */
 export async function highWatermarks(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const t of topics) for (const p of await admin.fetchTopicOffsets(t)) out.set(`${t}/${p.partition}`, Number(p.high));
+  for (const t of topics)
+    for (const p of await admin.fetchTopicOffsets(t)) out.set(`${t}/${p.partition}`, Number(p.high));
   return out;
 }
 

@@ -7,7 +7,15 @@ import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import type { QueueStats } from '../../src/pipeline/bounded-queue.js';
-import { actualRows, caughtUp, createTestContext, expectedRows, sampleBatch, toKafka, waitFor } from '../helpers/sink-harness.js';
+import {
+  actualRows,
+  caughtUp,
+  createTestContext,
+  expectedRows,
+  sampleBatch,
+  toKafka,
+  waitFor,
+} from '../helpers/sink-harness.js';
 
 test('slow sink: pause at the high watermark, resume under the low one, exact rows', async (t) => {
   const ctx = await createTestContext('bp');
@@ -63,10 +71,16 @@ test('slow sink: pause at the high watermark, resume under the low one, exact ro
   assert.ok(joins <= 1, `no rebalance while paused (membership kept); saw ${joins} joins`);
   const pauses = events.filter((e) => e.kind === 'pause').length;
   const metric = await sink.metrics.pauseEvents.get();
-  assert.deepEqual(
-    metric.values.map((v) => [v.labels.event, v.value]).sort(),
-    [['pause', pauses], ['resume', pauses]],
-  );
+  assert.deepEqual(metric.values.map((v) => [v.labels.event, v.value]).sort(), [
+    ['pause', pauses],
+    ['resume', pauses],
+  ]);
   const mapping = builtinMappings().find((m) => m.table === 'bars')!;
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, mapping), expectedRows(mapping, msgs.map((m) => m.value)));
+  assert.deepEqual(
+    await actualRows(ctx.db, ctx.schema, mapping),
+    expectedRows(
+      mapping,
+      msgs.map((m) => m.value),
+    ),
+  );
 });

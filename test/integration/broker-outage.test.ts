@@ -9,11 +9,19 @@ import { Kafka, logLevel } from 'kafkajs';
 import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import { actualRows, caughtUp, createTestContext, expectedRows, sampleBatch, waitFor } from '../helpers/sink-harness.js';
+import {
+  actualRows,
+  caughtUp,
+  createTestContext,
+  expectedRows,
+  sampleBatch,
+  waitFor,
+} from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 
 const SERVICES = path.resolve(__dirname, '../../scripts/services.sh');
-const services = (...args: string[]): string => execFileSync('bash', [SERVICES, ...args], { encoding: 'utf8', timeout: 300_000 });
+const services = (...args: string[]): string =>
+  execFileSync('bash', [SERVICES, ...args], { encoding: 'utf8', timeout: 300_000 });
 
 test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ complete', async (t) => {
   services('up', '--brokers', '3');
@@ -23,17 +31,36 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   t.after(() => ctx.cleanup());
   await ctx.admin.createTopics({
     topics: [
-      { topic: ctx.topic('bars'), numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] },
-      { topic: ctx.dlqTopic, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] },
+      {
+        topic: ctx.topic('bars'),
+        numPartitions: 3,
+        replicationFactor: 3,
+        configEntries: [{ name: 'min.insync.replicas', value: '2' }],
+      },
+      {
+        topic: ctx.dlqTopic,
+        numPartitions: 1,
+        replicationFactor: 3,
+        configEntries: [{ name: 'min.insync.replicas', value: '2' }],
+      },
     ],
     waitForLeaders: true,
   });
   const msgs = sampleBatch('bars', 30_000, 300);
-  const wire = msgs.map((m, i) => ({ key: m.key, value: i % 500 === 3 ? '{"broken": ' : JSON.stringify(m.value) }));
+  const wire = msgs.map((m, i) => ({
+    key: m.key,
+    value: i % 500 === 3 ? '{"broken": ' : JSON.stringify(m.value),
+  }));
   await ctx.produce(ctx.topic('bars'), wire.slice(0, 10_000));
   const sink = await startSink(ctx.config({ KAFKA_TOPICS: 'bars' }), { log: createLogger('error') });
   t.after(() => sink.kill());
-  await waitFor(async () => (await ctx.db.query(`SELECT 1 FROM ${ctx.schema}.bars LIMIT 1`).catch(() => ({ rows: [] }))).rows.length > 0, 'no rows before the outage', 60_000);
+  await waitFor(
+    async () =>
+      (await ctx.db.query(`SELECT 1 FROM ${ctx.schema}.bars LIMIT 1`).catch(() => ({ rows: [] }))).rows
+        .length > 0,
+    'no rows before the outage',
+    60_000,
+  );
 
   const meta = await ctx.admin.fetchTopicMetadata({ topics: [ctx.dlqTopic] });
   const leader = meta.topics[0]!.partitions[0]!.leader;
@@ -44,10 +71,16 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   const kafka2 = new Kafka({ clientId: `${ctx.groupId}-p2`, brokers: survivors, logLevel: logLevel.NOTHING });
   const p2 = kafka2.producer({ idempotent: true, maxInFlightRequests: 1 });
   await p2.connect();
-  for (let i = 10_000; i < wire.length; i += 2000) await p2.send({ topic: ctx.topic('bars'), acks: -1, messages: wire.slice(i, i + 2000) });
+  for (let i = 10_000; i < wire.length; i += 2000)
+    await p2.send({ topic: ctx.topic('bars'), acks: -1, messages: wire.slice(i, i + 2000) });
   await p2.disconnect();
 
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'did not catch up with a broker down', 180_000, 250);
+  await waitFor(
+    () => caughtUp(ctx, [ctx.topic('bars')]),
+    'did not catch up with a broker down',
+    180_000,
+    250,
+  );
   services('start-broker', String(leader));
   await sink.stop();
 
@@ -55,7 +88,8 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   const good = msgs.filter((_, i) => i % 500 !== 3).map((m) => m.value);
   assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, good));
   const bad = msgs.length / 500;
-  const coords = (ds: { partition: number; offset: number }[]): number => new Set(ds.map((d) => `${d.partition}/${d.offset}`)).size;
+  const coords = (ds: { partition: number; offset: number }[]): number =>
+    new Set(ds.map((d) => `${d.partition}/${d.offset}`)).size;
   assert.equal(coords(readNdjson(ctx.dlqDir)), bad, 'NDJSON DLQ complete');
   assert.equal(coords(await readDlqTopic(ctx, bad, 120_000)), bad, 'DLQ topic complete');
 });

@@ -24,7 +24,10 @@ import { lastLines, spawnWorker, type WorkerProcess } from '../helpers/worker-pr
 const COPY_ENV = { KAFKA_TOPICS: 'bars', SINK_WRITE_MODE: 'copy', SINK_WORKERS: '2', SINK_BATCH_SIZE: '500' };
 const barsCopy = { ...builtinMappings('copy').find((m) => m.table === 'bars')! };
 
-async function assertExactlyOnce(ctx: TestContext, values: readonly Record<string, unknown>[]): Promise<void> {
+async function assertExactlyOnce(
+  ctx: TestContext,
+  values: readonly Record<string, unknown>[],
+): Promise<void> {
   const count = await tableCount(ctx.db, ctx.schema, 'bars');
   assert.equal(count, values.length, 'row count equals record count: nothing lost, nothing doubled');
   assert.deepEqual(await actualRows(ctx.db, ctx.schema, barsCopy), expectedRows(barsCopy, values));
@@ -47,7 +50,12 @@ test('kill -9 of a worker mid-stream, restart: every record applied exactly once
 
   const first = spawnWorker(env);
   workers.push(first);
-  await waitFor(async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 8_000, () => `no progress before the kill:\n${lastLines(first.output())}`, 60_000, 20);
+  await waitFor(
+    async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 8_000,
+    () => `no progress before the kill:\n${lastLines(first.output())}`,
+    60_000,
+    20,
+  );
   first.kill('SIGKILL');
   const { signal } = await first.exited;
   assert.equal(signal, 'SIGKILL');
@@ -56,10 +64,17 @@ test('kill -9 of a worker mid-stream, restart: every record applied exactly once
 
   const second = spawnWorker(env);
   workers.push(second);
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), () => `restarted worker did not catch up:\n${lastLines(second.output())}`, 120_000);
+  await waitFor(
+    () => caughtUp(ctx, [ctx.topic('bars')]),
+    () => `restarted worker did not catch up:\n${lastLines(second.output())}`,
+    120_000,
+  );
   second.kill('SIGTERM');
   assert.equal((await second.exited).code, 0);
-  await assertExactlyOnce(ctx, msgs.map((m) => m.value));
+  await assertExactlyOnce(
+    ctx,
+    msgs.map((m) => m.value),
+  );
 });
 
 test('three members joining and leaving mid-stream: exact content, partitions spread', async (t) => {
@@ -77,7 +92,12 @@ test('three members joining and leaving mid-stream: exact content, partitions sp
     }
   })();
   workers.push(spawnWorker(env));
-  await waitFor(async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) > 3000, 'first member made no progress', 60_000, 50);
+  await waitFor(
+    async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) > 3000,
+    'first member made no progress',
+    60_000,
+    50,
+  );
   workers.push(spawnWorker(env), spawnWorker(env));
   // All three members in the group, each with partitions.
   let spread: number[] = [];
@@ -95,17 +115,27 @@ test('three members joining and leaving mid-stream: exact content, partitions sp
     60_000,
     200,
   );
-  assert.equal(spread.reduce((a, b) => a + b, 0), 6);
+  assert.equal(
+    spread.reduce((a, b) => a + b, 0),
+    6,
+  );
   // One leaves gracefully, one crashes, one stays.
   workers[1]!.kill('SIGTERM');
   workers[2]!.kill('SIGKILL');
   assert.equal((await workers[1]!.exited).code, 0);
   await workers[2]!.exited;
   await producing;
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), () => `remaining member did not catch up:\n${lastLines(workers[0]!.output())}`, 120_000);
+  await waitFor(
+    () => caughtUp(ctx, [ctx.topic('bars')]),
+    () => `remaining member did not catch up:\n${lastLines(workers[0]!.output())}`,
+    120_000,
+  );
   workers[0]!.kill('SIGTERM');
   assert.equal((await workers[0]!.exited).code, 0);
-  await assertExactlyOnce(ctx, msgs.map((m) => m.value));
+  await assertExactlyOnce(
+    ctx,
+    msgs.map((m) => m.value),
+  );
 });
 
 test('SIGTERM under load: drains, commits what it wrote, exits 0 within the timeout', async (t) => {
@@ -116,7 +146,12 @@ test('SIGTERM under load: drains, commits what it wrote, exits 0 within the time
   await ctx.produce(ctx.topic('bars'), toKafka(msgs));
   const w = spawnWorker({ ...ctx.env, ...COPY_ENV, SHUTDOWN_TIMEOUT_MS: '15000' });
   t.after(() => stopAll([w]));
-  await waitFor(async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 5_000, () => `no progress:\n${lastLines(w.output())}`, 60_000, 20);
+  await waitFor(
+    async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 5_000,
+    () => `no progress:\n${lastLines(w.output())}`,
+    60_000,
+    20,
+  );
   const sent = Date.now();
   w.kill('SIGTERM');
   const { code } = await w.exited;

@@ -10,7 +10,15 @@ import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import { startPrivatePostgres } from '../helpers/private-postgres.js';
-import { actualRows, caughtUp, createTestContext, expectedRows, sampleBatch, toKafka, waitFor } from '../helpers/sink-harness.js';
+import {
+  actualRows,
+  caughtUp,
+  createTestContext,
+  expectedRows,
+  sampleBatch,
+  toKafka,
+  waitFor,
+} from '../helpers/sink-harness.js';
 import { readNdjson } from '../helpers/dlq-readers.js';
 
 const bars = builtinMappings().find((m) => m.table === 'bars')!;
@@ -21,7 +29,9 @@ function getJson(port: number, path: string): Promise<{ status: number; body: Re
       .get({ host: '127.0.0.1', port, path }, (res) => {
         let data = '';
         res.on('data', (c: Buffer) => (data += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) as Record<string, unknown> }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) as Record<string, unknown> }),
+        );
       })
       .on('error', reject);
   });
@@ -60,7 +70,9 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
   const privateDb = new pg.Pool({ connectionString: pgPrivate.url, max: 1 });
   privateDb.on('error', () => undefined); // its connection dies with the server, on purpose
   const written = async (): Promise<number> =>
-    Number((await privateDb.query<{ n: string }>(`SELECT count(*)::text n FROM ${ctx.schema}.bars`)).rows[0]!.n);
+    Number(
+      (await privateDb.query<{ n: string }>(`SELECT count(*)::text n FROM ${ctx.schema}.bars`)).rows[0]!.n,
+    );
   await waitFor(async () => (await written()) > 2000, 'no rows before the outage', 60_000);
 
   await privateDb.end().catch(() => undefined);
@@ -86,23 +98,49 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
   closers.push(() => db2.end());
   await waitFor(
     async () => {
-      const hw = (await ctx.admin.fetchTopicOffsets(ctx.topic('bars'))).reduce((n, p) => n + Number(p.high), 0);
-      const r = await db2.query<{ n: string }>(`SELECT coalesce(sum(next_offset),0)::text n FROM ${ctx.schema}.sink_offsets WHERE group_id = $1`, [ctx.groupId]).catch(() => ({ rows: [{ n: '0' }] }));
+      const hw = (await ctx.admin.fetchTopicOffsets(ctx.topic('bars'))).reduce(
+        (n, p) => n + Number(p.high),
+        0,
+      );
+      const r = await db2
+        .query<{ n: string }>(
+          `SELECT coalesce(sum(next_offset),0)::text n FROM ${ctx.schema}.sink_offsets WHERE group_id = $1`,
+          [ctx.groupId],
+        )
+        .catch(() => ({ rows: [{ n: '0' }] }));
       return Number(r.rows[0]!.n) === hw;
     },
     'no full recovery after the database came back',
     120_000,
     250,
   );
-  await waitFor(async () => (await getJson(sink.metricsPort, '/readyz')).status === 200, '/readyz did not turn ready again', 30_000, 250);
+  await waitFor(
+    async () => (await getJson(sink.metricsPort, '/readyz')).status === 200,
+    '/readyz did not turn ready again',
+    30_000,
+    250,
+  );
   await sink.stop();
   assert.equal(joins - joinsBefore, 0, 'no rebalance during the outage');
-  const cols = bars.columns.map((c) => (c.type === 'timestamptz' ? `(extract(epoch from ${c.name})*1000)::bigint::text` : `${c.name}::text`)).join(', ');
+  const cols = bars.columns
+    .map((c) =>
+      c.type === 'timestamptz' ? `(extract(epoch from ${c.name})*1000)::bigint::text` : `${c.name}::text`,
+    )
+    .join(', ');
   const rows = await db2.query({ text: `SELECT ${cols} FROM ${ctx.schema}.bars`, rowMode: 'array' });
   const actual = (rows.rows as (string | null)[][]).map((r) => r.map((x) => x ?? '∅').join('|')).sort();
-  assert.deepEqual(actual, expectedRows(bars, msgs.map((m) => m.value)));
+  assert.deepEqual(
+    actual,
+    expectedRows(
+      bars,
+      msgs.map((m) => m.value),
+    ),
+  );
   assert.equal(readNdjson(ctx.dlqDir).length, 0, 'nothing dead-lettered');
-  assert.equal((await ctx.admin.fetchTopicOffsets(ctx.dlqTopic)).reduce((n, p) => n + Number(p.high), 0), 0);
+  assert.equal(
+    (await ctx.admin.fetchTopicOffsets(ctx.dlqTopic)).reduce((n, p) => n + Number(p.high), 0),
+    0,
+  );
 });
 
 test('connections terminated mid-write are retried with exact content', async (t) => {
@@ -126,10 +164,20 @@ test('connections terminated mid-write are retried with exact content', async (t
     await new Promise((r2) => setTimeout(r2, 5));
   }
   assert.ok(kills > 0, 'terminated at least one connection during COPY');
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'did not recover from terminated connections', 120_000);
+  await waitFor(
+    () => caughtUp(ctx, [ctx.topic('bars')]),
+    'did not recover from terminated connections',
+    120_000,
+  );
   await sink.stop();
   const errors = (await sink.metrics.writeErrors.get()).values.reduce((n, v) => n + v.value, 0);
   assert.ok(errors >= 1, `write errors were counted (${errors})`);
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, msgs.map((m) => m.value)));
+  assert.deepEqual(
+    await actualRows(ctx.db, ctx.schema, bars),
+    expectedRows(
+      bars,
+      msgs.map((m) => m.value),
+    ),
+  );
   assert.equal(readNdjson(ctx.dlqDir).length, 0, 'nothing dead-lettered');
 });

@@ -29,7 +29,10 @@ test('records of all four topics arrive as exactly the expected rows, offsets co
   const produced = new Map<Kind, Record<string, unknown>[]>();
   for (const kind of KINDS) {
     const msgs = sampleBatch(kind, COUNTS[kind], 150);
-    produced.set(kind, msgs.map((m) => m.value));
+    produced.set(
+      kind,
+      msgs.map((m) => m.value),
+    );
     await ctx.produce(ctx.topic(kind), toKafka(msgs));
   }
   const sink = await startSink(ctx.config(), { log: createLogger(ctx.env.LOG_LEVEL ?? 'warn') });
@@ -54,9 +57,16 @@ test('records of all four topics arrive as exactly the expected rows, offsets co
   const committed = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics });
   for (const tpo of committed) {
     for (const p of tpo.partitions) {
-      assert.equal(Number(p.offset), hw.get(`${tpo.topic}/${p.partition}`), `Kafka committed offset ${tpo.topic}/${p.partition}`);
+      assert.equal(
+        Number(p.offset),
+        hw.get(`${tpo.topic}/${p.partition}`),
+        `Kafka committed offset ${tpo.topic}/${p.partition}`,
+      );
     }
   }
   // Nothing was dead-lettered.
-  assert.equal((await ctx.admin.fetchTopicOffsets(ctx.dlqTopic)).reduce((n, p) => n + Number(p.high), 0), 0);
+  assert.equal(
+    (await ctx.admin.fetchTopicOffsets(ctx.dlqTopic)).reduce((n, p) => n + Number(p.high), 0),
+    0,
+  );
 });

@@ -33,9 +33,12 @@ test('100k updates over 1k keys in 6 partitions: each key holds its last value',
     }
   }
   await ctx.produce(ctx.topic('bars'), messages);
-  const sink = await startSink(ctx.config({ KAFKA_TOPICS: 'bars', SINK_WORKERS: '4', SINK_BATCH_SIZE: '700' }), {
-    log: createLogger('warn'),
-  });
+  const sink = await startSink(
+    ctx.config({ KAFKA_TOPICS: 'bars', SINK_WORKERS: '4', SINK_BATCH_SIZE: '700' }),
+    {
+      log: createLogger('warn'),
+    },
+  );
   t.after(() => sink.kill());
   await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 180_000);
   await sink.stop();

@@ -7,10 +7,18 @@ import assert from 'node:assert/strict';
 import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import { actualRows, caughtUp, createTestContext, expectedRows, sampleBatch, waitFor } from '../helpers/sink-harness.js';
+import {
+  actualRows,
+  caughtUp,
+  createTestContext,
+  expectedRows,
+  sampleBatch,
+  waitFor,
+} from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 
-const coord = (d: { topic: string; partition: number; offset: number }): string => `${d.topic}/${d.partition}/${d.offset}`;
+const coord = (d: { topic: string; partition: number; offset: number }): string =>
+  `${d.topic}/${d.partition}/${d.offset}`;
 
 test('0.5% poison across partitions: table holds exactly the good, both DLQs exactly the bad', async (t) => {
   const ctx = await createTestContext('poison');
@@ -29,11 +37,12 @@ test('0.5% poison across partitions: table holds exactly the good, both DLQs exa
     const m = good[i]!;
     if (i % 200 === 7) {
       badIndex.add(i);
-      const kind = kinds[(i / 200) % kinds.length | 0]!;
+      const kind = kinds[((i / 200) % kinds.length) | 0]!;
       const v = { ...m.value };
       if (kind === 'json') messages.push({ key: m.key, value: '{"symbol": "AAPL", broken' });
       else if (kind === 'schema') messages.push({ key: m.key, value: JSON.stringify({ ...v, volume: -5 }) });
-      else if (kind === 'db') messages.push({ key: m.key, value: JSON.stringify({ ...v, close_price: '5000000000000' }) });
+      else if (kind === 'db')
+        messages.push({ key: m.key, value: JSON.stringify({ ...v, close_price: '5000000000000' }) });
       else if (kind === 'utf8') messages.push({ key: m.key, value: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) });
       else messages.push({ key: m.key, value: JSON.stringify({ ...v, title: 'x'.repeat(20_000) }) });
     } else {
@@ -42,9 +51,12 @@ test('0.5% poison across partitions: table holds exactly the good, both DLQs exa
     }
   }
   await ctx.produce(ctx.topic('bars'), messages);
-  const sink = await startSink(ctx.config({ KAFKA_TOPICS: 'bars', MAX_MESSAGE_BYTES: '10000', SINK_BATCH_SIZE: '2000' }), {
-    log: createLogger('error'),
-  });
+  const sink = await startSink(
+    ctx.config({ KAFKA_TOPICS: 'bars', MAX_MESSAGE_BYTES: '10000', SINK_BATCH_SIZE: '2000' }),
+    {
+      log: createLogger('error'),
+    },
+  );
   t.after(() => sink.kill());
   await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 180_000);
   await sink.stop();
@@ -60,14 +72,19 @@ test('0.5% poison across partitions: table holds exactly the good, both DLQs exa
   let seen = 0;
   const badKeys = new Set<string>();
   await reader.run({
-    eachMessage: async ({ topic, partition, message }) => {
+    eachMessage: ({ topic, partition, message }) => {
       seen++;
       const text = message.value!.toString('utf8');
-      const isBad = !text.startsWith('{"tenant_id"') || text.includes('"volume":-5') || text.includes('5000000000000') || text.length > 10_000;
+      const isBad =
+        !text.startsWith('{"tenant_id"') ||
+        text.includes('"volume":-5') ||
+        text.includes('5000000000000') ||
+        text.length > 10_000;
       if (isBad) {
         expectedBad.add(`${topic}/${partition}/${message.offset}`);
         badKeys.add(text.slice(0, 40));
       }
+      return Promise.resolve();
     },
   });
   await waitFor(() => seen >= N, `read ${seen} of ${N} source records`, 60_000);
@@ -80,7 +97,11 @@ test('0.5% poison across partitions: table holds exactly the good, both DLQs exa
   assert.deepEqual(new Set(topicDlq.map(coord)), expectedBad, 'DLQ topic holds exactly the bad records');
   const reasons = new Map<string, number>();
   for (const d of fileDlq) reasons.set(d.reason, (reasons.get(d.reason) ?? 0) + 1);
-  assert.deepEqual(Object.fromEntries(reasons), { decode: 3 * (badIndex.size / 5), validation: badIndex.size / 5, database: badIndex.size / 5 });
+  assert.deepEqual(Object.fromEntries(reasons), {
+    decode: 3 * (badIndex.size / 5),
+    validation: badIndex.size / 5,
+    database: badIndex.size / 5,
+  });
   const db = fileDlq.find((d) => d.reason === 'database')!;
   assert.equal(db.errorCode, '23514');
   const schema = fileDlq.find((d) => d.reason === 'validation')!;

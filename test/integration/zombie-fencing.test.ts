@@ -40,8 +40,9 @@ function record(offset: number, close: string): SinkRecord {
 class NoDlq implements DeadLetterSink {
   readonly written: DeadLetter[] = [];
   async start(): Promise<void> {}
-  async write(e: readonly DeadLetter[]): Promise<void> {
+  write(e: readonly DeadLetter[]): Promise<void> {
     this.written.push(...e);
+    return Promise.resolve();
   }
   async close(): Promise<void> {}
 }
@@ -72,7 +73,12 @@ test('a zombie transaction held open across a rebalance commits nothing over new
   await ctx.migrate();
   const tables = new Map([['bars', buildTableSql(ctx.schema, bars)]]);
   const offsets = new OffsetStore(ctx.schema, ctx.groupId);
-  const opts = { url: DATABASE_URL, statementTimeoutMs: 0, connectTimeoutMs: 5000, applicationName: 'zombie-test' };
+  const opts = {
+    url: DATABASE_URL,
+    statementTimeoutMs: 0,
+    connectTimeoutMs: 5000,
+    applicationName: 'zombie-test',
+  };
   const zombieConn = await SinkConnection.open(opts, [...tables.values()]);
   const ownerConn = await SinkConnection.open(opts, [...tables.values()]);
   t.after(async () => {
@@ -84,10 +90,18 @@ test('a zombie transaction held open across a rebalance commits nothing over new
 
   // The zombie fetched offsets 0..99 and stalls inside its transaction.
   const stall = stallAfterBegin(zombieConn);
-  const zombie = writer('zombie').write(zombieConn, Array.from({ length: 100 }, (_, i) => record(i, '0.5')), 1);
+  const zombie = writer('zombie').write(
+    zombieConn,
+    Array.from({ length: 100 }, (_, i) => record(i, '0.5')),
+    1,
+  );
   await stall.begun;
   // Meanwhile the partition moved: the new owner applies 0..199 and commits.
-  const owner = await writer('owner').write(ownerConn, Array.from({ length: 200 }, (_, i) => record(i, `${1000 + i}`)), 1);
+  const owner = await writer('owner').write(
+    ownerConn,
+    Array.from({ length: 200 }, (_, i) => record(i, `${1000 + i}`)),
+    1,
+  );
   assert.equal(owner.skipped, 0);
   // The zombie wakes up and commits late.
   stall.release();
@@ -95,9 +109,12 @@ test('a zombie transaction held open across a rebalance commits nothing over new
   assert.equal(late.skipped, 100, 'every zombie record was recognised as already applied');
   assert.deepEqual([...late.rowsByTable.values()], []);
 
-  const rows = await ctx.db.query<{ symbol: string; close_price: string }>(`SELECT symbol, close_price::text FROM ${ctx.schema}.bars ORDER BY symbol`);
+  const rows = await ctx.db.query<{ symbol: string; close_price: string }>(
+    `SELECT symbol, close_price::text FROM ${ctx.schema}.bars ORDER BY symbol`,
+  );
   assert.equal(rows.rows.length, 50);
-  for (const r of rows.rows) assert.ok(Number(r.close_price) >= 1150, `${r.symbol} kept the owner's last value, got ${r.close_price}`);
+  for (const r of rows.rows)
+    assert.ok(Number(r.close_price) >= 1150, `${r.symbol} kept the owner's last value, got ${r.close_price}`);
   assert.equal((await storedOffsets(ctx.db, ctx.schema, ctx.groupId)).get(`${TOPIC}/0`), 200);
   assert.equal(dlq.written.length, 0);
 });
@@ -108,7 +125,12 @@ test('when the old owner holds the partition lock, the new owner waits and skips
   await ctx.migrate();
   const tables = new Map([['bars', buildTableSql(ctx.schema, bars)]]);
   const offsets = new OffsetStore(ctx.schema, ctx.groupId);
-  const opts = { url: DATABASE_URL, statementTimeoutMs: 0, connectTimeoutMs: 5000, applicationName: 'fence-test' };
+  const opts = {
+    url: DATABASE_URL,
+    statementTimeoutMs: 0,
+    connectTimeoutMs: 5000,
+    applicationName: 'fence-test',
+  };
   const a = await SinkConnection.open(opts, [...tables.values()]);
   const b = await SinkConnection.open(opts, [...tables.values()]);
   t.after(async () => {
@@ -118,10 +140,21 @@ test('when the old owner holds the partition lock, the new owner waits and skips
   const dlq = new NoDlq();
   const w = new BatchWriter({ tables, offsets, dlq, workerId: 'x', now: () => 0 });
   const [ra, rb] = await Promise.all([
-    w.write(a, Array.from({ length: 120 }, (_, i) => record(i, `${i}`)), 1),
-    w.write(b, Array.from({ length: 120 }, (_, i) => record(i, `${i}`)), 1),
+    w.write(
+      a,
+      Array.from({ length: 120 }, (_, i) => record(i, `${i}`)),
+      1,
+    ),
+    w.write(
+      b,
+      Array.from({ length: 120 }, (_, i) => record(i, `${i}`)),
+      1,
+    ),
   ]);
   // Exactly one of the two applied the records; the other found them applied.
-  assert.deepEqual([ra.skipped, rb.skipped].sort((x, y) => x - y), [0, 120]);
+  assert.deepEqual(
+    [ra.skipped, rb.skipped].sort((x, y) => x - y),
+    [0, 120],
+  );
   assert.equal((await storedOffsets(ctx.db, ctx.schema, ctx.groupId)).get(`${TOPIC}/0`), 120);
 });

@@ -6,7 +6,8 @@ import { loadConfig } from '../../../src/config/load-config.js';
 import { SEED_ALIASES } from '../../../src/config/seed-aliases.js';
 import { ConfigError } from '../../../src/errors.js';
 
-const load = (env: Record<string, string>, args: string[] = []) => loadConfig({ env: { NODE_ENV: 'development', ...env }, args });
+const load = (env: Record<string, string>, args: string[] = []) =>
+  loadConfig({ env: { NODE_ENV: 'development', ...env }, args });
 
 function errorOf(env: Record<string, string>, args: string[] = []): string {
   try {
@@ -32,7 +33,13 @@ test('defaults are the documented public values', () => {
   assert.equal(config.sink.workers, 4);
   assert.equal(config.sink.batchSize, 500);
   assert.equal(config.sink.flushIntervalMs, 250);
-  assert.deepEqual(config.retry, { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 2000, multiplier: 2, jitter: true });
+  assert.deepEqual(config.retry, {
+    maxAttempts: 5,
+    initialBackoffMs: 50,
+    maxBackoffMs: 2000,
+    multiplier: 2,
+    jitter: true,
+  });
   assert.deepEqual(config.breaker, { failureThreshold: 5, openMs: 60000 });
   assert.equal(config.queue.overflow, 'block');
   assert.deepEqual([...mappings.keys()], ['md.bars', 'md.options', 'md.fundamentals', 'md.news']);
@@ -43,24 +50,48 @@ test('defaults are the documented public values', () => {
 });
 
 test('env vars and CLI args override, args last', () => {
-  const { config } = load({ KAFKA_BROKERS: 'a:1,b:2', SINK_WORKERS: '3', TOPIC_PREFIX: 'x.' }, ['--sink-workers', '6']);
+  const { config } = load({ KAFKA_BROKERS: 'a:1,b:2', SINK_WORKERS: '3', TOPIC_PREFIX: 'x.' }, [
+    '--sink-workers',
+    '6',
+  ]);
   assert.deepEqual(config.kafka.brokers, ['a:1', 'b:2']);
   assert.equal(config.sink.workers, 6);
   assert.equal(config.kafka.topicPrefix, 'x.');
 });
 
 const BAD: [Record<string, string>, string][] = [
-  [{ KAFKA_BROKERS: 'localhost' }, 'kafka.brokers (KAFKA_BROKERS): expected host:port[,host:port…], got "localhost"'],
+  [
+    { KAFKA_BROKERS: 'localhost' },
+    'kafka.brokers (KAFKA_BROKERS): expected host:port[,host:port…], got "localhost"',
+  ],
   [{ SINK_WORKERS: 'four' }, 'sink.workers (SINK_WORKERS): expected an integer >= 1, got "four"'],
   [{ SINK_BATCH_SIZE: '0' }, 'sink.batchSize (SINK_BATCH_SIZE): expected an integer >= 1, got 0'],
-  [{ QUEUE_HIGH_WATERMARK: '1.5' }, 'queue.highWatermark (QUEUE_HIGH_WATERMARK): expected a fraction in (0, 1], got 1.5'],
-  [{ QUEUE_OVERFLOW: 'drop' }, 'queue.overflow (QUEUE_OVERFLOW): expected one of ["block","drop_oldest","error"], got "drop"'],
+  [
+    { QUEUE_HIGH_WATERMARK: '1.5' },
+    'queue.highWatermark (QUEUE_HIGH_WATERMARK): expected a fraction in (0, 1], got 1.5',
+  ],
+  [
+    { QUEUE_OVERFLOW: 'drop' },
+    'queue.overflow (QUEUE_OVERFLOW): expected one of ["block","drop_oldest","error"], got "drop"',
+  ],
   [{ RETRY_JITTER: 'maybe' }, 'retry.jitter (RETRY_JITTER): expected true or false, got "maybe"'],
-  [{ DEFAULT_TENANT_ID: 'acme' }, 'defaultTenantId (DEFAULT_TENANT_ID): expected a UUID (8-4-4-4-12 hex) or empty, got "acme"'],
+  [
+    { DEFAULT_TENANT_ID: 'acme' },
+    'defaultTenantId (DEFAULT_TENANT_ID): expected a UUID (8-4-4-4-12 hex) or empty, got "acme"',
+  ],
   [{ DATABASE_SCHEMA: 'Bad-Name' }, 'database.schema (DATABASE_SCHEMA): expected a lower-case SQL name'],
-  [{ METRICS_PORT: '70000' }, 'metrics.port (METRICS_PORT): expected an integer between 0 and 65535, got 70000'],
-  [{ QUEUE_LOW_WATERMARK: '0.9' }, 'queue.lowWatermark (QUEUE_LOW_WATERMARK): expected < queue.highWatermark (0.8), got 0.9'],
-  [{ RETRY_MAX_BACKOFF_MS: '10' }, 'retry.maxBackoffMs (RETRY_MAX_BACKOFF_MS): expected >= retry.initialBackoffMs (50), got 10'],
+  [
+    { METRICS_PORT: '70000' },
+    'metrics.port (METRICS_PORT): expected an integer between 0 and 65535, got 70000',
+  ],
+  [
+    { QUEUE_LOW_WATERMARK: '0.9' },
+    'queue.lowWatermark (QUEUE_LOW_WATERMARK): expected < queue.highWatermark (0.8), got 0.9',
+  ],
+  [
+    { RETRY_MAX_BACKOFF_MS: '10' },
+    'retry.maxBackoffMs (RETRY_MAX_BACKOFF_MS): expected >= retry.initialBackoffMs (50), got 10',
+  ],
   [{ KAFKA_TOPICS: 'bars,quotes' }, 'kafka.topics (KAFKA_TOPICS): no mapping for topic "quotes"'],
   [{ DLQ_TOPIC: 'md.bars' }, 'dlq.topic (DLQ_TOPIC): md.bars is also a consumed topic'],
 ];
@@ -80,7 +111,12 @@ test('a bad DATABASE_URL is rejected without echoing it (it may hold a password)
 });
 
 test('the redacted config hides the database URL and SASL password', () => {
-  const { redacted } = load({ DATABASE_URL: 'postgres://u:s3cret@h:5432/d', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'hunter2' });
+  const { redacted } = load({
+    DATABASE_URL: 'postgres://u:s3cret@h:5432/d',
+    KAFKA_SASL_MECHANISM: 'plain',
+    KAFKA_SASL_USERNAME: 'u',
+    KAFKA_SASL_PASSWORD: 'hunter2',
+  });
   const text = JSON.stringify(redacted);
   assert.ok(!text.includes('s3cret') && !text.includes('hunter2'), text);
 });
@@ -101,7 +137,12 @@ const SEED: [string, string, (c: ReturnType<typeof load>['config']) => unknown, 
   ['MDS_CB_HALF_OPEN_AFTER_SEC', '1.5', (c) => c.breaker.openMs, 1500],
   ['MDS_METRICS_QUEUE_POLL_SEC', '2', (c) => c.metrics.queuePollMs, 2000],
   ['MDS_DSN', 'postgres://x@db.local:5433/md', (c) => c.database.url, 'postgres://x@db.local:5433/md'],
-  ['MDS_TENANT_ID', '6f1c1b9e-3a59-4f4e-9d43-2a1f0c7b8e01', (c) => c.defaultTenantId, '6f1c1b9e-3a59-4f4e-9d43-2a1f0c7b8e01'],
+  [
+    'MDS_TENANT_ID',
+    '6f1c1b9e-3a59-4f4e-9d43-2a1f0c7b8e01',
+    (c) => c.defaultTenantId,
+    '6f1c1b9e-3a59-4f4e-9d43-2a1f0c7b8e01',
+  ],
 ];
 
 test('every seed alias is covered by the table below', () => {
@@ -115,16 +156,27 @@ for (const [name, value, get, expected] of SEED) {
 }
 
 test('a seed name and our name that agree are accepted', () => {
-  assert.equal(load({ MDS_COORDINATOR_FLUSH_INTERVAL: '0.25', SINK_FLUSH_INTERVAL_MS: '250' }).config.sink.flushIntervalMs, 250);
+  assert.equal(
+    load({ MDS_COORDINATOR_FLUSH_INTERVAL: '0.25', SINK_FLUSH_INTERVAL_MS: '250' }).config.sink
+      .flushIntervalMs,
+    250,
+  );
 });
 
 test('a seed name and our name that disagree fail naming both', () => {
   const m = errorOf({ MDS_COORDINATOR_WORKERS: '4', SINK_WORKERS: '8' });
   assert.ok(m.includes('MDS_COORDINATOR_WORKERS') && m.includes('SINK_WORKERS'), m);
   const dsn = errorOf({ MDS_DSN: 'postgres://a:pw1@h/d', DATABASE_URL: 'postgres://a:pw2@h/d' });
-  assert.ok(dsn.includes('MDS_DSN') && dsn.includes('DATABASE_URL') && !dsn.includes('pw1') && !dsn.includes('pw2'), dsn);
+  assert.ok(
+    dsn.includes('MDS_DSN') && dsn.includes('DATABASE_URL') && !dsn.includes('pw1') && !dsn.includes('pw2'),
+    dsn,
+  );
 });
 
 test('a seed value in the wrong unit form is named', () => {
-  assert.ok(errorOf({ MDS_CB_HALF_OPEN_AFTER_SEC: 'soon' }).includes('MDS_CB_HALF_OPEN_AFTER_SEC: expected a number of seconds'));
+  assert.ok(
+    errorOf({ MDS_CB_HALF_OPEN_AFTER_SEC: 'soon' }).includes(
+      'MDS_CB_HALF_OPEN_AFTER_SEC: expected a number of seconds',
+    ),
+  );
 });

@@ -1,0 +1,49 @@
+// Micro-benchmark of the per-message hot path: decode (UTF-8 → JSON → schema → COPY values)
+// for typical bar messages, and the COPY text encoding of a batch. Prints figures, asserts none.
+//   node --import tsx bench/decode.bench.ts [messages]
+import { createDecoder } from '../src/pipeline/decode.js';
+import { encodeCopyRows } from '../src/sink/copy-text.js';
+import { builtinMappings } from '../src/config/builtin-mappings.js';
+import { sampleMessage, symbols } from '../src/sample/sample-data.js';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+if (!Number.isInteger(N) || N <= 0)
+  throw new Error(`messages: expected a positive integer, got ${process.argv[2]}`);
+
+const bars = builtinMappings().find((m) => m.topicSuffix === 'bars')!;
+const decoder = createDecoder(bars, { maxMessageBytes: 1_048_576 });
+const universe = symbols(500);
+// A pool of distinct messages, so the figure is not one string's cached hidden class.
+const pool = Array.from({ length: 10_000 }, (_, i) =>
+  Buffer.from(JSON.stringify(sampleMessage('bars', i, universe).value)),
+);
+
+function measure(label: string, count: number, unit: string, fn: (i: number) => void): void {
+  for (let i = 0; i < Math.min(count, 50_000); i++) fn(i); // warm-up: let the JIT settle first
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) fn(i);
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(
+    `${label}: ${Math.round(count / s).toLocaleString('en-US')} ${unit}/s (${count} in ${s.toFixed(3)} s)`,
+  );
+}
+
+let sink = 0;
+measure('decode bars', N, 'messages', (i) => {
+  const r = decoder.decode(pool[i % pool.length]!);
+  if (!r.ok) throw r.error;
+  sink += r.values.length;
+});
+
+const rows = pool.map((b) => {
+  const r = decoder.decode(b);
+  if (!r.ok) throw r.error;
+  return r.values;
+});
+const batches = Math.max(1, Math.round(N / rows.length));
+measure('encodeCopyRows (10 000-row batches)', batches, 'batches', () => {
+  sink += encodeCopyRows(rows).length;
+});
+console.log(
+  `rows/s for COPY encoding ≈ batches/s × ${rows.length}; sample bytes ${pool[0]!.length}, check ${sink % 10}`,
+);
