@@ -135,22 +135,24 @@ else
 fi
 
 # The single node's port is recorded at first format: the controller endpoint is part of the
-# formatted quorum state, so moving it means a fresh data dir.
-single_port() {
-  local rec
-  rec=$(cat "$CDIR/port" 2>/dev/null || true)
-  if [ -n "$rec" ]; then
-    if [ -n "${KAFKA_PORT:-}" ] && [ "$KAFKA_PORT" != "$rec" ] && [ "$cmd" = up ]; then
-      die "KAFKA_PORT=$KAFKA_PORT but $CDIR was set up for port $rec; run 'down --clean' first or unset KAFKA_PORT"
-    fi
-    echo "$rec"
-  else
-    echo "${KAFKA_PORT:-9092}"
-  fi
-}
+# formatted quorum state, so moving it means a fresh data dir. Decided once, here: a `die` inside
+# a $(...) would only leave the subshell.
+SINGLE_PORT=$(cat "$CDIR/port" 2>/dev/null || true)
+if [ -z "$SINGLE_PORT" ]; then
+  SINGLE_PORT=${KAFKA_PORT:-9092}
+elif [ -n "${KAFKA_PORT:-}" ] && [ "$KAFKA_PORT" != "$SINGLE_PORT" ] && [ "$brokers" = 1 ]; then
+  case $cmd in
+    up | start-broker) die "KAFKA_PORT=$KAFKA_PORT but $CDIR was set up for port $SINGLE_PORT; run 'down --clean' first or unset KAFKA_PORT" ;;
+    *) say "note: KAFKA_PORT=$KAFKA_PORT ignored, $CDIR uses port $SINGLE_PORT" ;;
+  esac
+fi
+case $SINGLE_PORT in
+  *[!0-9]* | '') die "KAFKA_PORT: expected a port number, got '$SINGLE_PORT'" ;;
+esac
+[ "$SINGLE_PORT" -ge 1 ] && [ "$SINGLE_PORT" -le 65534 ] || die "KAFKA_PORT: expected 1..65534 (controller uses port+1), got '$SINGLE_PORT'"
 
 broker_port() {
-  if [ "$brokers" = 1 ]; then single_port; else echo $(($1 * 10000 + 9092)); fi
+  if [ "$brokers" = 1 ]; then echo "$SINGLE_PORT"; else echo $(($1 * 10000 + 9092)); fi
 }
 controller_port() { echo $(($(broker_port "$1") + 1)); }
 node_dir() { echo "$CDIR/node-$1"; }
@@ -214,6 +216,10 @@ write_props() {
       # Fault tests kill one node: topics they create without an explicit RF survive that.
       echo "default.replication.factor=3"
       echo "min.insync.replicas=2"
+      # A SIGKILLed node keeps its partition leaderships until the controller fences it
+      # (default 9 s session); fault tests want a faster failover on this loopback cluster.
+      echo "broker.session.timeout.ms=4000"
+      echo "broker.heartbeat.interval.ms=1000"
     fi
     echo "num.partitions=1"
     echo "auto.create.topics.enable=true"
@@ -269,6 +275,7 @@ start_node() {
   stat -c %s "$d/logs/server.log" 2>/dev/null >"$d/start-offset" || echo 0 >"$d/start-offset"
   date +%s >"$d/start-time"
   rm -f "$d/kafka.pid" # a stale one would make the wait below see the old, dead pid
+  touch "$d/announce"   # wait_ready reports the start time of nodes started by this call only
   # setsid: own session, so the broker outlives the calling shell/job; the inner bash records
   # its own pid and then becomes java, so the pid file is exact. The lock fds are closed for the
   # child, or the broker would hold .run/.lock for its whole life.
@@ -279,17 +286,37 @@ start_node() {
     "-Xlog:gc*:file=$d/logs/gc.log:time,tags:filecount=2,filesize=10M" \
     -Dkafka.logs.dir="$d/logs" -Dlog4j2.configurationFile="$KCONF/log4j2.xml" \
     -cp "$LIBS/*" kafka.Kafka "$d/server.properties" >>"$d/logs/stdout.log" 2>&1 </dev/null 8>&- 9>&- &
+  disown $! 2>/dev/null || true # no "Killed" job notices from this shell when we stop it
   local t=0
   while [ ! -s "$d/kafka.pid" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
 }
 
+# A client socket bound to our port (even in TIME-WAIT) makes the broker's bind fail late in its
+# startup. Only used after such a failure: our own listener's old TIME-WAIT sockets do not block
+# a new bind (SO_REUSEADDR), so waiting for every socket up front would delay restarts by 60 s.
+wait_port_clear() {
+  local p=$1 deadline said=0 held
+  deadline=$(($(now) + 75))
+  while held=$(ss -tanH "sport = :$p" 2>/dev/null | awk 'NR == 1 { print $1, $4, "->", $5 }') && [ -n "$held" ]; do
+    if [ $said = 0 ]; then
+      say "port $p still has a socket bound to it ($held); waiting for it to close (TIME-WAIT lasts 60s)"
+      said=1
+    fi
+    [ "$(now)" -lt "$deadline" ] || die "port $p still has a socket bound to it ($held)"
+    sleep 0.5
+  done
+}
+
+# Log tail of the current start only (older runs' lines would mislead).
 show_node_logs() {
-  local d
+  local d off lines
   d=$(node_dir "$1")
-  echo "---- node $1: last lines of $d/logs/server.log" >&2
-  tail -n 25 "$d/logs/server.log" 2>/dev/null >&2 || echo "(no server.log)" >&2
-  echo "---- node $1: last lines of $d/logs/stdout.log" >&2
-  tail -n 15 "$d/logs/stdout.log" 2>/dev/null >&2 || echo "(no stdout.log)" >&2
+  off=$(cat "$d/start-offset" 2>/dev/null || echo 0)
+  lines=$(tail -c +"$((off + 1))" "$d/logs/server.log" 2>/dev/null | tail -n 25)
+  echo "---- node $1: $d/logs/server.log (last lines since this start)" >&2
+  echo "${lines:-(nothing logged yet)}" >&2
+  echo "---- node $1: $d/logs/stdout.log (JVM output)" >&2
+  tail -n 15 "$d/logs/stdout.log" >&2 2>/dev/null || echo "(none)" >&2
 }
 
 node_ready() {
@@ -302,30 +329,97 @@ node_ready() {
   port_open "$(broker_port "$i")"
 }
 
-# Waits for every listed node; on failure stops the listed nodes and exits with their logs.
+# Waits for every listed node. A node that lost its listener port to an ephemeral client port
+# (see reserve_ports) is restarted up to twice. On failure stops the nodes this call started
+# (STARTED) that are not ready, and exits with their logs; nodes already running are left alone.
+STARTED=()
 wait_ready() {
-  local deadline=$(($(now) + START_TIMEOUT)) i pending
+  local deadline=$(($(now) + START_TIMEOUT)) i pending failed=() tries=()
   while :; do
     pending=()
     for i in "$@"; do
       if ! node_pid "$i" >/dev/null; then
+        if bind_failed "$i" && [ "${tries[$i]:-0}" -lt 2 ]; then
+          tries[$i]=$((${tries[$i]:-0} + 1))
+          say "node $i: listener port taken during startup ($(bind_failed "$i")); restarting it (retry ${tries[$i]})"
+          wait_port_clear "$(broker_port "$i")"
+          wait_port_clear "$(controller_port "$i")"
+          start_node "$i"
+          pending+=("$i")
+          continue
+        fi
         show_node_logs "$i"
-        stop_nodes KILL "$@"
-        die "Kafka node $i ($CDIR) exited during startup"
+        fail_started "$@"
+        die "Kafka node $i ($CDIR) exited during startup (logs above)"
       fi
       node_ready "$i" || pending+=("$i")
     done
     [ ${#pending[@]} = 0 ] && break
     if [ "$(now)" -ge "$deadline" ]; then
       for i in "${pending[@]}"; do show_node_logs "$i"; done
-      stop_nodes KILL "$@"
-      die "Kafka node(s) ${pending[*]} not ready after ${START_TIMEOUT}s (MDS_START_TIMEOUT); stopped them"
+      fail_started "$@"
+      die "Kafka node(s) ${pending[*]} ($CDIR) not ready after ${START_TIMEOUT}s (MDS_START_TIMEOUT; logs above)"
     fi
     sleep 0.2
   done
+  local d
   for i in "$@"; do
-    say "kafka node $i ready on 127.0.0.1:$(broker_port "$i") in $(($(now) - $(cat "$(node_dir "$i")/start-time")))s"
+    d=$(node_dir "$i")
+    [ -f "$d/announce" ] || continue
+    rm -f "$d/announce"
+    say "kafka node $i ready on 127.0.0.1:$(broker_port "$i") in $(($(now) - $(cat "$d/start-time")))s"
   done
+}
+
+# Stops the nodes started by this call that are not ready (a half-started JVM only wastes memory).
+fail_started() {
+  local i victims=()
+  for i in "${STARTED[@]}"; do node_ready "$i" || victims+=("$i"); done
+  [ ${#victims[@]} -gt 0 ] && stop_nodes KILL "${victims[@]}"
+  return 0
+}
+
+# Prints "127.0.0.1:PORT held by ..." if this start of node $1 died on a bind failure.
+bind_failed() {
+  local d off line p
+  d=$(node_dir "$1")
+  off=$(cat "$d/start-offset" 2>/dev/null || echo 0)
+  line=$(grep -m1 -o 'failed to bind to [0-9.]*:[0-9]*' < <(tail -c +"$((off + 1))" "$d/logs/server.log" 2>/dev/null)) || return 1
+  p=${line##*:}
+  echo "127.0.0.1:$p held by: $(ss -tanpH "sport = :$p" 2>/dev/null | awk 'NR == 1 { print $1, $4, "->", $5, $6 }')"
+}
+
+# Best effort: 39092/39093 (and any KAFKA_PORT, or the private Postgres port) lie inside Linux's
+# ephemeral range (32768-60999), so a client connection - often one broker's connection to
+# another - can take the port while a node is still starting (seen here: "Socket server failed
+# to bind to 127.0.0.1:39092"). Reserving them keeps the kernel from handing them out.
+# MDS_RESERVE_PORTS=0 turns this off.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports lo hi p cur want=()
+  [ "${MDS_RESERVE_PORTS:-1}" = 1 ] && [ -w "$f" ] || return 0
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range || return 0
+  cur=$(cat "$f" 2>/dev/null || true)
+  for p in "$@"; do
+    [ "$p" -ge "$lo" ] && [ "$p" -le "$hi" ] || continue
+    port_in_list "$p" "$cur" || want+=("$p")
+  done
+  [ ${#want[@]} = 0 ] && return 0
+  if (IFS=,; echo "${cur:+$cur,}${want[*]}" >"$f") 2>/dev/null; then
+    say "reserved port(s) ${want[*]} against ephemeral use (net.ipv4.ip_local_reserved_ports)"
+  fi
+  return 0
+}
+
+port_in_list() { # port_in_list PORT "a-b,c,..."
+  local item items=()
+  IFS=, read -ra items <<<"$2"
+  for item in "${items[@]}"; do
+    case $item in
+      *-*) [ "$1" -ge "${item%-*}" ] && [ "$1" -le "${item#*-}" ] && return 0 ;;
+      "$1") return 0 ;;
+    esac
+  done
+  return 1
 }
 
 # stop_nodes TERM|KILL i... : signal all first (a 3-node cluster stopped one by one would lose its
@@ -475,6 +569,7 @@ EOF
   port=$(pg_port)
   if [ -z "$port" ] || port_open "$port"; then port=$(free_port_from 55432); fi
   echo "$port" >"$PG_STATE/port"
+  reserve_ports "$port"
   if ! as_pg "$b/pg_ctl" -D "$r/data" -l "$r/postgres.log" -w -t "$START_TIMEOUT" -o "-p $port" start >/dev/null 2>&1 8>&- 9>&-; then
     tail -20 "$r/postgres.log" >&2 || true
     die "private PostgreSQL did not start on 127.0.0.1:$port (log: $r/postgres.log)"
@@ -538,15 +633,17 @@ cmd_up() {
   check_java
   ensure_jars
   mkdir -p "$CDIR"
-  local i started=()
+  local i ports=()
+  for i in "${NODES[@]}"; do ports+=("$(broker_port "$i")" "$(controller_port "$i")"); done
+  reserve_ports "${ports[@]}"
   for i in "${NODES[@]}"; do
     if node_pid "$i" >/dev/null; then continue; fi
     start_node "$i"
-    started+=("$i")
+    STARTED+=("$i")
   done
-  # Already-running nodes are waited for too (a previous `up` may still be starting them).
+  # Already-running nodes are waited for too (an interrupted `up` may have left them starting).
   wait_ready "${NODES[@]}"
-  [ ${#started[@]} = 0 ] && say "kafka ($CDIR) was already up"
+  [ ${#STARTED[@]} = 0 ] && say "kafka ($CDIR) was already up"
   ensure_pg
   print_env
 }
@@ -599,7 +696,13 @@ cmd_start_broker() {
   check_node_arg
   check_java
   ensure_jars
-  start_node "$node_arg"
+  reserve_ports "$(broker_port "$node_arg")" "$(controller_port "$node_arg")"
+  if node_pid "$node_arg" >/dev/null; then
+    say "node $node_arg is already running"
+  else
+    start_node "$node_arg"
+    STARTED=("$node_arg")
+  fi
   wait_ready "$node_arg"
 }
 

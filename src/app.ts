@@ -20,7 +20,7 @@ import { CircuitBreaker } from './resilience/circuit-breaker.js';
 import { RetryPolicy } from './resilience/retry-policy.js';
 import { BatchWriter, type BatchResult } from './sink/batch-writer.js';
 import { checkMappedTables, migrate } from './sink/migrate.js';
-import { OffsetStore } from './sink/offset-store.js';
+import { OffsetStore, type PartitionOffset } from './sink/offset-store.js';
 import { SinkConnection } from './sink/sink-connection.js';
 import { SinkWorker } from './sink/sink-worker.js';
 import { buildTableSql, type TableSql } from './sink/table-sql.js';
@@ -133,7 +133,23 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         );
       }
     };
-    const gate = new OverflowGate(dlq, clock, log.child({ component: 'overflow' }), countDeadLetters);
+    // Dropped records' offsets are committed by the worker owning their partition, once
+    // they are durable in the DLQ (see SinkWorker.postHandled).
+    const workersRef: SinkWorker[] = [];
+    const gate = new OverflowGate(dlq, clock, log.child({ component: 'overflow' }), (entries) => {
+      countDeadLetters(entries);
+      const byLane = new Map<number, Map<string, PartitionOffset>>();
+      for (const d of entries) {
+        const lane = dispatcherRef.current?.laneOf(d.topic, d.partition) ?? 0;
+        let m = byLane.get(lane);
+        if (m === undefined) byLane.set(lane, (m = new Map()));
+        const k = tpKey(d.topic, d.partition);
+        if ((m.get(k)?.nextOffset ?? -1) < d.offset + 1)
+          m.set(k, { topic: d.topic, partition: d.partition, nextOffset: d.offset + 1 });
+      }
+      for (const [lane, m] of byLane) workersRef[lane]?.postHandled([...m.values()]);
+    });
+    const dispatcherRef: { current: Dispatcher | null } = { current: null };
 
     // --- queue, dispatcher, consumer
     let consumer: SinkConsumer | null = null;
@@ -181,6 +197,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       now: () => clock.now(),
       onOverflowDrop: (dropped) => gate.drop(dropped),
     });
+    dispatcherRef.current = dispatcher;
 
     // --- writers
     const tables = new Map<string, TableSql>();
@@ -260,7 +277,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       now: () => clock.now(),
       ...(config.queue.overflow === 'drop_oldest' ? { beforeCommit: () => gate.settled() } : {}),
     });
-    const workers: SinkWorker[] = [];
+    const workers = workersRef;
     for (let id = 0; id < config.sink.workers; id++) {
       workers.push(
         new SinkWorker({
@@ -285,6 +302,13 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           flushIntervalMs: config.sink.flushIntervalMs,
           hooks: {
             onCommitted,
+            onOffsetsAdvanced: (offsets) => {
+              for (const o of offsets) {
+                lag.committed(o.topic, o.partition, o.nextOffset);
+                dispatcher.setFloor(o.topic, o.partition, o.nextOffset);
+              }
+              committer.add(offsets);
+            },
             onAttemptFailed: (e, _attempt, workerId) => {
               metrics.writeErrors.inc({ coord_id: coord, worker_id: String(workerId), error_type: e.code });
               metrics.retryAttempts.inc({ kind: e.kind });

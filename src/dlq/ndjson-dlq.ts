@@ -294,7 +294,10 @@ export class NdjsonDeadLetterSink implements DeadLetterSink {
     this.clock = options.clock ?? Date;
   }
 
-  /** Creates the root directory, so a bad DLQ_DIR stops the start rather than the first poison record. */
+  /**
+   * Creates the root directory, so a bad DLQ_DIR stops the start rather than the first poison
+   * record. The current file (and its n) of a topic is found on its first write of a day.
+   */
   async start(): Promise<void> {
     await this.ensureDir(this.dir);
     await fs.access(this.dir, fs.constants.W_OK);

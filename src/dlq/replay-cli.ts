@@ -1,6 +1,7 @@
 // `replay-dlq`: the operator's command to send dead letters back to their topics. Parses and
 // validates the flags (exit 2 on bad ones), wires the DLQ topic or NDJSON files to the replay
-// core, shows progress and prints the summary. Exit 0 done, 1 failed, 2 bad arguments.
+// core, shows progress and prints the summary. Exit 0 done, 1 failed (or undecodable dead
+// letters), 2 bad arguments, 130 interrupted (what was sent is committed).
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -305,8 +306,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const parsed = parseArgs(argv, env, io);
   if (parsed.kind === 'exit') return parsed.code;
   const o = parsed.options;
-  const logger = createLogger(o.logLevel, pino.destination(2)).child({ component: 'replay-dlq' });
-  const kafka = o.source.kind === 'topic' || !o.dryRun ? createKafka(o, logger) : undefined;
+  const root = createLogger(o.logLevel, pino.destination(2));
+  const logger = root.child({ component: 'replay-dlq' });
+  const kafka = o.source.kind === 'topic' || !o.dryRun ? createKafka(o, root) : undefined;
   const source: DeadLetterSource =
     o.source.kind === 'files'
       ? new NdjsonDeadLetterSource({ paths: o.source.paths })
@@ -354,6 +356,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     );
     progress.stop();
     io.out(`${formatSummary(summary)}\n`);
+    // Interrupted: what was sent is committed, but the run is not complete (shell convention).
+    if (summary.stoppedBy === 'abort') return 130;
     if (summary.invalid > 0) {
       io.err(
         `error: ${summary.invalid} dead letters could not be decoded and were not replayed (see the warnings)\n`,

@@ -193,6 +193,36 @@ function isTopicAlreadyExists(e: unknown): boolean {
 }
 
 /** Creates the topic unless it exists; losing a creation race to another member is fine. */
+export const DLQ_TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** One send stays well under the broker's request and batch limits. */
+const SEND_CHUNK_BYTES = 512 * 1024;
+
+function approxSize(m: Message): number {
+  let n = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {}))
+    n += k.length + (Array.isArray(v) ? v.join('').length : (v?.length ?? 0));
+  return n;
+}
+
+/** Splits messages into sends of at most SEND_CHUNK_BYTES (a single larger message goes alone). */
+export function chunkMessages(messages: readonly Message[]): Message[][] {
+  const chunks: Message[][] = [];
+  let cur: Message[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const s = approxSize(m);
+    if (cur.length > 0 && size + s > SEND_CHUNK_BYTES) {
+      chunks.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(m);
+    size += s;
+  }
+  if (cur.length > 0) chunks.push(cur);
+  return chunks;
+}
+
 export async function ensureTopic(
   admin: Admin,
   topic: string,
@@ -203,7 +233,16 @@ export async function ensureTopic(
   if (existing.includes(topic)) return false;
   try {
     return await admin.createTopics({
-      topics: [{ topic, numPartitions, replicationFactor }],
+      topics: [
+        {
+          topic,
+          numPartitions,
+          replicationFactor,
+          // A dead letter is the original message plus error headers: give it room above the
+          // broker's default 1 MiB so a record rejected for its size can still be stored.
+          configEntries: [{ name: 'max.message.bytes', value: String(DLQ_TOPIC_MAX_MESSAGE_BYTES) }],
+        },
+      ],
       waitForLeaders: true,
     });
   } catch (e) {
@@ -279,11 +318,11 @@ export class KafkaTopicDeadLetterSink implements DeadLetterSink {
         this.producer = await this.connectProducer();
         this.producerSuspect = false;
       }
-      await this.producer.send({
-        topic: this.options.topic,
-        messages: entries.map(kafkaMessageFromDeadLetter),
-        acks: -1,
-      });
+      // In order, one chunk at a time: a failure leaves a prefix written, which the caller's
+      // retry writes again (the DLQ is at-least-once; replays are idempotent).
+      for (const messages of chunkMessages(entries.map(kafkaMessageFromDeadLetter))) {
+        await this.producer.send({ topic: this.options.topic, messages, acks: -1 });
+      }
     } catch (e) {
       this.producerSuspect = true;
       throw new KafkaError(
@@ -539,6 +578,14 @@ export class TopicDeadLetterSource implements DeadLetterSource {
     const admin = kafka.admin();
     await admin.connect();
     try {
+      // Checked first: KafkaJS would retry a missing topic for a while and end in a vague error.
+      if (!(await admin.listTopics()).includes(topic)) {
+        throw new KafkaError(
+          'REPLAY_DLQ_TOPIC_MISSING',
+          `DLQ topic ${topic} does not exist (see --dlq-topic)`,
+          false,
+        );
+      }
       const [watermarks, committed] = await Promise.all([
         admin.fetchTopicOffsets(topic),
         admin.fetchOffsets({ groupId, topics: [topic] }),

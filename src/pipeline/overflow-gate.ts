@@ -18,6 +18,7 @@ export class OverflowGate {
     private readonly dlq: DeadLetterSink,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Called once the entries are durable in both DLQ destinations. */
     private readonly onDropped: (entries: readonly DeadLetter[]) => void,
   ) {}
 

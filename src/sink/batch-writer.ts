@@ -158,6 +158,27 @@ export class BatchWriter {
     return { rowsByTable, deadLetters, skipped, collapsed, offsets, isolated: isolate };
   }
 
+  /**
+   * Moves partitions' next offsets forward (never back) for records handled outside a batch
+   * (drop_oldest: already durable in the DLQ). Returns the offsets now stored.
+   */
+  async advance(conn: SinkConnection, offsets: readonly PartitionOffset[]): Promise<PartitionOffset[]> {
+    await conn.query('BEGIN');
+    try {
+      const next = await this.deps.offsets.lock(conn.client, offsets);
+      const moved = offsets.map((o) => ({
+        ...o,
+        nextOffset: Math.max(next.get(tpKey(o.topic, o.partition)) ?? 0, o.nextOffset),
+      }));
+      await this.deps.offsets.advance(conn.client, moved);
+      await conn.query('COMMIT');
+      return moved;
+    } catch (e) {
+      await conn.query('ROLLBACK').catch(() => conn.markBroken());
+      throw e;
+    }
+  }
+
   /** Bisects under savepoints until each failing row stands alone. */
   private async isolate(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<Poison[]> {
     if (rows.length === 0) return [];

@@ -11,11 +11,15 @@ import { classifyError, type Classified } from '../resilience/classify-error.js'
 import type { Clock } from '../util/clock.js';
 import type { BatchResult, BatchWriter } from './batch-writer.js';
 import type { SinkConnection } from './sink-connection.js';
+import type { PartitionOffset } from './offset-store.js';
+import { tpKey } from '../pipeline/sink-record.js';
 import { toError } from '../errors.js';
 
 export interface WorkerHooks {
   /** After the batch's transaction committed (rows and offsets durable). */
   onCommitted(result: BatchResult, batch: readonly SinkRecord[], writeMs: number, workerId: number): void;
+  /** After offsets of records handled elsewhere (dropped to the DLQ) were committed. */
+  onOffsetsAdvanced(offsets: readonly PartitionOffset[], workerId: number): void;
   /** After a failed attempt (it will be retried). */
   onAttemptFailed(error: Classified, attempt: number, workerId: number): void;
 }
@@ -40,8 +44,10 @@ export class SinkWorker {
   private draining = false;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
-  /** Aborted by drain()/stop() to wake an idle wait. */
+  /** Aborted by drain()/stop()/postHandled() to wake an idle wait. */
   private idle = new AbortController();
+  /** Offsets of this worker's partitions already durable in the DLQ (drop_oldest), to commit. */
+  private inbox = new Map<string, PartitionOffset>();
   private alive = false;
   private busy = false;
 
@@ -74,6 +80,20 @@ export class SinkWorker {
     return this.running ?? Promise.resolve();
   }
 
+  /**
+   * drop_oldest: records of these partitions were dead-lettered outside the queue. Their
+   * offsets are committed by this worker between two batches, so after every older record
+   * of the partition (all already taken by this worker) is written.
+   */
+  postHandled(offsets: readonly PartitionOffset[]): void {
+    for (const o of offsets) {
+      const k = tpKey(o.topic, o.partition);
+      const cur = this.inbox.get(k);
+      if (cur === undefined || cur.nextOffset < o.nextOffset) this.inbox.set(k, o);
+    }
+    this.idle.abort();
+  }
+
   /** Write what is queued without waiting for the flush interval, then stop. */
   async drain(): Promise<void> {
     this.draining = true;
@@ -97,6 +117,15 @@ export class SinkWorker {
     signal.addEventListener('abort', () => this.idle.abort(), { once: true });
     for (;;) {
       if (signal.aborted) return;
+      if (this.inbox.size > 0) {
+        const offsets = [...this.inbox.values()];
+        this.inbox = new Map();
+        await this.withRetry(async (conn) => {
+          const done = await this.o.writer.advance(conn, offsets);
+          this.o.hooks.onOffsetsAdvanced(done, id);
+        });
+        continue;
+      }
       if (queue.laneSize(id) === 0) {
         if (this.draining) return;
         this.idle = new AbortController();
@@ -142,7 +171,17 @@ export class SinkWorker {
   }
 
   private async writeWithRetry(batch: readonly SinkRecord[]): Promise<void> {
-    const { breaker, retry, clock, writer, hooks, id, log, maxAttempts } = this.o;
+    const { clock, writer, hooks, id } = this.o;
+    await this.withRetry(async (conn, attempt) => {
+      const started = clock.now();
+      const result = await writer.write(conn, batch, attempt);
+      hooks.onCommitted(result, batch, clock.now() - started, id);
+    });
+  }
+
+  /** Runs `work` until it succeeds or the worker is stopped, with backoff and the breaker. */
+  private async withRetry(work: (conn: SinkConnection, attempt: number) => Promise<void>): Promise<void> {
+    const { breaker, retry, clock, hooks, id, log, maxAttempts } = this.o;
     const signal = this.abort.signal;
     let attempt = 0;
     while (!signal.aborted) {
@@ -151,12 +190,10 @@ export class SinkWorker {
         continue;
       }
       attempt++;
-      const started = clock.now();
       try {
         this.conn ??= await this.o.openConnection();
-        const result = await writer.write(this.conn, batch, attempt);
+        await work(this.conn, attempt);
         breaker.onSuccess();
-        hooks.onCommitted(result, batch, clock.now() - started, id);
         return;
       } catch (e) {
         const c = classifyError(e);
