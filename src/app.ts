@@ -142,7 +142,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       for (const d of entries) {
         const lane = dispatcherRef.current?.laneOf(d.topic, d.partition) ?? 0;
         let m = byLane.get(lane);
-        if (m === undefined) byLane.set(lane, (m = new Map()));
+        if (m === undefined) byLane.set(lane, (m = new Map<string, PartitionOffset>()));
         const k = tpKey(d.topic, d.partition);
         if ((m.get(k)?.nextOffset ?? -1) < d.offset + 1)
           m.set(k, { topic: d.topic, partition: d.partition, nextOffset: d.offset + 1 });
