@@ -334,7 +334,7 @@ node_ready() {
 # (STARTED) that are not ready, and exits with their logs; nodes already running are left alone.
 STARTED=()
 wait_ready() {
-  local deadline=$(($(now) + START_TIMEOUT)) i pending failed=() tries=()
+  local deadline=$(($(now) + START_TIMEOUT)) i pending tries=()
   while :; do
     pending=()
     for i in "$@"; do
@@ -694,6 +694,12 @@ cmd_stop_broker() {
 cmd_start_broker() {
   take_lock
   check_node_arg
+  if [ "$brokers" = 3 ] && ! node_pid "$node_arg" >/dev/null; then
+    local others
+    others=$(running_nodes | { grep -vx "$node_arg" || true; } | wc -l)
+    # Static quorum of 3 voters: a lone node can never elect a controller and would only time out.
+    [ "$others" -ge 1 ] || die "start-broker $node_arg: no other node of $CDIR is running, and one node alone cannot form the KRaft quorum (2 of 3 voters); use 'up --brokers 3'"
+  fi
   check_java
   ensure_jars
   reserve_ports "$(broker_port "$node_arg")" "$(controller_port "$node_arg")"
