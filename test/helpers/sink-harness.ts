@@ -28,11 +28,18 @@ export async function waitFor(
   intervalMs = 100,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
   for (;;) {
-    if (await fn()) return;
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      // A probe can fail while the system under test recovers (broker away): poll on.
+      lastError = e;
+    }
     if (Date.now() > deadline) {
       const m = typeof message === 'string' ? message : await message();
-      throw new Error(`timed out after ${timeoutMs} ms: ${m}`);
+      const last = lastError === null ? '' : ` (last probe error: ${String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms: ${m}${last}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
