@@ -49,7 +49,7 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   const msgs = sampleBatch('bars', 30_000, 300);
   const wire = msgs.map((m, i) => ({
     key: m.key,
-    value: i % 500 === 3 ? '{"broken": ' : JSON.stringify(m.value),
+    value: i % 500 === 3 ? `{"broken": ${i}` : JSON.stringify(m.value),
   }));
   await ctx.produce(ctx.topic('bars'), wire.slice(0, 10_000));
   const sink = await startSink(ctx.config({ KAFKA_TOPICS: 'bars' }), { log: createLogger('error') });
@@ -69,9 +69,30 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   const survivors = brokers.split(',').filter((_, i) => i + 1 !== leader);
   const kafka2 = new Kafka({ clientId: `${ctx.groupId}-p2`, brokers: survivors, logLevel: logLevel.NOTHING });
   const p2 = kafka2.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await p2.connect();
-  for (let i = 10_000; i < wire.length; i += 2000)
-    await p2.send({ topic: ctx.topic('bars'), acks: -1, messages: wire.slice(i, i + 2000) });
+  // The idempotent producer's init may first hit the dead broker (not fenced yet): retry.
+  await waitFor(
+    async () => {
+      await p2.connect();
+      return true;
+    },
+    'producer could not connect with a broker down',
+    60_000,
+    500,
+  );
+  // A send can fail while leadership moves; it is retried (a duplicate in the topic is
+  // harmless here: rows compare as sets, dead letters by their distinct values).
+  for (let i = 10_000; i < wire.length; i += 2000) {
+    const messages = wire.slice(i, i + 2000);
+    await waitFor(
+      async () => {
+        await p2.send({ topic: ctx.topic('bars'), acks: -1, messages });
+        return true;
+      },
+      'could not produce with a broker down',
+      90_000,
+      500,
+    );
+  }
   await p2.disconnect();
 
   await waitFor(
@@ -87,8 +108,8 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   const good = msgs.filter((_, i) => i % 500 !== 3).map((m) => m.value);
   assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, good));
   const bad = msgs.length / 500;
-  const coords = (ds: { partition: number; offset: number }[]): number =>
-    new Set(ds.map((d) => `${d.partition}/${d.offset}`)).size;
+  const coords = (ds: { value: Buffer | null }[]): number =>
+    new Set(ds.map((d) => d.value?.toString('utf8'))).size;
   assert.equal(coords(readNdjson(ctx.dlqDir)), bad, 'NDJSON DLQ complete');
   assert.equal(coords(await readDlqTopic(ctx, bad, 120_000)), bad, 'DLQ topic complete');
 });
