@@ -30,3 +30,30 @@ export interface DeadLetterSink {
   write(entries: readonly DeadLetter[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The record's coordinates and bytes, as a DLQ entry has them. */
+export interface DeadLetterSource {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: IHeaders | undefined;
+}
+
+export function toDeadLetter(
+  r: DeadLetterSource,
+  why: Pick<DeadLetter, 'reason' | 'errorCode' | 'errorMessage' | 'attempts' | 'workerId' | 'failedAt'>,
+): DeadLetter {
+  return {
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: r.key,
+    value: r.value,
+    headers: r.headers,
+    ...why,
+  };
+}

@@ -3,7 +3,7 @@
 // offsets could move past a dropped record that is not yet stored), so the batch writer
 // awaits `settled()` before COMMIT. A DLQ failure is retried; nothing is skipped.
 import type { Logger } from 'pino';
-import type { DeadLetter, DeadLetterSink } from '../dlq/dead-letter.js';
+import { toDeadLetter, type DeadLetter, type DeadLetterSink } from '../dlq/dead-letter.js';
 import type { SinkRecord } from './sink-record.js';
 import type { Clock } from '../util/clock.js';
 import { toError } from '../errors.js';
@@ -48,22 +48,17 @@ export class OverflowGate {
   private async writeUntilDone(records: readonly SinkRecord[]): Promise<void> {
     if (records.length === 0) return;
     const now = this.clock.now();
-    const entries: DeadLetter[] = records.map((r) => ({
-      topic: r.topic,
-      partition: r.partition,
-      offset: r.offset,
-      timestamp: r.timestamp,
-      key: r.key,
-      value: r.value,
-      headers: r.headers,
-      reason: 'overflow',
-      errorCode: 'QUEUE_OVERFLOW',
-      errorMessage:
-        'dropped as the oldest queued record while the queue was full (queue.overflow=drop_oldest)',
-      attempts: 0,
-      workerId: 'dispatcher',
-      failedAt: now,
-    }));
+    const entries: DeadLetter[] = records.map((r) =>
+      toDeadLetter(r, {
+        reason: 'overflow',
+        errorCode: 'QUEUE_OVERFLOW',
+        errorMessage:
+          'dropped as the oldest queued record while the queue was full (queue.overflow=drop_oldest)',
+        attempts: 0,
+        workerId: 'dispatcher',
+        failedAt: now,
+      }),
+    );
     for (let attempt = 1; ; attempt++) {
       try {
         await this.dlq.write(entries);

@@ -3,7 +3,7 @@
 // dead-letter rejected records, advance the offsets, commit. A data error (SQLSTATE class
 // 22/23) makes us redo the batch with SAVEPOINT bisection, so only the poison rows leave:
 // k bad rows in n cost O(k log n) round trips, not n.
-import type { DeadLetter, DeadLetterSink } from '../dlq/dead-letter.js';
+import { toDeadLetter, type DeadLetter, type DeadLetterSink } from '../dlq/dead-letter.js';
 import { tpKey, type SinkRecord } from '../pipeline/sink-record.js';
 import type { SinkConnection } from './sink-connection.js';
 import type { OffsetStore, PartitionOffset } from './offset-store.js';
@@ -206,21 +206,15 @@ export class BatchWriter {
     errorMessage: string,
     attempts: number,
   ): DeadLetter {
-    return {
-      topic: r.topic,
-      partition: r.partition,
-      offset: r.offset,
-      timestamp: r.timestamp,
-      key: r.key,
-      value: r.value,
-      headers: r.headers,
+    const failedAt = this.deps.now();
+    return toDeadLetter(r, {
       reason,
       errorCode,
       errorMessage,
       attempts,
       workerId: this.deps.workerId,
-      failedAt: this.deps.now(),
-    };
+      failedAt,
+    });
   }
 }
 

@@ -2,7 +2,7 @@
 // rebalance (GC pause, network partition) and commits late changes nothing, because the new
 // owner already moved the partition's next_offset past its records. And when the zombie
 // holds the row lock first, the new owner waits and skips what the zombie applied.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import { BatchWriter } from '../../src/sink/batch-writer.js';
@@ -67,8 +67,9 @@ function stallAfterBegin(conn: SinkConnection): { release: () => void; begun: Pr
   return { release, begun: began };
 }
 
-test('a zombie transaction held open across a rebalance commits nothing over newer data', async (t) => {
-  const ctx = await createTestContext('zombie');
+/** Two members' writer connections on a fresh schema of the real database. */
+async function twoMembers(t: TestContext, name: string) {
+  const ctx = await createTestContext(name);
   t.after(() => ctx.cleanup());
   await ctx.migrate();
   const tables = new Map([['bars', buildTableSql(ctx.schema, bars)]]);
@@ -77,16 +78,21 @@ test('a zombie transaction held open across a rebalance commits nothing over new
     url: DATABASE_URL,
     statementTimeoutMs: 0,
     connectTimeoutMs: 5000,
-    applicationName: 'zombie-test',
+    applicationName: `${name}-test`,
   };
-  const zombieConn = await SinkConnection.open(opts, [...tables.values()]);
-  const ownerConn = await SinkConnection.open(opts, [...tables.values()]);
+  const a = await SinkConnection.open(opts, [...tables.values()]);
+  const b = await SinkConnection.open(opts, [...tables.values()]);
   t.after(async () => {
-    await zombieConn.close();
-    await ownerConn.close();
+    await a.close();
+    await b.close();
   });
   const dlq = new NoDlq();
   const writer = (id: string) => new BatchWriter({ tables, offsets, dlq, workerId: id, now: () => 0 });
+  return { ctx, a, b, dlq, writer };
+}
+
+test('a zombie transaction held open across a rebalance commits nothing over newer data', async (t) => {
+  const { ctx, a: zombieConn, b: ownerConn, dlq, writer } = await twoMembers(t, 'zombie');
 
   // The zombie fetched offsets 0..99 and stalls inside its transaction.
   const stall = stallAfterBegin(zombieConn);
@@ -120,25 +126,8 @@ test('a zombie transaction held open across a rebalance commits nothing over new
 });
 
 test('when the old owner holds the partition lock, the new owner waits and skips its records', async (t) => {
-  const ctx = await createTestContext('fence');
-  t.after(() => ctx.cleanup());
-  await ctx.migrate();
-  const tables = new Map([['bars', buildTableSql(ctx.schema, bars)]]);
-  const offsets = new OffsetStore(ctx.schema, ctx.groupId);
-  const opts = {
-    url: DATABASE_URL,
-    statementTimeoutMs: 0,
-    connectTimeoutMs: 5000,
-    applicationName: 'fence-test',
-  };
-  const a = await SinkConnection.open(opts, [...tables.values()]);
-  const b = await SinkConnection.open(opts, [...tables.values()]);
-  t.after(async () => {
-    await a.close();
-    await b.close();
-  });
-  const dlq = new NoDlq();
-  const w = new BatchWriter({ tables, offsets, dlq, workerId: 'x', now: () => 0 });
+  const { ctx, a, b, writer } = await twoMembers(t, 'fence');
+  const w = writer('x');
   const [ra, rb] = await Promise.all([
     w.write(
       a,
