@@ -44,6 +44,7 @@ const opts = new Command()
   .option('--steady-seconds <n>', 'duration of the latency run', int, 60)
   .option('--skip <phases>', 'comma-separated phases to skip: ldb,lkafka,e2e,latency', '')
   .option('--overload', 'run the overload phase (slow database, produce far above capacity)')
+  .option('--cpu-prof', 'profile the E2E worker (node --cpu-prof) and print its hottest functions')
   .option('--overload-seconds <n>', 'duration of the overload produce', int, 60)
   .option('--overload-rate <n>', 'records/s produced in the overload phase', int, 40_000)
   .parse()
@@ -60,6 +61,7 @@ const opts = new Command()
     overload?: boolean;
     overloadSeconds: number;
     overloadRate: number;
+    cpuProf?: boolean;
   }>();
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -177,8 +179,11 @@ function metricValue(text: string, name: string): number {
   return total;
 }
 
-function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
+const PROFILE_DIR = path.join(ROOT, 'bench/results/profiles');
+
+function spawnWorker(env: NodeJS.ProcessEnv, profile = false): ChildProcess {
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...flags, path.join(ROOT, 'dist/src/main.js')], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -294,7 +299,7 @@ async function measureE2e(
   const env = envFor('e2e', { METRICS_PORT: '0' });
   const port = 19_464 + Math.floor(Math.random() * 1000);
   env.METRICS_PORT = String(port);
-  const child = spawnWorker(env);
+  const child = spawnWorker(env, opts.cpuProf === true);
   let first = 0;
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
@@ -333,7 +338,30 @@ async function measureLatency(
     for (const r of batch) latencies.push(now - r.timestamp);
   });
   await new Promise((r) => setTimeout(r, 3000)); // joined and idle before the clock starts
-  await produce(kafka, topic, 0, opts.steadyRate * opts.steadySeconds, opts.steadyRate, 'steady');
+  // The producer runs in its own process so its work does not stall the sink's event loop.
+  const producer = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'scripts/produce-sample.ts'),
+      '--kinds',
+      'bars',
+      '--prefix',
+      `${RUN}.${topicSuffix}.`,
+      '--count',
+      String(opts.steadyRate * opts.steadySeconds),
+      '--rate',
+      String(opts.steadyRate),
+      '--symbols',
+      String(opts.symbols),
+      '--seed',
+      '9',
+    ],
+    { env: { ...process.env, KAFKA_BROKERS: BROKERS }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const code = await new Promise<number | null>((r) => producer.once('exit', r));
+  if (code !== 0) throw new Error(`steady producer exited with ${String(code)}`);
   const t0 = Date.now();
   while (latencies.length < opts.steadyRate * opts.steadySeconds && Date.now() - t0 < 60_000)
     await new Promise((r) => setTimeout(r, 100));
@@ -392,6 +420,46 @@ async function measureOverload(kafka: Kafka, admin: Admin, db: pg.Pool): Promise
       0.5,
     ),
   };
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+/** Self time per function of the newest .cpuprofile, top N, as "ms  %  function (file:line)". */
+function hottest(n = 15): string[] {
+  if (!fs.existsSync(PROFILE_DIR)) return [];
+  const files = fs
+    .readdirSync(PROFILE_DIR)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
+  const newest = files[files.length - 1];
+  if (newest === undefined) return [];
+  const prof = JSON.parse(fs.readFileSync(path.join(PROFILE_DIR, newest), 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(prof.nodes.map((x) => [x.id, x]));
+  const self = new Map<string, number>();
+  let total = 0;
+  prof.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const dt = prof.timeDeltas[i] ?? 0;
+    total += dt;
+    if (node === undefined) return;
+    const f = node.callFrame;
+    const name = `${f.functionName || '(anonymous)'} (${f.url.replace(/^.*node_modules\//, '').replace(ROOT, '')}:${f.lineNumber + 1})`;
+    self.set(name, (self.get(name) ?? 0) + dt);
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(
+      ([name, us]) =>
+        `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`,
+    );
 }
 
 async function main(): Promise<void> {
@@ -474,6 +542,8 @@ async function main(): Promise<void> {
   );
   if (results.overload) row('overload', JSON.stringify(results.overload));
   row('results', path.relative(ROOT, file));
+  if (opts.cpuProf)
+    process.stdout.write(`\nE2E worker, hottest functions (self time):\n${hottest().join('\n')}\n`);
 }
 
 main().catch((e: unknown) => {
