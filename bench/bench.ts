@@ -477,6 +477,12 @@ async function main(): Promise<void> {
     mode: opts.mode,
     batchSize: opts.batchSize ?? 'default',
     workers: opts.workers ?? 'default',
+    // Settings given through the environment (e.g. SINK_BATCH_SIZE=2000 npm run bench).
+    env: Object.fromEntries(
+      Object.entries(process.env).filter(([k]) =>
+        /^(SINK_|QUEUE_|KAFKA_MAX|KAFKA_PARTITIONS|RETRY_|CB_)/.test(k),
+      ),
+    ),
   };
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions }], waitForLeaders: true });
