@@ -1,0 +1,191 @@
+// The worker's batching and retry logic with a fake clock and a fake writer: flush by size,
+// flush by time since the batch's first record, no polling while idle, retries with backoff
+// behind the shared breaker, and a stop that leaves the open batch uncommitted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
+import { BoundedQueue } from '../../../src/pipeline/bounded-queue.js';
+import type { SinkRecord } from '../../../src/pipeline/sink-record.js';
+import { CircuitBreaker } from '../../../src/resilience/circuit-breaker.js';
+import { RetryPolicy } from '../../../src/resilience/retry-policy.js';
+import { SinkWorker } from '../../../src/sink/sink-worker.js';
+import type { BatchResult, BatchWriter } from '../../../src/sink/batch-writer.js';
+import type { SinkConnection } from '../../../src/sink/sink-connection.js';
+import { createLogger } from '../../../src/logger.js';
+import { builtinMappings } from '../../../src/config/builtin-mappings.js';
+
+const mapping = builtinMappings()[0]!;
+const rec = (offset: number, at: number): SinkRecord => ({
+  topic: 't',
+  partition: 0,
+  offset,
+  timestamp: at,
+  key: null,
+  value: null,
+  headers: undefined,
+  bytes: 10,
+  enqueuedAt: at,
+  mapping,
+  values: [],
+  conflictKey: String(offset),
+  error: null,
+});
+
+function setup(opts: { batchSize?: number; flushIntervalMs?: number; failures?: Error[] } = {}) {
+  const clock = new FakeClock(0);
+  const queue = new BoundedQueue<SinkRecord>({
+    capacityRecords: 1000,
+    capacityBytes: 1e6,
+    highWatermark: 0.8,
+    lowWatermark: 0.5,
+    lanes: 1,
+  });
+  const batches: number[][] = [];
+  const failures = [...(opts.failures ?? [])];
+  const attemptsAt: number[] = [];
+  const writer = {
+    write: (_c: SinkConnection, batch: readonly SinkRecord[]): Promise<BatchResult> => {
+      attemptsAt.push(clock.now());
+      const f = failures.shift();
+      if (f) return Promise.reject(f);
+      batches.push(batch.map((r) => r.offset));
+      return Promise.resolve({
+        rowsByTable: new Map(),
+        deadLetters: [],
+        skipped: 0,
+        collapsed: 0,
+        offsets: [],
+        isolated: false,
+      });
+    },
+    advance: () => Promise.resolve([]),
+  } as unknown as BatchWriter;
+  let opened = 0;
+  const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1000, clock });
+  const worker = new SinkWorker({
+    id: 0,
+    queue,
+    writer,
+    breaker,
+    retry: new RetryPolicy({
+      maxAttempts: 5,
+      initialBackoffMs: 50,
+      maxBackoffMs: 200,
+      multiplier: 2,
+      jitter: false,
+    }),
+    maxAttempts: 5,
+    clock,
+    openConnection: () => {
+      opened++;
+      return Promise.resolve({ close: () => Promise.resolve() } as unknown as SinkConnection);
+    },
+    batchSize: opts.batchSize ?? 3,
+    flushIntervalMs: opts.flushIntervalMs ?? 100,
+    hooks: {
+      onCommitted: () => undefined,
+      onAttemptFailed: () => undefined,
+      onOffsetsAdvanced: () => undefined,
+    },
+    log: createLogger('silent'),
+  });
+  return { clock, queue, worker, batches, attemptsAt, breaker, opened: () => opened };
+}
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await flushMicrotasks();
+};
+
+test('flushes by size at once, and by time since the first record', async () => {
+  const { clock, queue, worker, batches } = setup({ batchSize: 3, flushIntervalMs: 100 });
+  worker.start();
+  for (const o of [0, 1, 2, 3]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  assert.deepEqual(batches, [[0, 1, 2]], 'a full batch goes without waiting');
+  await clock.advance(99);
+  await settle();
+  assert.deepEqual(batches, [[0, 1, 2]], 'the partial batch waits for its interval');
+  queue.push(0, rec(4, 99), 10);
+  await clock.advance(1);
+  await settle();
+  assert.deepEqual(
+    batches,
+    [
+      [0, 1, 2],
+      [3, 4],
+    ],
+    'flushed 100 ms after its first record',
+  );
+  assert.equal(queue.stats().records, 0, 'written records are released');
+  await worker.stop();
+});
+
+test('an idle worker waits without timers or polling', async () => {
+  const { clock, worker } = setup();
+  worker.start();
+  await settle();
+  assert.equal(clock.pendingSleepers(), 0, 'no sleeper while the lane is empty');
+  await clock.advance(10_000);
+  await settle();
+  assert.equal(clock.pendingSleepers(), 0);
+  await worker.stop();
+  assert.equal(worker.isAlive, false);
+});
+
+test('transient failures are retried with exponential backoff on a fresh connection', async () => {
+  const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+  const { clock, queue, worker, batches, attemptsAt, opened } = setup({ failures: [down, down] });
+  worker.start();
+  for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  await clock.advance(50); // first backoff: 50 ms
+  await settle();
+  await clock.advance(100); // second: 100 ms
+  await settle();
+  assert.deepEqual(attemptsAt, [0, 50, 150]);
+  assert.deepEqual(batches, [[0, 1, 2]]);
+  assert.equal(opened(), 3, 'each retry reconnects');
+  await worker.stop();
+});
+
+test('the open breaker stops attempts until its probe time; nothing is lost meanwhile', async () => {
+  const down = Object.assign(new Error('terminating connection due to administrator command'), {
+    code: '57P01',
+  });
+  const { clock, queue, worker, batches, attemptsAt, breaker } = setup({
+    failures: [down, down, down, down],
+  });
+  worker.start();
+  for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  await clock.advance(50);
+  await settle();
+  await clock.advance(100);
+  await settle();
+  assert.equal(breaker.state, 'open', 'three consecutive failures open it');
+  assert.deepEqual(attemptsAt, [0, 50, 150]);
+  await clock.advance(900); // still open: no attempt
+  await settle();
+  assert.equal(attemptsAt.length, 3);
+  await clock.advance(100); // probe time (1000 ms after opening at 150): one probe, fails
+  await settle();
+  assert.deepEqual(attemptsAt, [0, 50, 150, 1150]);
+  await clock.advance(1200);
+  await settle();
+  assert.deepEqual(batches, [[0, 1, 2]], 'the next probe succeeds with the same batch');
+  assert.equal(breaker.state, 'closed');
+  await worker.stop();
+});
+
+test('stop() abandons a batch under retry: not committed, capacity released', async () => {
+  const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+  const { clock, queue, worker, batches } = setup({ failures: [down, down, down] });
+  worker.start();
+  for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  await worker.stop();
+  await clock.advance(10_000);
+  await settle();
+  assert.deepEqual(batches, []);
+  assert.equal(queue.stats().records, 0);
+});
