@@ -5,15 +5,7 @@ import type { IHeaders } from 'kafkajs';
 
 export type DeadLetterReason = 'decode' | 'validation' | 'database' | 'overflow' | 'tombstone';
 
-export interface DeadLetter {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  /** Original record timestamp, epoch ms. */
-  readonly timestamp: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: IHeaders | undefined;
+export interface DeadLetter extends DeadLetterSource {
   readonly reason: DeadLetterReason;
   readonly errorCode: string;
   readonly errorMessage: string;
