@@ -10,7 +10,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "== typecheck"; npx tsc --noEmit -p .
-echo "== lint"; npx eslint . && npx prettier --check . >/dev/null
+echo "== lint"
+npx eslint .
+npx prettier --check . >/dev/null
 
 was_up=0
 if bash scripts/services.sh status >/dev/null 2>&1; then was_up=1; fi

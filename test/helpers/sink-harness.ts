@@ -11,6 +11,7 @@ import { loadConfig, type LoadedConfig } from '../../src/config/load-config.js';
 import { quoteIdent, type TopicMapping } from '../../src/pipeline/topic-mapping.js';
 import { sampleMessage, symbols, type Kind, type SampleMessage } from '../../src/sample/sample-data.js';
 import { createLogger } from '../../src/logger.js';
+import { toError } from '../../src/errors.js';
 import { migrate } from '../../src/sink/migrate.js';
 
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -38,7 +39,7 @@ export async function waitFor(
     }
     if (Date.now() > deadline) {
       const m = typeof message === 'string' ? message : await message();
-      const last = lastError === null ? '' : ` (last probe error: ${String(lastError)})`;
+      const last = lastError === null ? '' : ` (last probe error: ${toError(lastError).message})`;
       throw new Error(`timed out after ${timeoutMs} ms: ${m}${last}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
