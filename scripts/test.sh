@@ -16,9 +16,12 @@ npx prettier --check . >/dev/null
 
 was_up=0
 if bash scripts/services.sh status >/dev/null 2>&1; then was_up=1; fi
+was_up3=0
+if bash scripts/services.sh status --brokers 3 >/dev/null 2>&1; then was_up3=1; fi
 cleanup() {
+  # The broker-outage test starts (and normally stops) a 3-broker cluster; never leave it behind.
+  if [ "$was_up3" = 0 ]; then bash scripts/services.sh down --brokers 3 || true; fi
   if [ "$was_up" = 0 ]; then bash scripts/services.sh down || true; fi
-  if [ "${MDS_TEST_THREE_BROKERS_STARTED:-0}" = 1 ]; then bash scripts/services.sh down --brokers 3 || true; fi
 }
 trap cleanup EXIT
 bash scripts/services.sh up
@@ -27,4 +30,11 @@ export KAFKA_BROKERS DATABASE_URL
 
 echo "== tests"
 mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
+set +e
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+rc=$?
+set -e
+# Stop what we started quietly, so the runner's summary stays the last lines of the output.
+trap - EXIT
+cleanup >"${MDS_RUN_DIR:-$PWD/.run}/test-cleanup.log" 2>&1 || true
+exit "$rc"
