@@ -4,6 +4,20 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { ConfigError, RecordError } from '../errors.js';
 import { validateMapping, type ColumnSpec, type ColumnType, type TopicMapping } from './topic-mapping.js';
+import {
+  isDigit,
+  ymdIsValid,
+  NUMERIC_MAX_INTEGER,
+  NUMERIC_MAX_FRACTION,
+  numberToDecimal,
+  canonicalDecimal,
+  compareDecimal,
+  exceedsPrecision,
+  exceedsUnconstrained,
+  badTextReason,
+  codePointLength,
+} from './decimal-text.js';
+import { jsonErrorMessage } from './json-error.js';
 
 export type DecodeResult =
   | { readonly ok: true; readonly values: (string | null)[]; readonly key: string }
@@ -38,8 +52,6 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
-const NUMERIC_MAX_INTEGER = 131072;
-const NUMERIC_MAX_FRACTION = 16383;
 const SQL_NUMERIC = /^\s*numeric\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)\s*$/i;
 // PostgreSQL text cannot hold NUL, and an unpaired surrogate would become U+FFFD on the way
 // to UTF-8; one cheap test finds both candidates, the slow path tells them apart.
@@ -457,129 +469,6 @@ function timestampKey(s: string): string {
   return k;
 }
 
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/** `s` starts with YYYY-MM-DD (the pattern checked the digits); the day must exist. */
-function ymdIsValid(s: string): boolean {
-  const y =
-    s.charCodeAt(0) * 1000 + s.charCodeAt(1) * 100 + s.charCodeAt(2) * 10 + s.charCodeAt(3) - 48 * 1111;
-  const m = s.charCodeAt(5) * 10 + s.charCodeAt(6) - 48 * 11;
-  const day = s.charCodeAt(8) * 10 + s.charCodeAt(9) - 48 * 11;
-  if (y === 0) return false; // PostgreSQL has no year 0
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  const days = m === 2 ? (leap ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
-  return day <= days;
-}
-
-/** String(n) without exponent notation: 1e-7 → "0.0000001", 1e21 → "1000000000000000000000". */
-export function numberToDecimal(n: number): string {
-  const s = String(n);
-  if (!s.includes('e')) return s;
-  const neg = s.charCodeAt(0) === 45;
-  const e = s.indexOf('e');
-  const mantissa = s.slice(neg ? 1 : 0, e);
-  const exp = Number(s.slice(e + 1));
-  const dot = mantissa.indexOf('.');
-  const digits = dot === -1 ? mantissa : mantissa.slice(0, dot) + mantissa.slice(dot + 1);
-  const point = (dot === -1 ? mantissa.length : dot) + exp;
-  let out: string;
-  if (point <= 0) out = '0.' + '0'.repeat(-point) + digits;
-  else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
-  else out = digits.slice(0, point) + '.' + digits.slice(point);
-  return neg ? '-' + out : out;
-}
-
-/** A decimal string (-?\d+(\.\d+)?) without redundant zeros or sign: "-007.50" → "-7.5", "-0.0" → "0". */
-export function canonicalDecimal(s: string): string {
-  const neg = s.charCodeAt(0) === 45;
-  let i = neg ? 1 : 0;
-  while (i < s.length - 1 && s.charCodeAt(i) === 48 && s.charCodeAt(i + 1) !== 46) i++;
-  let end = s.length;
-  const dot = s.indexOf('.', i);
-  if (dot !== -1) {
-    while (s.charCodeAt(end - 1) === 48) end--;
-    if (end - 1 === dot) end = dot;
-  }
-  const body = s.slice(i, end);
-  if (body === '0') return '0';
-  return neg ? '-' + body : body;
-}
-
-/** Exact comparison of two decimal strings, no float in between. */
-export function compareDecimal(a: string, b: string): number {
-  const x = canonicalDecimal(a);
-  const y = canonicalDecimal(b);
-  const xn = x.charCodeAt(0) === 45;
-  const yn = y.charCodeAt(0) === 45;
-  if (xn !== yn) return xn ? -1 : 1;
-  const mag = compareMagnitude(xn ? x.slice(1) : x, yn ? y.slice(1) : y);
-  return xn ? -mag : mag;
-}
-
-function compareMagnitude(x: string, y: string): number {
-  const xd = x.indexOf('.');
-  const yd = y.indexOf('.');
-  const xInt = xd === -1 ? x : x.slice(0, xd);
-  const yInt = yd === -1 ? y : y.slice(0, yd);
-  if (xInt.length !== yInt.length) return xInt.length < yInt.length ? -1 : 1;
-  if (xInt !== yInt) return xInt < yInt ? -1 : 1;
-  // Fractions have no trailing zeros, so plain string order is numeric order.
-  const xf = xd === -1 ? '' : x.slice(xd + 1);
-  const yf = yd === -1 ? '' : y.slice(yd + 1);
-  return xf === yf ? 0 : xf < yf ? -1 : 1;
-}
-
-/** Whether canonical decimal `c` overflows NUMERIC(p,s): too many integer digits, or rounding to s carries into one. */
-function exceedsPrecision(c: string, maxIntDigits: number, scale: number): boolean {
-  const start = c.charCodeAt(0) === 45 ? 1 : 0;
-  let dot = c.indexOf('.');
-  if (dot === -1) dot = c.length;
-  const intDigits = c.charCodeAt(start) === 48 ? 0 : dot - start;
-  if (intDigits !== maxIntDigits) return intDigits > maxIntDigits;
-  // At the limit, 99.995 rounded to two places is 100.00: one digit too many.
-  for (let i = start; i < start + intDigits; i++) if (c.charCodeAt(i) !== 57) return false;
-  const frac = dot + 1;
-  if (c.length - frac <= scale) return false;
-  for (let i = 0; i < scale; i++) if (c.charCodeAt(frac + i) !== 57) return false;
-  return c.charCodeAt(frac + scale) >= 53;
-}
-
-function exceedsUnconstrained(s: string): boolean {
-  const dot = s.indexOf('.');
-  const intLen = (dot === -1 ? s.length : dot) - (s.charCodeAt(0) === 45 ? 1 : 0);
-  return intLen > NUMERIC_MAX_INTEGER || (dot !== -1 && s.length - dot - 1 > NUMERIC_MAX_FRACTION);
-}
-
-function badTextReason(s: string): string | null {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0) return `text without NUL characters, got NUL at index ${i}`;
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
-      else return `well-formed Unicode text, got an unpaired surrogate at index ${i}`;
-    } else if (c >= 0xdc00 && c <= 0xdfff) {
-      return `well-formed Unicode text, got an unpaired surrogate at index ${i}`;
-    }
-  }
-  return null;
-}
-
-function codePointLength(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdbff) n++;
-    else if (i + 1 < s.length) {
-      n++;
-      i++;
-    } else n++;
-  }
-  return n;
-}
-
 function ajvError(e: ErrorObject | undefined, byName: ReadonlyMap<string, ColumnPlan>): RecordError {
   if (e === undefined) return invalid('SCHEMA_VIOLATION', 'value: failed its schema');
   const params = e.params as { missingProperty?: string; limit?: number; comparison?: string };
@@ -633,111 +522,4 @@ function jsonKind(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-function jsonErrorMessage(e: unknown, text: string): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  // V8 gives the position for most errors but not for "Unexpected token"; find it ourselves then.
-  if (/\bposition \d+/.test(msg)) return `value: invalid JSON: ${msg}`;
-  const at = jsonErrorPosition(text);
-  return `value: invalid JSON: ${msg}${at === undefined ? '' : ` (at position ${at})`}`;
-}
-
-/**
- * Where JSON.parse gave up, found by a small syntax scan (error path only). Undefined when the
- * scan does not fail where V8 did or nests too deep for the stack.
- */
-function jsonErrorPosition(text: string): number | undefined {
-  const scan = new JsonScan(text);
-  try {
-    if (scan.value()) {
-      scan.ws();
-      if (scan.i === text.length) return undefined;
-    }
-    return scan.i;
-  } catch {
-    return undefined;
-  }
-}
-
-class JsonScan {
-  i = 0;
-  private static readonly NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  constructor(private readonly t: string) {}
-
-  ws(): void {
-    for (let c = this.t.charCodeAt(this.i); c === 32 || c === 9 || c === 10 || c === 13;) {
-      c = this.t.charCodeAt(++this.i);
-    }
-  }
-
-  value(): boolean {
-    this.ws();
-    switch (this.t[this.i]) {
-      case '{':
-        return this.list('}', true);
-      case '[':
-        return this.list(']', false);
-      case '"':
-        return this.string();
-      case 't':
-        return this.literal('true');
-      case 'f':
-        return this.literal('false');
-      case 'n':
-        return this.literal('null');
-      default: {
-        JsonScan.NUMBER.lastIndex = this.i;
-        if (!JsonScan.NUMBER.test(this.t)) return false;
-        this.i = JsonScan.NUMBER.lastIndex;
-        return true;
-      }
-    }
-  }
-
-  private list(close: string, members: boolean): boolean {
-    this.i++;
-    this.ws();
-    if (this.t[this.i] === close) return this.step();
-    for (;;) {
-      if (members) {
-        this.ws();
-        if (this.t[this.i] !== '"' || !this.string()) return false;
-        this.ws();
-        if (this.t[this.i] !== ':') return false;
-        this.i++;
-      }
-      if (!this.value()) return false;
-      this.ws();
-      const c = this.t[this.i];
-      if (c === close) return this.step();
-      if (c !== ',') return false;
-      this.i++;
-    }
-  }
-
-  private string(): boolean {
-    for (this.i++; this.i < this.t.length; this.i++) {
-      const c = this.t.charCodeAt(this.i);
-      if (c === 34) return this.step();
-      if (c < 0x20) return false;
-      if (c === 92) {
-        const e = this.t[++this.i];
-        if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(this.t.slice(this.i + 1, this.i + 5))) return false;
-          this.i += 4;
-        } else if (e === undefined || !'"\\/bfnrt'.includes(e)) return false;
-      }
-    }
-    return false;
-  }
-
-  /** Consumes the closing character. */
-  private step(): true {
-    this.i++;
-    return true;
-  }
-
-  private literal(word: string): boolean {
-    for (let k = 0; k < word.length; k++, this.i++) if (this.t[this.i] !== word[k]) return false;
-    return true;
-  }
-}
+export { numberToDecimal, canonicalDecimal, compareDecimal } from './decimal-text.js';
