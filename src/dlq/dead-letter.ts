@@ -5,7 +5,7 @@ import type { IHeaders } from 'kafkajs';
 
 export type DeadLetterReason = 'decode' | 'validation' | 'database' | 'overflow' | 'tombstone';
 
-export interface DeadLetter extends DeadLetterSource {
+export interface DeadLetter extends DeadLetterOrigin {
   readonly reason: DeadLetterReason;
   readonly errorCode: string;
   readonly errorMessage: string;
@@ -24,7 +24,7 @@ export interface DeadLetterSink {
 }
 
 /** The record's coordinates and bytes, as a DLQ entry has them. */
-export interface DeadLetterSource {
+export interface DeadLetterOrigin {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
@@ -35,7 +35,7 @@ export interface DeadLetterSource {
 }
 
 export function toDeadLetter(
-  r: DeadLetterSource,
+  r: DeadLetterOrigin,
   why: Pick<DeadLetter, 'reason' | 'errorCode' | 'errorMessage' | 'attempts' | 'workerId' | 'failedAt'>,
 ): DeadLetter {
   return {

@@ -12,8 +12,8 @@ import { formats } from '../config/formats.js';
 import { createLogger, kafkaLogCreator, kafkaLogLevel, type Logger } from '../logger.js';
 import { toError } from '../errors.js';
 import type { DeadLetterReason } from './dead-letter.js';
-import { NdjsonDeadLetterSource } from './ndjson-dlq.js';
-import { TopicDeadLetterSource } from './topic-dlq.js';
+import { NdjsonDeadLetterSource } from './ndjson-dlq-source.js';
+import { TopicDeadLetterSource } from './topic-dlq-source.js';
 import {
   DEAD_LETTER_REASONS,
   KafkaReplayTarget,

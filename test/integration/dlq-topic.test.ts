@@ -11,9 +11,9 @@ import { createLogger } from '../../src/logger.js';
 import {
   DLQ_HEADERS,
   KafkaTopicDeadLetterSink,
-  TopicDeadLetterSource,
   deadLetterFromKafkaMessage,
 } from '../../src/dlq/topic-dlq.js';
+import { TopicDeadLetterSource } from '../../src/dlq/topic-dlq-source.js';
 import { KafkaReplayTarget, replay, type ReplayOptions, type ReplaySummary } from '../../src/dlq/replay.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');

@@ -8,11 +8,10 @@ import path from 'node:path';
 import type { DeadLetter } from '../../../src/dlq/dead-letter.js';
 import {
   NdjsonDeadLetterSink,
-  NdjsonDeadLetterSource,
   decodeDeadLetterLine,
   encodeDeadLetterLine,
-  listDeadLetterFiles,
 } from '../../../src/dlq/ndjson-dlq.js';
+import { NdjsonDeadLetterSource, listDeadLetterFiles } from '../../../src/dlq/ndjson-dlq-source.js';
 import type { SourceEntry } from '../../../src/dlq/replay.js';
 
 const DAY1 = Date.parse('2024-05-01T12:00:00.000Z');
