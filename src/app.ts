@@ -176,17 +176,23 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         log.info({ queued: s.records, bytes: s.bytes }, 'queue under low watermark: partitions resumed');
       },
     });
+    const decoderOptions = {
+      defaultTenantId: config.defaultTenantId === '' ? undefined : config.defaultTenantId,
+      maxMessageBytes: config.maxMessageBytes,
+    };
     const routes = new Map(
-      [...mappings].map(([topic, mapping]) => [
-        topic,
-        {
-          mapping,
-          decoder: createDecoder(mapping, {
-            defaultTenantId: config.defaultTenantId === '' ? undefined : config.defaultTenantId,
-            maxMessageBytes: config.maxMessageBytes,
-          }),
-        },
-      ]),
+      [...mappings].map(([topic, mapping]) => {
+        const decoder = createDecoder(mapping, decoderOptions);
+        if (config.tombstones !== 'delete' || mapping.mode === 'copy')
+          return [topic, { mapping, decoder }] as const;
+        // Tombstone keys carry only the conflict-key columns.
+        const keyColumns = mapping.key.map((k) => ({
+          ...mapping.columns.find((c) => c.name === k)!,
+          required: true,
+        }));
+        const keyDecoder = createDecoder({ ...mapping, columns: keyColumns }, decoderOptions);
+        return [topic, { mapping, decoder, keyDecoder }] as const;
+      }),
     );
     const dispatcher = new Dispatcher({
       queue,

@@ -41,7 +41,7 @@ export interface AppConfig {
   };
   defaultTenantId: string;
   maxMessageBytes: number;
-  tombstones: 'dlq' | 'ignore';
+  tombstones: 'dlq' | 'ignore' | 'delete';
   queue: {
     capacityRecords: number;
     capacityBytes: number;

@@ -160,8 +160,8 @@ export const schema = {
     env: 'MAX_MESSAGE_BYTES',
   },
   tombstones: {
-    doc: 'What to do with null-valued messages: dlq (dead-letter them) or ignore (count and skip).',
-    format: ['dlq', 'ignore'],
+    doc: 'Null-valued messages: dlq (dead-letter them), ignore (count and skip) or delete (the message key is a JSON object of the conflict-key columns; that row is deleted, as Kafka Connect does with delete.enabled and pk.mode=record_key).',
+    format: ['dlq', 'ignore', 'delete'],
     default: 'dlq',
     env: 'TOMBSTONE_POLICY',
   },

@@ -6,7 +6,7 @@ import type { KafkaMessage } from 'kafkajs';
 import type { BoundedQueue } from './bounded-queue.js';
 import { tpKey, type SinkRecord } from './sink-record.js';
 import type { TopicMapping } from './topic-mapping.js';
-import type { RecordDecoder } from './decode.js';
+import type { DecodeResult, RecordDecoder } from './decode.js';
 import { RecordError, SinkError } from '../errors.js';
 
 export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
@@ -20,8 +20,12 @@ export class QueueOverflowError extends SinkError {
 export interface DispatcherOptions {
   readonly queue: BoundedQueue<SinkRecord>;
   readonly lanes: number;
-  readonly routes: ReadonlyMap<string, { mapping: TopicMapping; decoder: RecordDecoder }>;
-  readonly tombstones: 'dlq' | 'ignore';
+  /** keyDecoder decodes a tombstone's key (JSON of the conflict-key columns) for deletes. */
+  readonly routes: ReadonlyMap<
+    string,
+    { mapping: TopicMapping; decoder: RecordDecoder; keyDecoder?: RecordDecoder }
+  >;
+  readonly tombstones: 'dlq' | 'ignore' | 'delete';
   readonly overflow: OverflowStrategy;
   readonly now: () => number;
   /** drop_oldest: called with the records taken out of the queue; must dead-letter them. */
@@ -63,6 +67,38 @@ export class Dispatcher {
     this.floor.delete(tpKey(topic, partition));
   }
 
+  private decodeDeleteKey(
+    route: { mapping: TopicMapping; keyDecoder?: RecordDecoder },
+    key: Buffer | null,
+  ): DecodeResult {
+    if (route.keyDecoder === undefined) {
+      return {
+        ok: false,
+        error: new RecordError(
+          'decode',
+          'TOMBSTONE_NO_KEY',
+          `tombstone: table ${route.mapping.table} has no conflict key to delete by`,
+        ),
+      };
+    }
+    if (key === null) {
+      return {
+        ok: false,
+        error: new RecordError(
+          'decode',
+          'TOMBSTONE_NO_KEY',
+          `key: expected a JSON object with ${route.mapping.key.join(', ')} for a delete, got null`,
+        ),
+      };
+    }
+    const d = route.keyDecoder.decode(key);
+    if (d.ok) return d;
+    return {
+      ok: false,
+      error: new RecordError(d.error.reason, d.error.code, `tombstone key: ${d.error.message}`),
+    };
+  }
+
   /**
    * Hands one partition's fetched messages to the queue, in offset order. Never drops a
    * record under `block`; the caller resolves the offsets of everything dispatched.
@@ -85,7 +121,13 @@ export class Dispatcher {
         this.stats.ignoredTombstones++;
         continue;
       }
-      const decoded = value === null ? null : route.decoder.decode(value);
+      const isDelete = value === null && this.o.tombstones === 'delete';
+      const decoded =
+        value !== null
+          ? route.decoder.decode(value)
+          : isDelete
+            ? this.decodeDeleteKey(route, m.key ?? null)
+            : null;
       const bytes = (value?.length ?? 0) + (m.key?.length ?? 0) + 64;
       const record: SinkRecord = {
         topic,
@@ -101,6 +143,7 @@ export class Dispatcher {
         values: decoded?.ok === true ? decoded.values : null,
         conflictKey: decoded?.ok === true ? decoded.key : '',
         error: decoded === null ? TOMBSTONE : decoded.ok ? null : decoded.error,
+        ...(isDelete && decoded?.ok === true ? { isDelete: true } : {}),
       };
       if (this.o.overflow === 'error' && queue.isFull()) {
         const s = queue.stats();

@@ -25,6 +25,8 @@ export interface SinkRecord {
   /** Conflict-key values joined, for in-batch dedup (empty when rejected). */
   readonly conflictKey: string;
   readonly error: RecordError | null;
+  /** A tombstone under TOMBSTONE_POLICY=delete: `values` are the conflict-key columns. */
+  readonly isDelete?: boolean;
 }
 
 export function tpKey(topic: string, partition: number): string {

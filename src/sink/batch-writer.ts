@@ -224,13 +224,23 @@ async function writeRows(
   rows: readonly SinkRecord[],
   truncate: boolean,
 ): Promise<void> {
-  const data = encodeCopyRows(rows.map((r) => r.values!));
-  await conn.copyIn(sql.copy, data);
-  if (sql.merge !== null) {
-    await conn.query(sql.merge);
-    // Within one transaction the staging table is reused by the next sub-batch.
-    if (truncate && sql.truncateStaging !== null) await conn.query(sql.truncateStaging);
+  const upserts = rows.some((r) => r.isDelete === true) ? rows.filter((r) => r.isDelete !== true) : rows;
+  if (upserts.length > 0) {
+    await conn.copyIn(sql.copy, encodeCopyRows(upserts.map((r) => r.values!)));
+    if (sql.merge !== null) {
+      await conn.query(sql.merge);
+      // Within one transaction the staging table is reused by the next sub-batch.
+      if (truncate && sql.truncateStaging !== null) await conn.query(sql.truncateStaging);
+    }
   }
+  if (upserts.length === rows.length) return;
+  // After dedup each key appears once, so deletes and upserts never touch the same row.
+  const deletes = rows.filter((r) => r.isDelete === true);
+  if (sql.copyDelete === null || sql.delete === null)
+    throw new Error(`table ${sql.mapping.table} cannot delete`);
+  await conn.copyIn(sql.copyDelete, encodeCopyRows(deletes.map((r) => r.values!)));
+  await conn.query(sql.delete);
+  if (truncate && sql.truncateDeleteStaging !== null) await conn.query(sql.truncateDeleteStaging);
 }
 
 /**

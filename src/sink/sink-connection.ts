@@ -40,7 +40,10 @@ export class SinkConnection {
     const conn = new SinkConnection(client);
     try {
       await client.connect();
-      for (const t of tables) if (t.createStaging !== '') await client.query(t.createStaging);
+      for (const t of tables) {
+        if (t.createStaging !== '') await client.query(t.createStaging);
+        if (t.createDeleteStaging !== '') await client.query(t.createDeleteStaging);
+      }
     } catch (e) {
       conn.markBroken();
       await conn.close();

@@ -11,6 +11,11 @@ export interface TableSql {
   /** Moves staged rows into the target; null in copy mode. */
   readonly merge: string | null;
   readonly truncateStaging: string | null;
+  /** Tombstone deletes (TOMBSTONE_POLICY=delete): a key-only staging table; empty in copy mode. */
+  readonly createDeleteStaging: string;
+  readonly copyDelete: string | null;
+  readonly delete: string | null;
+  readonly truncateDeleteStaging: string | null;
   /** Column index of each key column, for in-batch dedup. */
   readonly keyIndexes: readonly number[];
 }
@@ -27,10 +32,15 @@ export function buildTableSql(schema: string, m: TopicMapping): TableSql {
       copy: `COPY ${target} (${cols}) FROM STDIN`,
       merge: null,
       truncateStaging: null,
+      createDeleteStaging: '',
+      copyDelete: null,
+      delete: null,
+      truncateDeleteStaging: null,
       keyIndexes,
     };
   }
   const key = m.key.map(quoteIdent).join(', ');
+  const delStaging = quoteIdent(`stgdel_${schema}_${m.table}`.slice(0, 63));
   const nonKey = m.columns.filter((c) => !m.key.includes(c.name));
   const onConflict =
     m.mode === 'insert' || nonKey.length === 0
@@ -46,6 +56,10 @@ export function buildTableSql(schema: string, m: TopicMapping): TableSql {
     copy: `COPY ${staging} (${cols}) FROM STDIN`,
     merge: `INSERT INTO ${target} (${cols}) SELECT ${cols} FROM ${staging} ${onConflict}`,
     truncateStaging: `TRUNCATE ${staging}`,
+    createDeleteStaging: `CREATE TEMP TABLE IF NOT EXISTS ${delStaging} ON COMMIT DELETE ROWS AS SELECT ${key} FROM ${target} WITH NO DATA`,
+    copyDelete: `COPY ${delStaging} (${key}) FROM STDIN`,
+    delete: `DELETE FROM ${target} t USING ${delStaging} d WHERE ${m.key.map((k) => `t.${quoteIdent(k)} = d.${quoteIdent(k)}`).join(' AND ')}`,
+    truncateDeleteStaging: `TRUNCATE ${delStaging}`,
     keyIndexes,
   };
 }
