@@ -6,6 +6,15 @@ function shown(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
+/** Env values are strings: "a, b,,c" → ["a", "b", "c"]; arrays from files pass through. */
+function commaList(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 function numberish(v: unknown): unknown {
   if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
   return v;
@@ -73,14 +82,7 @@ export const formats: convict.Format[] = [
   },
   {
     name: 'broker-list',
-    coerce(v: unknown) {
-      return typeof v === 'string'
-        ? v
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '')
-        : v;
-    },
+    coerce: commaList,
     validate(v: unknown) {
       const list = Array.isArray(v) ? (v as unknown[]) : [v];
       const bad = list.find((b) => typeof b !== 'string' || !HOST_PORT.test(b));
@@ -139,14 +141,7 @@ export const formats: convict.Format[] = [
   },
   {
     name: 'topic-suffix-list',
-    coerce(v: unknown) {
-      return typeof v === 'string'
-        ? v
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '')
-        : v;
-    },
+    coerce: commaList,
     validate(v: unknown) {
       if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(s))) {
         throw new Error(`expected a comma-separated list of topic names, got ${shown(v)}`);
