@@ -13,7 +13,7 @@ import { OffsetCommitter } from './kafka/offset-committer.js';
 import type { AssignmentChange } from './kafka/assignment.js';
 import { BoundedQueue } from './pipeline/bounded-queue.js';
 import { createDecoder } from './pipeline/decode.js';
-import { Dispatcher } from './pipeline/dispatcher.js';
+import { Dispatcher, laneOf } from './pipeline/dispatcher.js';
 import { OverflowGate } from './pipeline/overflow-gate.js';
 import { tpKey, type SinkRecord } from './pipeline/sink-record.js';
 import { CircuitBreaker } from './resilience/circuit-breaker.js';
@@ -135,21 +135,20 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     };
     // Dropped records' offsets are committed by the worker owning their partition, once
     // they are durable in the DLQ (see SinkWorker.postHandled).
-    const workersRef: SinkWorker[] = [];
+    const workers: SinkWorker[] = [];
     const gate = new OverflowGate(dlq, clock, log.child({ component: 'overflow' }), (entries) => {
       countDeadLetters(entries);
       const byLane = new Map<number, Map<string, PartitionOffset>>();
       for (const d of entries) {
-        const lane = dispatcherRef.current?.laneOf(d.topic, d.partition) ?? 0;
+        const lane = laneOf(d.topic, d.partition, config.sink.workers);
         let m = byLane.get(lane);
         if (m === undefined) byLane.set(lane, (m = new Map<string, PartitionOffset>()));
         const k = tpKey(d.topic, d.partition);
         if ((m.get(k)?.nextOffset ?? -1) < d.offset + 1)
           m.set(k, { topic: d.topic, partition: d.partition, nextOffset: d.offset + 1 });
       }
-      for (const [lane, m] of byLane) workersRef[lane]?.postHandled([...m.values()]);
+      for (const [lane, m] of byLane) workers[lane]?.postHandled([...m.values()]);
     });
-    const dispatcherRef: { current: Dispatcher | null } = { current: null };
 
     // --- queue, dispatcher, consumer
     let consumer: SinkConsumer | null = null;
@@ -203,7 +202,6 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       now: () => clock.now(),
       onOverflowDrop: (dropped) => gate.drop(dropped),
     });
-    dispatcherRef.current = dispatcher;
 
     // --- writers
     const tables = new Map<string, TableSql>();
@@ -218,16 +216,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         log.warn({ from, to }, `circuit breaker ${from} → ${to}`);
       },
     });
-    const retry = new RetryPolicy(
-      {
-        maxAttempts: config.retry.maxAttempts,
-        initialBackoffMs: config.retry.initialBackoffMs,
-        maxBackoffMs: config.retry.maxBackoffMs,
-        multiplier: config.retry.multiplier,
-        jitter: config.retry.jitter,
-      },
-      deps.random ?? Math.random,
-    );
+    const retry = new RetryPolicy(config.retry, deps.random ?? Math.random);
     const lag = new LagTracker();
     let fatal: Error | null = null;
     let resolveDone!: () => void;
@@ -245,6 +234,14 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       log.child({ component: 'committer' }),
       (_o, ms) => metrics.commitLatency.observe(ms / 1000),
     );
+    /** Offsets now in sink_offsets: lag, the dispatcher's floor, then the Kafka mirror. */
+    const offsetsCommitted = (offsets: readonly PartitionOffset[]): void => {
+      for (const o of offsets) {
+        lag.committed(o.topic, o.partition, o.nextOffset);
+        dispatcher.setFloor(o.topic, o.partition, o.nextOffset);
+      }
+      committer.add(offsets);
+    };
     const onCommitted = (
       result: BatchResult,
       batch: readonly SinkRecord[],
@@ -269,11 +266,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       // For the benchmark's exact latency percentiles; free when nobody listens.
       if (events.listenerCount('committed') > 0) events.emit('committed', batch, now);
       for (const r of batch) metrics.e2eLatency.observe(Math.max(0, now - r.timestamp) / 1000);
-      for (const o of result.offsets) {
-        lag.committed(o.topic, o.partition, o.nextOffset);
-        dispatcher.setFloor(o.topic, o.partition, o.nextOffset);
-      }
-      committer.add(result.offsets);
+      offsetsCommitted(result.offsets);
     };
     const writer = new BatchWriter({
       tables,
@@ -283,7 +276,6 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       now: () => clock.now(),
       ...(config.queue.overflow === 'drop_oldest' ? { beforeCommit: () => gate.settled() } : {}),
     });
-    const workers = workersRef;
     for (let id = 0; id < config.sink.workers; id++) {
       workers.push(
         new SinkWorker({
@@ -292,7 +284,6 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           writer,
           breaker,
           retry,
-          maxAttempts: config.retry.maxAttempts,
           clock,
           openConnection: () =>
             SinkConnection.open(
@@ -308,13 +299,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           flushIntervalMs: config.sink.flushIntervalMs,
           hooks: {
             onCommitted,
-            onOffsetsAdvanced: (offsets) => {
-              for (const o of offsets) {
-                lag.committed(o.topic, o.partition, o.nextOffset);
-                dispatcher.setFloor(o.topic, o.partition, o.nextOffset);
-              }
-              committer.add(offsets);
-            },
+            onOffsetsAdvanced: offsetsCommitted,
             onAttemptFailed: (e, _attempt, workerId) => {
               metrics.writeErrors.inc({ coord_id: coord, worker_id: String(workerId), error_type: e.code });
               metrics.retryAttempts.inc({ kind: e.kind });
@@ -348,7 +333,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     const seekToStoredOffsets = async (added: AssignmentChange['added']): Promise<void> => {
       try {
         const addedTopics = [...new Set(added.map((p) => p.topic))];
-        const stored = await offsetStore.read(control as unknown as pg.ClientBase, addedTopics);
+        const stored = await offsetStore.read(control, addedTopics);
         const committed = await admin.fetchOffsets({ groupId: config.kafka.groupId, topics: addedTopics });
         const kafkaNext = new Map<string, number>();
         for (const t of committed)
@@ -393,7 +378,6 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       dispatcher,
       {
         onAssignment,
-        onRebalancing: () => undefined,
         onBatchFetched: (topic, partition, n, hw) => {
           lag.highWatermark(topic, partition, Number(hw));
           metrics.itemsSubmitted.inc({ coord_id: coord, topic }, n);

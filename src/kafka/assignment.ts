@@ -41,8 +41,4 @@ export class AssignmentTracker {
   get size(): number {
     return this.owned.size;
   }
-
-  list(): TopicPartition[] {
-    return [...this.owned.values()];
-  }
 }

@@ -23,7 +23,6 @@ export interface SinkConsumerHooks {
   onCrash(error: Error, restart: boolean): void;
   /** The dispatcher threw (e.g. queue.overflow=error): the member must stop. */
   onFatal(error: Error): void;
-  onRebalancing(): void;
 }
 
 export class SinkConsumer {
@@ -53,7 +52,7 @@ export class SinkConsumer {
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
     });
-    const { GROUP_JOIN, CRASH, REBALANCING } = this.consumer.events;
+    const { GROUP_JOIN, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
       const change = this.assignment.update(e.payload.memberAssignment);
@@ -71,9 +70,6 @@ export class SinkConsumer {
         'joined consumer group',
       );
       hooks.onAssignment(change);
-    });
-    this.consumer.on(REBALANCING, () => {
-      hooks.onRebalancing();
     });
     this.consumer.on(CRASH, (e) => {
       this.joined = false;

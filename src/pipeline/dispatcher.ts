@@ -11,6 +11,13 @@ import { RecordError, SinkError } from '../errors.js';
 
 export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
 
+/** Stable partition → lane choice: a partition's records always meet the same worker. */
+export function laneOf(topic: string, partition: number, lanes: number): number {
+  let h = 0;
+  for (let i = 0; i < topic.length; i++) h = (h * 31 + topic.charCodeAt(i)) | 0;
+  return ((h >>> 0) + partition) % lanes;
+}
+
 export class QueueOverflowError extends SinkError {
   constructor(message: string) {
     super('QUEUE_OVERFLOW', message, { retriable: false });
@@ -50,13 +57,6 @@ export class Dispatcher {
   readonly stats: DispatchStats = { submitted: 0, ignoredTombstones: 0, belowFloor: 0 };
 
   constructor(private readonly o: DispatcherOptions) {}
-
-  /** Stable partition → lane choice: a partition's records always meet the same worker. */
-  laneOf(topic: string, partition: number): number {
-    let h = 0;
-    for (let i = 0; i < topic.length; i++) h = (h * 31 + topic.charCodeAt(i)) | 0;
-    return ((h >>> 0) + partition) % this.o.lanes;
-  }
 
   setFloor(topic: string, partition: number, nextOffset: number): void {
     const k = tpKey(topic, partition);
@@ -106,7 +106,7 @@ export class Dispatcher {
   dispatch(topic: string, partition: number, messages: readonly KafkaMessage[]): void {
     const route = this.o.routes.get(topic);
     if (route === undefined) throw new Error(`no mapping for topic ${topic}`);
-    const lane = this.laneOf(topic, partition);
+    const lane = laneOf(topic, partition, this.o.lanes);
     const floor = this.floor.get(tpKey(topic, partition)) ?? -1;
     const now = this.o.now();
     const { queue } = this.o;

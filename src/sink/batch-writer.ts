@@ -20,8 +20,6 @@ export interface BatchResult {
   /** Superseded by a later record of the same key in this batch. */
   readonly collapsed: number;
   readonly offsets: readonly PartitionOffset[];
-  /** True when the batch needed poison isolation. */
-  readonly isolated: boolean;
 }
 
 export interface BatchWriterDeps {
@@ -50,31 +48,10 @@ export class BatchWriter {
 
   async write(conn: SinkConnection, batch: readonly SinkRecord[], attempts: number): Promise<BatchResult> {
     try {
-      return await this.attempt(conn, batch, attempts, false);
+      return await conn.transaction(() => this.apply(conn, batch, attempts, false));
     } catch (e) {
       if (!isDataError(e)) throw e;
-      return this.attempt(conn, batch, attempts, true);
-    }
-  }
-
-  private async attempt(
-    conn: SinkConnection,
-    batch: readonly SinkRecord[],
-    attempts: number,
-    isolate: boolean,
-  ): Promise<BatchResult> {
-    await conn.query('BEGIN');
-    try {
-      const result = await this.apply(conn, batch, attempts, isolate);
-      await conn.query('COMMIT');
-      return result;
-    } catch (e) {
-      try {
-        await conn.query('ROLLBACK');
-      } catch {
-        conn.markBroken();
-      }
-      throw e;
+      return conn.transaction(() => this.apply(conn, batch, attempts, true));
     }
   }
 
@@ -155,7 +132,7 @@ export class BatchWriter {
     }
     await this.deps.offsets.advance(conn.client, offsets);
     if (this.deps.beforeCommit) await this.deps.beforeCommit();
-    return { rowsByTable, deadLetters, skipped, collapsed, offsets, isolated: isolate };
+    return { rowsByTable, deadLetters, skipped, collapsed, offsets };
   }
 
   /**
@@ -163,20 +140,15 @@ export class BatchWriter {
    * (drop_oldest: already durable in the DLQ). Returns the offsets now stored.
    */
   async advance(conn: SinkConnection, offsets: readonly PartitionOffset[]): Promise<PartitionOffset[]> {
-    await conn.query('BEGIN');
-    try {
+    return conn.transaction(async () => {
       const next = await this.deps.offsets.lock(conn.client, offsets);
       const moved = offsets.map((o) => ({
         ...o,
         nextOffset: Math.max(next.get(tpKey(o.topic, o.partition)) ?? 0, o.nextOffset),
       }));
       await this.deps.offsets.advance(conn.client, moved);
-      await conn.query('COMMIT');
       return moved;
-    } catch (e) {
-      await conn.query('ROLLBACK').catch(() => conn.markBroken());
-      throw e;
-    }
+    });
   }
 
   /** Bisects under savepoints until each failing row stands alone. */

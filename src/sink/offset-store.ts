@@ -2,7 +2,7 @@
 // transaction as the rows. Locking the batch's rows (in a fixed order, so two members never
 // deadlock) serialises a zombie member behind the partition's new owner; records below
 // next_offset were already applied and are dropped, so nothing is applied twice.
-import type { ClientBase } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { quoteIdent } from '../pipeline/topic-mapping.js';
 
 export interface PartitionOffset {
@@ -67,7 +67,7 @@ export class OffsetStore {
   }
 
   /** Outside a transaction: the stored next offsets of these topics (for seeking on assignment). */
-  async read(client: ClientBase, topics: readonly string[]): Promise<PartitionOffset[]> {
+  async read(client: Pool, topics: readonly string[]): Promise<PartitionOffset[]> {
     const r = await client.query<{ topic: string; partition: number; next_offset: string }>(this.readSql, [
       this.groupId,
       topics,

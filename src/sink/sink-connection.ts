@@ -64,6 +64,22 @@ export class SinkConnection {
     return this.client.query(text, values);
   }
 
+  /**
+   * Runs `work` between BEGIN and COMMIT; on error rolls back and rethrows. A connection
+   * whose ROLLBACK fails is in an unknown state: it is marked broken, never reused.
+   */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.query('BEGIN');
+    try {
+      const result = await work();
+      await this.query('COMMIT');
+      return result;
+    } catch (e) {
+      await this.query('ROLLBACK').catch(() => this.markBroken());
+      throw e;
+    }
+  }
+
   /** Streams one pre-encoded COPY text buffer into `sql` (a COPY … FROM STDIN). */
   async copyIn(sql: string, data: Buffer): Promise<void> {
     const stream: Writable = this.client.query(copyFrom(sql));

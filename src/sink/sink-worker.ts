@@ -30,7 +30,6 @@ export interface SinkWorkerOptions {
   readonly writer: BatchWriter;
   readonly breaker: CircuitBreaker;
   readonly retry: RetryPolicy;
-  readonly maxAttempts: number;
   readonly clock: Clock;
   readonly openConnection: () => Promise<SinkConnection>;
   readonly batchSize: number;
@@ -49,17 +48,11 @@ export class SinkWorker {
   /** Offsets of this worker's partitions already durable in the DLQ (drop_oldest), to commit. */
   private inbox = new Map<string, PartitionOffset>();
   private alive = false;
-  private busy = false;
 
   constructor(private readonly o: SinkWorkerOptions) {}
 
   get isAlive(): boolean {
     return this.alive;
-  }
-
-  /** True while a batch is being written (used by shutdown to report progress). */
-  get isBusy(): boolean {
-    return this.busy;
   }
 
   start(): void {
@@ -136,11 +129,9 @@ export class SinkWorker {
       if (batch.length === 0) continue;
       let bytes = 0;
       for (const r of batch) bytes += r.bytes;
-      this.busy = true;
       try {
         await this.writeWithRetry(batch);
       } finally {
-        this.busy = false;
         // Aborted batches are released too: their records are re-read after restart.
         queue.release(batch.length, bytes);
       }
@@ -181,7 +172,8 @@ export class SinkWorker {
 
   /** Runs `work` until it succeeds or the worker is stopped, with backoff and the breaker. */
   private async withRetry(work: (conn: SinkConnection, attempt: number) => Promise<void>): Promise<void> {
-    const { breaker, retry, clock, hooks, id, log, maxAttempts } = this.o;
+    const { breaker, retry, clock, hooks, id, log } = this.o;
+    const { maxAttempts } = retry;
     const signal = this.abort.signal;
     let attempt = 0;
     while (!signal.aborted) {

@@ -16,15 +16,12 @@ export interface TableSql {
   readonly copyDelete: string | null;
   readonly delete: string | null;
   readonly truncateDeleteStaging: string | null;
-  /** Column index of each key column, for in-batch dedup. */
-  readonly keyIndexes: readonly number[];
 }
 
 export function buildTableSql(schema: string, m: TopicMapping): TableSql {
   const target = `${quoteIdent(schema)}.${quoteIdent(m.table)}`;
   const staging = quoteIdent(`stg_${schema}_${m.table}`.slice(0, 63));
   const cols = m.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const keyIndexes = m.key.map((k) => m.columns.findIndex((c) => c.name === k));
   if (m.mode === 'copy') {
     return {
       mapping: m,
@@ -36,7 +33,6 @@ export function buildTableSql(schema: string, m: TopicMapping): TableSql {
       copyDelete: null,
       delete: null,
       truncateDeleteStaging: null,
-      keyIndexes,
     };
   }
   const key = m.key.map(quoteIdent).join(', ');
@@ -60,6 +56,5 @@ export function buildTableSql(schema: string, m: TopicMapping): TableSql {
     copyDelete: `COPY ${delStaging} (${key}) FROM STDIN`,
     delete: `DELETE FROM ${target} t USING ${delStaging} d WHERE ${m.key.map((k) => `t.${quoteIdent(k)} = d.${quoteIdent(k)}`).join(' AND ')}`,
     truncateDeleteStaging: `TRUNCATE ${delStaging}`,
-    keyIndexes,
   };
 }

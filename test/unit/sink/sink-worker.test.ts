@@ -55,7 +55,6 @@ function setup(opts: { batchSize?: number; flushIntervalMs?: number; failures?: 
         skipped: 0,
         collapsed: 0,
         offsets: [],
-        isolated: false,
       });
     },
     advance: () => Promise.resolve([]),
@@ -74,7 +73,6 @@ function setup(opts: { batchSize?: number; flushIntervalMs?: number; failures?: 
       multiplier: 2,
       jitter: false,
     }),
-    maxAttempts: 5,
     clock,
     openConnection: () => {
       opened++;
