@@ -4,46 +4,29 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import pg from 'pg';
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import { loadConfig, type LoadedConfig } from '../../src/config/load-config.js';
 import { quoteIdent, type TopicMapping } from '../../src/pipeline/topic-mapping.js';
 import { sampleMessage, symbols, type Kind, type SampleMessage } from '../../src/sample/sample-data.js';
 import { createLogger } from '../../src/logger.js';
-import { toError } from '../../src/errors.js';
+import { databaseUrl, kafkaBrokers, randomName, waitFor as poll } from './services.js';
 import { migrate } from '../../src/sink/migrate.js';
 
-export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BROKERS = kafkaBrokers();
+export const DATABASE_URL = databaseUrl();
 
-export function randomId(prefix: string): string {
-  return `${prefix}${crypto.randomBytes(5).toString('hex')}`;
-}
-
-/** Polls `fn` until it returns true; fails with `message` (and the last value) at the deadline. */
+/**
+ * Polls `fn` until it returns true (a probe that throws counts as "not yet"); fails with
+ * `message` at the deadline. The positional form of services.ts's waitFor.
+ */
 export async function waitFor(
   fn: () => Promise<boolean> | boolean,
   message: string | (() => string | Promise<string>),
   timeoutMs = 60_000,
   intervalMs = 100,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      // A probe can fail while the system under test recovers (broker away): poll on.
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      const m = typeof message === 'string' ? message : await message();
-      const last = lastError === null ? '' : ` (last probe error: ${toError(lastError).message})`;
-      throw new Error(`timed out after ${timeoutMs} ms: ${m}${last}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  await poll(fn, { message, timeoutMs, intervalMs });
 }
 
 export interface TestContext {
@@ -73,7 +56,7 @@ export async function createTestContext(
   name: string,
   brokers: readonly string[] = BROKERS,
 ): Promise<TestContext> {
-  const id = randomId(`${name.replace(/[^a-z0-9]/g, '')}_`);
+  const id = randomName(`${name.replace(/[^a-z0-9]/g, '')}_`);
   const prefix = `${id}.`;
   const schema = id.toLowerCase();
   const dlqTopic = `${id}.dlq`;

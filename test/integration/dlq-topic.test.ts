@@ -3,7 +3,6 @@
 // sends exactly the filtered originals, with replay headers, and resumes where it stopped.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import net from 'node:net';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import type { DeadLetter, DeadLetterReason } from '../../src/dlq/dead-letter.js';
@@ -14,27 +13,11 @@ import {
   deadLetterFromKafkaMessage,
 } from '../../src/dlq/topic-dlq.js';
 import { TopicDeadLetterSource } from '../../src/dlq/topic-dlq-source.js';
+import { BROKERS, waitFor } from '../helpers/sink-harness.js';
+import { randomName } from '../helpers/services.js';
 import { KafkaReplayTarget, replay, type ReplayOptions, type ReplaySummary } from '../../src/dlq/replay.js';
 
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const REASONS: DeadLetterReason[] = ['decode', 'validation', 'database', 'overflow', 'tombstone'];
-
-function randomName(prefix: string): string {
-  return `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
-}
-
-/** Polls until `fn` is true; fails with `message()` at the deadline. */
-async function waitFor(
-  fn: () => Promise<boolean> | boolean,
-  message: () => string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${message()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function brokerReachable(): Promise<boolean> {
   const [host, port] = BROKERS[0]!.split(':');
@@ -109,7 +92,7 @@ async function readTopic(
   topic: string,
   expected: number,
 ): Promise<{ partition: number; message: KafkaMessage }[]> {
-  const consumer = kafka.consumer({ groupId: randomName('reader'), maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({ groupId: randomName('reader-'), maxWaitTimeInMs: 200 });
   const out: { partition: number; message: KafkaMessage }[] = [];
   await consumer.connect();
   try {
@@ -127,6 +110,7 @@ async function readTopic(
         return out.length >= expected && out.length >= high;
       },
       () => `${topic}: read ${out.length}, expected ${expected}, high watermarks sum to ${high}`,
+      30_000,
     );
   } finally {
     await consumer.disconnect();
@@ -142,14 +126,14 @@ void describe('DLQ topic (real broker)', () => {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'silent');
   const kafka = new Kafka({ clientId: 'mds-test-dlq-topic', brokers: BROKERS, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
-  const dlqTopic = randomName('mds-test-dlq');
-  const targetTopic = randomName('mds-test-replay');
-  const limitTarget = randomName('mds-test-replay-limit');
-  const srcTopics = [randomName('mds-test-src'), randomName('mds-test-src')];
+  const dlqTopic = randomName('mds-test-dlq-');
+  const targetTopic = randomName('mds-test-replay-');
+  const limitTarget = randomName('mds-test-replay-limit-');
+  const srcTopics = [randomName('mds-test-src-'), randomName('mds-test-src-')];
   const sink = new KafkaTopicDeadLetterSink({ kafka, topic: dlqTopic, logger, numPartitions: 3 });
   const target = new KafkaReplayTarget({ kafka, logger });
   const originals = makeDeadLetters(srcTopics, 50);
-  const group = randomName('mds-test-replay-group');
+  const group = randomName('mds-test-replay-group-');
 
   const runReplay = (options: ReplayOptions, groupId: string, dryRun = false): Promise<ReplaySummary> =>
     replay(
@@ -281,11 +265,12 @@ void describe('DLQ topic (real broker)', () => {
     await waitFor(
       async () => (await totalHigh(admin, targetTopic)) === 20 + laterMatching,
       () => `expected ${20 + laterMatching} records in ${targetTopic}`,
+      30_000,
     );
   });
 
   void it('a dry run commits nothing; a limited run commits exactly up to its last record', async () => {
-    const limitGroup = randomName('mds-test-replay-limit');
+    const limitGroup = randomName('mds-test-replay-limit-');
     const dry = await runReplay({ toTopic: limitTarget }, limitGroup, true);
     assert.deepEqual([dry.read, dry.matched, dry.replayed], [55, 55, 0]);
     assert.equal(await totalHigh(admin, limitTarget), 0);
