@@ -1,6 +1,7 @@
 // Where the tests find the real services started by scripts/services.sh (`eval "$(scripts/services.sh env)"`),
 // plus the polling helper tests use instead of sleeps and random names that keep tests apart.
 import crypto from 'node:crypto';
+import http from 'node:http';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -72,4 +73,17 @@ export function randomName(prefix: string): string {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** GET http://127.0.0.1:<port><path> (the sink's metrics/health server): status and body text. */
+export function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
 }

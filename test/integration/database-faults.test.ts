@@ -4,7 +4,6 @@
 // nothing dead-lettered, then exact content after recovery.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import pg from 'pg';
 import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
@@ -20,21 +19,16 @@ import {
   waitFor,
 } from '../helpers/sink-harness.js';
 import { readNdjson } from '../helpers/dlq-readers.js';
+import { httpGet } from '../helpers/services.js';
 
 const bars = builtinMappings().find((m) => m.table === 'bars')!;
 
-function getJson(port: number, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let data = '';
-        res.on('data', (c: Buffer) => (data += c.toString()));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) as Record<string, unknown> }),
-        );
-      })
-      .on('error', reject);
-  });
+async function getJson(
+  port: number,
+  path: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await httpGet(port, path);
+  return { status: r.status, body: JSON.parse(r.body) as Record<string, unknown> };
 }
 
 test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no DLQ, no rebalance, exact recovery', async (t) => {

@@ -3,22 +3,10 @@
 // endpoints carry the seed's fields.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import { httpGet as get } from '../helpers/services.js';
 import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { caughtUp, createTestContext, sampleBatch, waitFor } from '../helpers/sink-harness.js';
-
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 /** Sum of a metric's samples whose labels include every `match` pair. */
 function sample(text: string, name: string, match: Record<string, string> = {}): number {
