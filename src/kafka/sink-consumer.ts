@@ -116,6 +116,10 @@ export class SinkConsumer {
     payload.resolveOffset(last.offset);
     this.hooks.onBatchFetched(topic, partition, messages.length, payload.batch.highWatermark, last.offset);
     await payload.heartbeat();
+    // KafkaJS hands over a fetch's partitions back to back through promises only, so
+    // PostgreSQL replies waiting in the writers would sit until the whole fetch is decoded.
+    // One turn of the event loop per partition batch lets them run (measured in #7).
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   pauseAll(): void {
