@@ -48,10 +48,10 @@ export class BatchWriter {
 
   async write(conn: SinkConnection, batch: readonly SinkRecord[], attempts: number): Promise<BatchResult> {
     try {
-      return await conn.transaction(() => this.apply(conn, batch, attempts, false));
+      return await conn.transaction((commitWith) => this.apply(conn, batch, attempts, false, commitWith));
     } catch (e) {
       if (!isDataError(e)) throw e;
-      return conn.transaction(() => this.apply(conn, batch, attempts, true));
+      return conn.transaction((commitWith) => this.apply(conn, batch, attempts, true, commitWith));
     }
   }
 
@@ -60,6 +60,7 @@ export class BatchWriter {
     batch: readonly SinkRecord[],
     attempts: number,
     isolate: boolean,
+    commitWith: (sql: string) => Promise<void>,
   ): Promise<BatchResult> {
     // Highest offset seen per partition: the partition's next offset after this batch.
     const maxOffset = new Map<string, { topic: string; partition: number; max: number }>();
@@ -94,6 +95,11 @@ export class BatchWriter {
     const rowsByTable = new Map<string, number>();
     const poison: Poison[] = [];
     let collapsed = 0;
+    // Statements that move staged rows into the tables. When nothing has to happen between
+    // them and COMMIT (no dead letters, no hook), they go out with the offsets and COMMIT
+    // as one query; otherwise they run now, so a failing row is known before the DLQ write.
+    const pending: string[] = [];
+    const direct = isolate || rejected.length > 0 || this.deps.beforeCommit !== undefined;
     for (const [table, records] of byTable) {
       const sql = this.deps.tables.get(table);
       if (sql === undefined) throw new Error(`no SQL prepared for table ${table}`);
@@ -104,10 +110,11 @@ export class BatchWriter {
         poison.push(...bad);
         rowsByTable.set(table, rows.length - bad.length);
       } else {
-        await writeRows(conn, sql, rows, false);
+        pending.push(...(await stageRows(conn, sql, rows)));
         rowsByTable.set(table, rows.length);
       }
     }
+    if (direct) for (const statement of pending.splice(0)) await conn.query(statement);
 
     const deadLetters = rejected.concat(
       poison.map((p) => {
@@ -130,8 +137,13 @@ export class BatchWriter {
       const stored = next.get(tpKey(topic, partition)) ?? 0;
       offsets.push({ topic, partition, nextOffset: Math.max(stored, max + 1) });
     }
-    await this.deps.offsets.advance(conn.client, offsets);
-    if (this.deps.beforeCommit) await this.deps.beforeCommit();
+    if (this.deps.beforeCommit) {
+      await this.deps.offsets.advance(conn.client, offsets);
+      await this.deps.beforeCommit();
+    } else {
+      pending.push(this.deps.offsets.advanceStatement(offsets));
+      await commitWith(pending.filter((x) => x !== '').join(';\n'));
+    }
     return { rowsByTable, deadLetters, skipped, collapsed, offsets };
   }
 
@@ -156,7 +168,7 @@ export class BatchWriter {
     if (rows.length === 0) return [];
     await conn.query('SAVEPOINT mds_isolate');
     try {
-      await writeRows(conn, sql, rows, true);
+      await writeRowsNow(conn, sql, rows);
       await conn.query('RELEASE SAVEPOINT mds_isolate');
       return [];
     } catch (e) {
@@ -190,29 +202,34 @@ export class BatchWriter {
   }
 }
 
-async function writeRows(
-  conn: SinkConnection,
-  sql: TableSql,
-  rows: readonly SinkRecord[],
-  truncate: boolean,
-): Promise<void> {
+/**
+ * COPYs `rows` into the staging tables (or the target, in copy mode) and returns the
+ * statements that apply them: the upsert and, for tombstones, the delete. After dedup each
+ * key appears once, so the two never touch the same row and their order does not matter.
+ */
+async function stageRows(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<string[]> {
+  const statements: string[] = [];
   const upserts = rows.some((r) => r.isDelete === true) ? rows.filter((r) => r.isDelete !== true) : rows;
   if (upserts.length > 0) {
     await conn.copyIn(sql.copy, encodeCopyRows(upserts.map((r) => r.values!)));
-    if (sql.merge !== null) {
-      await conn.query(sql.merge);
-      // Within one transaction the staging table is reused by the next sub-batch.
-      if (truncate && sql.truncateStaging !== null) await conn.query(sql.truncateStaging);
-    }
+    if (sql.merge !== null) statements.push(sql.merge);
   }
-  if (upserts.length === rows.length) return;
-  // After dedup each key appears once, so deletes and upserts never touch the same row.
+  if (upserts.length === rows.length) return statements;
   const deletes = rows.filter((r) => r.isDelete === true);
   if (sql.copyDelete === null || sql.delete === null)
     throw new Error(`table ${sql.mapping.table} cannot delete`);
   await conn.copyIn(sql.copyDelete, encodeCopyRows(deletes.map((r) => r.values!)));
-  await conn.query(sql.delete);
-  if (truncate && sql.truncateDeleteStaging !== null) await conn.query(sql.truncateDeleteStaging);
+  statements.push(sql.delete);
+  return statements;
+}
+
+/** Stages and applies `rows` now, then empties the staging tables for the next sub-batch. */
+async function writeRowsNow(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<void> {
+  for (const statement of await stageRows(conn, sql, rows)) await conn.query(statement);
+  // Within one transaction the staging tables are reused by the next sub-batch.
+  if (sql.truncateStaging !== null) await conn.query(sql.truncateStaging);
+  if (sql.truncateDeleteStaging !== null && rows.some((r) => r.isDelete === true))
+    await conn.query(sql.truncateDeleteStaging);
 }
 
 /**

@@ -67,12 +67,19 @@ export class SinkConnection {
   /**
    * Runs `work` between BEGIN and COMMIT; on error rolls back and rethrows. A connection
    * whose ROLLBACK fails is in an unknown state: it is marked broken, never reused.
+   * `work` may end the transaction itself with `commitWith(sql)`: its last statements and
+   * COMMIT go out as one simple query, which saves a round trip per statement.
    */
-  async transaction<T>(work: () => Promise<T>): Promise<T> {
+  async transaction<T>(work: (commitWith: (sql: string) => Promise<void>) => Promise<T>): Promise<T> {
     await this.query('BEGIN');
+    let committed = false;
+    const commitWith = async (sql: string): Promise<void> => {
+      await this.query(sql === '' ? 'COMMIT' : `${sql};\nCOMMIT`);
+      committed = true;
+    };
     try {
-      const result = await work();
-      await this.query('COMMIT');
+      const result = await work(commitWith);
+      if (!committed) await this.query('COMMIT');
       return result;
     } catch (e) {
       await this.query('ROLLBACK').catch(() => this.markBroken());
