@@ -24,6 +24,7 @@ import type { SinkRecord } from '../src/pipeline/sink-record.js';
 import type { DeadLetterSink } from '../src/dlq/dead-letter.js';
 import { sampleMessage, symbols } from '../src/sample/sample-data.js';
 import { progress } from '../src/util/progress.js';
+import { cpuReport, cpuSnapshot, formatCpu, type CpuReport } from './cpu-usage.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const int = (v: string): number => {
@@ -69,6 +70,8 @@ const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:
 const RUN = `bench_${Date.now().toString(36)}`;
 const skip = new Set(opts.skip.split(',').filter(Boolean));
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
+// CPU spent per part of the machine in each measured phase (see cpu-usage.ts).
+const cpu: Record<string, CpuReport> = {};
 
 const baseEnv: NodeJS.ProcessEnv = {
   ...process.env,
@@ -241,6 +244,7 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
       ),
     ),
   );
+  const cpu0 = cpuSnapshot();
   const started = Date.now();
   await Promise.all(
     perLane.map(async (records, lane) => {
@@ -250,6 +254,7 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
     }),
   );
   const rate = (n / (Date.now() - started)) * 1000;
+  cpu.L_db = cpuReport(cpu0, cpuSnapshot(), n);
   await Promise.all(conns.map((x) => x.close()));
   return rate;
 }
@@ -269,17 +274,22 @@ async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<num
   let seen = 0;
   let started = 0;
   let finished = 0;
+  let cpu0 = cpuSnapshot();
   const done = new Promise<void>((resolve) => {
     void consumer.run({
       autoCommit: false,
       eachBatch: ({ batch }) => {
-        if (started === 0) started = Date.now();
+        if (started === 0) {
+          started = Date.now();
+          cpu0 = cpuSnapshot();
+        }
         for (const m of batch.messages) {
           if (m.value !== null) decoder.decode(m.value);
         }
         seen += batch.messages.length;
         if (seen >= n && finished === 0) {
           finished = Date.now();
+          cpu.L_kafka = cpuReport(cpu0, cpuSnapshot(), n);
           resolve();
         }
         return Promise.resolve();
@@ -301,13 +311,17 @@ async function measureE2e(
   env.METRICS_PORT = String(port);
   const child = spawnWorker(env, opts.cpuProf === true);
   let first = 0;
+  let cpu0 = cpuSnapshot(child.pid);
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     if (Date.now() > deadline) throw new Error('E2E did not finish in 30 minutes');
     if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
     if (first === 0) {
       const text = await scrape(port).catch(() => '');
-      if (metricValue(text, 'mds_coord_items_submitted_total') > 0) first = Date.now();
+      if (metricValue(text, 'mds_coord_items_submitted_total') > 0) {
+        first = Date.now();
+        cpu0 = cpuSnapshot(child.pid);
+      }
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
@@ -315,6 +329,7 @@ async function measureE2e(
     await new Promise((r) => setTimeout(r, 100));
   }
   const end = Date.now();
+  cpu.E2E = cpuReport(cpu0, cpuSnapshot(child.pid), n);
   const pauses = metricValue(await scrape(port), 'mds_consumer_pause_events_total{event="pause"}');
   const rss = peakRssMb(child.pid!);
   child.kill('SIGTERM');
@@ -527,6 +542,7 @@ async function main(): Promise<void> {
     await admin.disconnect();
     await db.end();
   }
+  results.cpu = cpu;
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   const file = path.join(ROOT, 'bench/results', `${RUN}.json`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -539,6 +555,7 @@ async function main(): Promise<void> {
   row('L_kafka', results.L_kafka ?? '-', ' records/s');
   row('E2E', results.E2E ?? '-', ' records/s');
   row('E2E / min(L_db, L_kafka)', results.ratio ?? '-');
+  for (const [phase, r] of Object.entries(cpu)) row(`CPU ${phase}`, formatCpu(r));
   row('E2E peak RSS', results.e2ePeakRssMb ?? '-', ' MB');
   const ms = (v: unknown): string => (typeof v === 'number' ? v.toFixed(0) : '-');
   row(
