@@ -207,7 +207,11 @@ export class BatchWriter {
  * statements that apply them: the upsert and, for tombstones, the delete. After dedup each
  * key appears once, so the two never touch the same row and their order does not matter.
  */
-async function stageRows(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<string[]> {
+async function stageRows(
+  conn: SinkConnection,
+  sql: TableSql,
+  rows: readonly SinkRecord[],
+): Promise<string[]> {
   const statements: string[] = [];
   const upserts = rows.some((r) => r.isDelete === true) ? rows.filter((r) => r.isDelete !== true) : rows;
   if (upserts.length > 0) {
