@@ -147,3 +147,24 @@ test('when the old owner holds the partition lock, the new owner waits and skips
   );
   assert.equal((await storedOffsets(ctx.db, ctx.schema, ctx.groupId)).get(`${TOPIC}/0`), 120);
 });
+
+test('a sink_offsets row removed by hand is recreated by the next batch, which stores its offset', async (t) => {
+  // The offset store skips its INSERT for partitions it has seen; a row deleted behind its
+  // back (an operator resetting a partition) must still be recreated, not silently lost.
+  const { ctx, a, writer } = await twoMembers(t, 'reset');
+  const w = writer('x');
+  await w.write(
+    a,
+    Array.from({ length: 50 }, (_, i) => record(i, '1')),
+    1,
+  );
+  assert.equal((await storedOffsets(ctx.db, ctx.schema, ctx.groupId)).get(`${TOPIC}/0`), 50);
+  await ctx.db.query(`DELETE FROM ${ctx.schema}.sink_offsets`);
+  const r = await w.write(
+    a,
+    Array.from({ length: 50 }, (_, i) => record(50 + i, '2')),
+    1,
+  );
+  assert.equal(r.skipped, 0);
+  assert.equal((await storedOffsets(ctx.db, ctx.schema, ctx.groupId)).get(`${TOPIC}/0`), 100);
+});
