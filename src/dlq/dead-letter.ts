@@ -3,7 +3,13 @@
 // NDJSON file) store this; a record counts as handled only when both have it.
 import type { IHeaders } from 'kafkajs';
 
-export type DeadLetterReason = 'decode' | 'validation' | 'database' | 'overflow' | 'tombstone';
+/** Every reason a record is dead-lettered for; the DLQ readers accept exactly these. */
+export const DEAD_LETTER_REASONS = ['decode', 'validation', 'database', 'overflow', 'tombstone'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+export function isDeadLetterReason(s: string): s is DeadLetterReason {
+  return (DEAD_LETTER_REASONS as readonly string[]).includes(s);
+}
 
 export interface DeadLetter extends DeadLetterOrigin {
   readonly reason: DeadLetterReason;

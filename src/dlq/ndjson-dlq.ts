@@ -5,7 +5,13 @@ import { isUtf8 } from 'node:buffer';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { IHeaders } from 'kafkajs';
-import type { DeadLetter, DeadLetterReason, DeadLetterSink } from './dead-letter.js';
+import {
+  DEAD_LETTER_REASONS,
+  isDeadLetterReason,
+  type DeadLetter,
+  type DeadLetterReason,
+  type DeadLetterSink,
+} from './dead-letter.js';
 import { ConfigError, SinkError, toError } from '../errors.js';
 
 export interface NdjsonDeadLetterSinkOptions {
@@ -47,14 +53,6 @@ interface EncodedHeader {
   value: string | null;
   encoding: 'utf8' | 'base64';
 }
-
-const REASONS: ReadonlySet<string> = new Set<DeadLetterReason>([
-  'decode',
-  'validation',
-  'database',
-  'overflow',
-  'tombstone',
-]);
 
 // ---------------------------------------------------------------------------------------
 // Line format
@@ -192,7 +190,7 @@ export function decodeDeadLetterLine(line: string): DeadLetter {
     Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
   }
   const reason = field(o, 'reason', isString, 'as a string');
-  if (!REASONS.has(reason)) throw invalid(`"reason" one of ${[...REASONS].join('|')}`, reason);
+  if (!isDeadLetterReason(reason)) throw invalid(`"reason" one of ${DEAD_LETTER_REASONS.join('|')}`, reason);
   return {
     topic: field(o, 'topic', isString, 'as a string'),
     partition: field(o, 'partition', isInt, 'as an integer'),
@@ -208,7 +206,7 @@ export function decodeDeadLetterLine(line: string): DeadLetter {
       'base64',
     ]),
     headers,
-    reason: reason as DeadLetterReason,
+    reason,
     errorCode: field(o, 'errorCode', isString, 'as a string'),
     errorMessage: field(o, 'errorMessage', isString, 'as a string'),
     attempts: field(o, 'attempts', isInt, 'as an integer'),

@@ -11,11 +11,10 @@ import { schema } from '../config/schema.js';
 import { formats } from '../config/formats.js';
 import { createLogger, kafkaLogCreator, kafkaLogLevel, type Logger } from '../logger.js';
 import { toError } from '../errors.js';
-import type { DeadLetterReason } from './dead-letter.js';
+import { DEAD_LETTER_REASONS, isDeadLetterReason, type DeadLetterReason } from './dead-letter.js';
 import { NdjsonDeadLetterSource } from './ndjson-dlq-source.js';
 import { TopicDeadLetterSource } from './topic-dlq-source.js';
 import {
-  DEAD_LETTER_REASONS,
   KafkaReplayTarget,
   formatCounts,
   formatSummary,
@@ -68,7 +67,7 @@ function list(value: string): string[] {
 
 function reasons(value: string): DeadLetterReason[] {
   const items = list(value);
-  const bad = items.find((r) => !(DEAD_LETTER_REASONS as readonly string[]).includes(r));
+  const bad = items.find((r) => !isDeadLetterReason(r));
   if (bad !== undefined)
     throw new InvalidArgumentError(
       `expected reasons among ${DEAD_LETTER_REASONS.join(',')}, got ${JSON.stringify(bad)}`,

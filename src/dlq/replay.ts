@@ -10,14 +10,6 @@ import { sendableHeaders } from './topic-dlq.js';
 export const REPLAY_HEADER = 'mds.replay';
 export const REPLAY_SOURCE_HEADER = 'mds.replay.source';
 
-export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
-  'decode',
-  'validation',
-  'database',
-  'overflow',
-  'tombstone',
-];
-
 /** One entry read from a source; one that cannot be decoded is reported, not fatal. */
 export type SourceEntry =
   | { readonly ok: true; readonly where: string; readonly deadLetter: DeadLetter }

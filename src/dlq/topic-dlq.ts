@@ -11,7 +11,12 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { DeadLetter, DeadLetterReason, DeadLetterSink } from './dead-letter.js';
+import {
+  DEAD_LETTER_REASONS,
+  isDeadLetterReason,
+  type DeadLetter,
+  type DeadLetterSink,
+} from './dead-letter.js';
 import { KafkaError, SinkError, toError } from '../errors.js';
 
 /** Header names on DLQ messages. Kafka Connect's names first, so Connect tooling can read them. */
@@ -31,14 +36,6 @@ export const DLQ_HEADERS = {
   /** Original record timestamp, epoch ms (survives a topic with LogAppendTime). */
   timestamp: 'mds.dlq.timestamp',
 } as const;
-
-const REASONS: ReadonlySet<string> = new Set<DeadLetterReason>([
-  'decode',
-  'validation',
-  'database',
-  'overflow',
-  'tombstone',
-]);
 
 type HeaderValue = IHeaders[string];
 
@@ -146,10 +143,10 @@ export function deadLetterFromKafkaMessage(message: KafkaMessage): DeadLetter {
   take(DLQ_HEADERS.exceptionClass); // same as mds.dlq.error.code, which is authoritative
   const errorMessage = take(DLQ_HEADERS.exceptionMessage);
   const reason = take(DLQ_HEADERS.reason);
-  if (!REASONS.has(reason)) {
+  if (!isDeadLetterReason(reason)) {
     throw new SinkError(
       'DLQ_MESSAGE_INVALID',
-      `DLQ message at offset ${message.offset}: header ${DLQ_HEADERS.reason}: expected one of ${[...REASONS].join('|')}, got ${JSON.stringify(reason)}`,
+      `DLQ message at offset ${message.offset}: header ${DLQ_HEADERS.reason}: expected one of ${DEAD_LETTER_REASONS.join('|')}, got ${JSON.stringify(reason)}`,
     );
   }
   const errorCode = take(DLQ_HEADERS.errorCode);
@@ -174,7 +171,7 @@ export function deadLetterFromKafkaMessage(message: KafkaMessage): DeadLetter {
     key: message.key,
     value: message.value,
     headers,
-    reason: reason as DeadLetterReason,
+    reason,
     errorCode,
     errorMessage,
     attempts,
