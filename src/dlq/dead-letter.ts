@@ -1,7 +1,7 @@
 // What a rejected record becomes: the original message, byte for byte (so it can be
 // replayed), its coordinates, and why it was rejected. Both DLQ destinations (topic and
 // NDJSON file) store this; a record counts as handled only when both have it.
-import type { IHeaders } from 'kafkajs';
+import type { SinkRecord } from '../pipeline/sink-record.js';
 
 /** Every reason a record is dead-lettered for; the DLQ readers accept exactly these. */
 export const DEAD_LETTER_REASONS = ['decode', 'validation', 'database', 'overflow', 'tombstone'] as const;
@@ -30,15 +30,10 @@ export interface DeadLetterSink {
 }
 
 /** The record's coordinates and bytes, as a DLQ entry has them. */
-export interface DeadLetterOrigin {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly timestamp: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: IHeaders | undefined;
-}
+export type DeadLetterOrigin = Pick<
+  SinkRecord,
+  'topic' | 'partition' | 'offset' | 'timestamp' | 'key' | 'value' | 'headers'
+>;
 
 export function toDeadLetter(
   r: DeadLetterOrigin,
