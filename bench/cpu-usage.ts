@@ -2,7 +2,8 @@
 // bench process, the worker it spawned, the Kafka broker(s), PostgreSQL (backends plus the
 // reaped ones, which the kernel adds to the postmaster's cutime/cstime) and everything else.
 // On a 2-core machine that runs all three, E2E is bounded by 2 cores / (CPU per record), so
-// these figures say which part's cost binds. Linux only; elsewhere every figure is NaN.
+// these figures say which part's cost binds. Linux only; elsewhere cores busy is NaN and
+// every per-record figure 0.
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
@@ -10,9 +11,8 @@ export type CpuGroup = 'bench' | 'worker' | 'broker' | 'postgres' | 'other';
 
 export interface CpuSnapshot {
   readonly at: number;
-  /** Busy and total CPU seconds of the whole machine, all cores (from /proc/stat). */
+  /** Busy CPU seconds of the whole machine, all cores (from /proc/stat). */
   readonly busy: number;
-  readonly total: number;
   readonly groups: Record<Exclude<CpuGroup, 'other'>, number>;
   /** Kernel-mode share of the node processes (bench + worker): loopback sends land here. */
   readonly nodeSys: number;
@@ -53,15 +53,15 @@ function processSeconds(pid: number, children: boolean): { user: number; sys: nu
   }
 }
 
-function machineSeconds(): { busy: number; total: number } {
+function machineBusySeconds(): number {
   try {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
     const v = line.trim().split(/\s+/).slice(1).map(Number);
     const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // guest time is inside user already
     const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
-    return { busy: (total - idle) / clockTicks(), total: total / clockTicks() };
+    return (total - idle) / clockTicks();
   } catch {
-    return { busy: NaN, total: NaN };
+    return NaN;
   }
 }
 
@@ -97,7 +97,7 @@ export function cpuSnapshot(workerPid?: number): CpuSnapshot {
     groups[g] += t.user + t.sys;
     if (g === 'bench' || g === 'worker') nodeSys += t.sys;
   }
-  return { at: Date.now(), ...machineSeconds(), groups, nodeSys };
+  return { at: Date.now(), busy: machineBusySeconds(), groups, nodeSys };
 }
 
 export function cpuReport(from: CpuSnapshot, to: CpuSnapshot, records: number): CpuReport {

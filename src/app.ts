@@ -264,7 +264,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       countDeadLetters(result.deadLetters);
       const now = clock.now();
       // For the benchmark's exact latency percentiles; free when nobody listens.
-      if (events.listenerCount('committed') > 0) events.emit('committed', batch, now, writeMs);
+      if (events.listenerCount('committed') > 0) events.emit('committed', batch, now);
       for (const r of batch) metrics.e2eLatency.observe(Math.max(0, now - r.timestamp) / 1000);
       offsetsCommitted(result.offsets);
     };
