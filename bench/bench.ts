@@ -248,8 +248,10 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
   const started = Date.now();
   await Promise.all(
     perLane.map(async (records, lane) => {
-      for (let i = 0; i < records.length; i += config.sink.batchSize) {
-        await writer.write(conns[lane]!, records.slice(i, i + config.sink.batchSize), 1);
+      // A worker with a backlog (as E2E always has) writes batches of maxBatchSize.
+      const size = config.sink.maxBatchSize;
+      for (let i = 0; i < records.length; i += size) {
+        await writer.write(conns[lane]!, records.slice(i, i + size), 1);
       }
     }),
   );
@@ -495,7 +497,7 @@ async function main(): Promise<void> {
     // Settings given through the environment (e.g. SINK_BATCH_SIZE=2000 npm run bench).
     env: Object.fromEntries(
       Object.entries(process.env).filter(([k]) =>
-        /^(SINK_|QUEUE_|KAFKA_MAX|KAFKA_PARTITIONS|RETRY_|CB_)/.test(k),
+        /^(SINK_|QUEUE_|KAFKA_MAX|KAFKA_PAUSE|KAFKA_PARTITIONS|RETRY_|CB_)/.test(k),
       ),
     ),
   };

@@ -296,6 +296,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
               [...tables.values()],
             ),
           batchSize: config.sink.batchSize,
+          maxBatchSize: config.sink.maxBatchSize,
           flushIntervalMs: config.sink.flushIntervalMs,
           hooks: {
             onCommitted,

@@ -28,6 +28,7 @@ export interface AppConfig {
     maxBytes: number;
     maxBytesPerPartition: number;
     maxWaitTimeMs: number;
+    pauseHoldMs: number;
     partitionsConsumedConcurrently: number;
     ssl: boolean;
     sasl: { mechanism: '' | 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
@@ -52,6 +53,8 @@ export interface AppConfig {
   sink: {
     workers: number;
     batchSize: number;
+    /** Effective value: loadConfig turns the 0 default into 4 × batchSize. */
+    maxBatchSize: number;
     flushIntervalMs: number;
     writeMode: WriteMode;
     mappingsFile: string;
@@ -165,6 +168,11 @@ function crossChecks(c: AppConfig): string[] {
       `kafka.heartbeatIntervalMs (KAFKA_HEARTBEAT_INTERVAL_MS): expected <= a third of kafka.sessionTimeoutMs (${c.kafka.sessionTimeoutMs}), got ${c.kafka.heartbeatIntervalMs}`,
     );
   }
+  if (c.sink.maxBatchSize !== 0 && c.sink.maxBatchSize < c.sink.batchSize) {
+    p.push(
+      `sink.maxBatchSize (SINK_MAX_BATCH_SIZE): expected 0 (4 × batchSize) or >= sink.batchSize (${c.sink.batchSize}), got ${c.sink.maxBatchSize}`,
+    );
+  }
   if (c.kafka.sasl.mechanism !== '' && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
     p.push(
       'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
@@ -242,6 +250,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const config = conf.getProperties() as AppConfig;
   const problems = crossChecks(config);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
+  if (config.sink.maxBatchSize === 0) config.sink.maxBatchSize = 4 * config.sink.batchSize;
   const mappings = loadMappings(config);
   const redacted = JSON.parse(conf.toString()) as Record<string, unknown>;
   return { config, mappings, redacted };

@@ -90,6 +90,12 @@ export const schema = {
       default: 100,
       env: 'KAFKA_MAX_WAIT_TIME_MS',
     },
+    pauseHoldMs: {
+      doc: 'When the queue crosses its high watermark the member stops fetching at once by holding the batch handler (heartbeats continue) until the queue is under the low watermark; only if that takes longer than this are the partitions paused in the client. The hold spares a paused client its sleep of maxWaitTime before the next fetch (measured in #7). 0 pauses the client at once.',
+      format: 'non-negative-int',
+      default: 1000,
+      env: 'KAFKA_PAUSE_HOLD_MS',
+    },
     partitionsConsumedConcurrently: {
       doc: 'KafkaJS partitionsConsumedConcurrently (batches handed to the queue in parallel).',
       format: 'positive-int',
@@ -209,6 +215,12 @@ export const schema = {
       format: 'positive-int',
       default: 500,
       env: 'SINK_BATCH_SIZE',
+    },
+    maxBatchSize: {
+      doc: 'A worker whose lane holds a backlog takes up to this many queued records in one transaction (fewer commits per row when behind); batchSize still decides how full a batch must be before it stops waiting. 0 means 4 × batchSize.',
+      format: 'non-negative-int',
+      default: 0,
+      env: 'SINK_MAX_BATCH_SIZE',
     },
     flushIntervalMs: {
       doc: "… or when this long has passed since the batch's first record.",

@@ -1,7 +1,8 @@
 // The KafkaJS consumer-group member: fetches with auto-commit and auto-resolve off, hands
 // each batch to the dispatcher and resolves exactly the offsets it handed over, so KafkaJS
 // never skips a record. Pausing is all-or-nothing over the subscribed topics (the queue is
-// shared by all partitions); KafkaJS keeps heartbeating while every partition is paused.
+// shared by all partitions): first by holding the batch handler (see hold()), then, if the
+// queue stays high, by pausing the client, which keeps heartbeating while paused.
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
@@ -29,6 +30,12 @@ export class SinkConsumer {
   readonly consumer: Consumer;
   readonly assignment = new AssignmentTracker();
   private pausedAll = false;
+  /** KafkaJS itself has the partitions paused (not just our hold inside onBatch). */
+  private kafkaPaused = false;
+  /** True while dispatch runs: a pause asked for then is applied by holding onBatch first. */
+  private dispatching = false;
+  /** End the holds in progress early (resume or stop); more than one with concurrent partitions. */
+  private readonly wakers = new Set<() => void>();
   private joined = false;
   private stopped = false;
 
@@ -105,17 +112,21 @@ export class SinkConsumer {
     const { topic, partition, messages } = payload.batch;
     if (messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     if (!this.assignment.owns(topic, partition)) return;
+    this.dispatching = true;
     try {
       this.dispatcher.dispatch(topic, partition, messages);
     } catch (e) {
       // Nothing of this batch is resolved: it is re-read by whoever owns the partition next.
       this.hooks.onFatal(toError(e));
       return;
+    } finally {
+      this.dispatching = false;
     }
     const last = messages[messages.length - 1]!;
     payload.resolveOffset(last.offset);
     this.hooks.onBatchFetched(topic, partition, messages.length, payload.batch.highWatermark, last.offset);
     await payload.heartbeat();
+    if (this.pausedAll && !this.kafkaPaused) await this.hold(payload);
     // KafkaJS hands over a fetch's partitions back to back through promises only, so
     // PostgreSQL replies waiting in the writers would sit until the whole fetch is decoded.
     // One turn of the event loop per partition batch lets them run (measured in #7).
@@ -124,16 +135,52 @@ export class SinkConsumer {
 
   pauseAll(): void {
     this.pausedAll = true;
-    this.applyPause();
+    if (!this.dispatching || this.config.kafka.pauseHoldMs === 0) this.applyPause();
   }
 
   resumeAll(): void {
     this.pausedAll = false;
+    this.kafkaPaused = false;
+    this.wakeHolds();
     this.consumer.resume(this.topics.map((topic) => ({ topic })));
   }
 
   private applyPause(): void {
+    this.kafkaPaused = true;
     this.consumer.pause(this.topics.map((topic) => ({ topic })));
+  }
+
+  /**
+   * Stops fetching without pausing the client: KafkaJS fetches again only after onBatch
+   * returns. A paused client instead sleeps maxWaitTime between checks, so after a resume
+   * the queue ran dry before the next fetch landed (measured in #7). Heartbeats go on; a
+   * queue that stays high (a database outage) ends the hold with a real pause, which lets
+   * the fetch loop, rebalances and shutdown run as usual.
+   */
+  private async hold(payload: EachBatchPayload): Promise<void> {
+    const deadline = Date.now() + this.config.kafka.pauseHoldMs;
+    while (this.pausedAll && !this.kafkaPaused && !this.stopped && payload.isRunning()) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      let wake = (): void => undefined;
+      // Woken by resume or stop; otherwise every 100 ms to heartbeat (KafkaJS throttles it).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 100));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.wakers.add(wake);
+      });
+      this.wakers.delete(wake);
+      await payload.heartbeat();
+    }
+    if (this.pausedAll && !this.kafkaPaused) this.applyPause();
+  }
+
+  private wakeHolds(): void {
+    for (const w of this.wakers) w();
+    this.wakers.clear();
   }
 
   seek(topic: string, partition: number, offset: number): void {
@@ -152,6 +199,7 @@ export class SinkConsumer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.wakeHolds();
     try {
       await this.consumer.stop();
     } finally {

@@ -49,6 +49,13 @@ test('defaults are the documented public values', () => {
   );
 });
 
+test('SINK_MAX_BATCH_SIZE: 0 (the default) follows the batch size, a value is kept', () => {
+  assert.equal(load({}).config.sink.maxBatchSize, 2000);
+  assert.equal(load({ SINK_BATCH_SIZE: '50' }).config.sink.maxBatchSize, 200);
+  assert.equal(load({ SINK_BATCH_SIZE: '50', SINK_MAX_BATCH_SIZE: '50' }).config.sink.maxBatchSize, 50);
+  assert.equal(load({}).config.kafka.pauseHoldMs, 1000);
+});
+
 test('env vars and CLI args override, args last', () => {
   const { config } = load({ KAFKA_BROKERS: 'a:1,b:2', SINK_WORKERS: '3', TOPIC_PREFIX: 'x.' }, [
     '--sink-workers',
@@ -91,6 +98,14 @@ const BAD: [Record<string, string>, string][] = [
   [
     { RETRY_MAX_BACKOFF_MS: '10' },
     'retry.maxBackoffMs (RETRY_MAX_BACKOFF_MS): expected >= retry.initialBackoffMs (50), got 10',
+  ],
+  [
+    { SINK_MAX_BATCH_SIZE: '100' },
+    'sink.maxBatchSize (SINK_MAX_BATCH_SIZE): expected 0 (4 × batchSize) or >= sink.batchSize (500), got 100',
+  ],
+  [
+    { KAFKA_PAUSE_HOLD_MS: '-1' },
+    'kafka.pauseHoldMs (KAFKA_PAUSE_HOLD_MS): expected an integer >= 0, got -1',
   ],
   [{ KAFKA_TOPICS: 'bars,quotes' }, 'kafka.topics (KAFKA_TOPICS): no mapping for topic "quotes"'],
   [{ DLQ_TOPIC: 'md.bars' }, 'dlq.topic (DLQ_TOPIC): md.bars is also a consumed topic'],

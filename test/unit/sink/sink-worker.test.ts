@@ -31,7 +31,9 @@ const rec = (offset: number, at: number): SinkRecord => ({
   error: null,
 });
 
-function setup(opts: { batchSize?: number; flushIntervalMs?: number; failures?: Error[] } = {}) {
+function setup(
+  opts: { batchSize?: number; maxBatchSize?: number; flushIntervalMs?: number; failures?: Error[] } = {},
+) {
   const clock = new FakeClock(0);
   const queue = new BoundedQueue<SinkRecord>({
     capacityRecords: 1000,
@@ -79,6 +81,7 @@ function setup(opts: { batchSize?: number; flushIntervalMs?: number; failures?: 
       return Promise.resolve({ close: () => Promise.resolve() } as unknown as SinkConnection);
     },
     batchSize: opts.batchSize ?? 3,
+    maxBatchSize: opts.maxBatchSize ?? opts.batchSize ?? 3,
     flushIntervalMs: opts.flushIntervalMs ?? 100,
     hooks: {
       onCommitted: () => undefined,
@@ -115,6 +118,24 @@ test('flushes by size at once, and by time since the first record', async () => 
     'flushed 100 ms after its first record',
   );
   assert.equal(queue.stats().records, 0, 'written records are released');
+  await worker.stop();
+});
+
+test('a backlog is taken up to maxBatchSize at once; less than batchSize still waits', async () => {
+  const { clock, queue, worker, batches } = setup({ batchSize: 3, maxBatchSize: 5, flushIntervalMs: 100 });
+  for (const o of [0, 1, 2, 3, 4, 5, 6]) queue.push(0, rec(o, 0), 10);
+  worker.start();
+  await settle();
+  assert.deepEqual(batches, [[0, 1, 2, 3, 4]], 'five queued records go as one batch, not 3 + 3');
+  await clock.advance(99);
+  await settle();
+  assert.equal(batches.length, 1, 'the two left (under batchSize) wait for their interval');
+  await clock.advance(1);
+  await settle();
+  assert.deepEqual(batches[1], [5, 6]);
+  for (const o of [7, 8, 9, 10]) queue.push(0, rec(o, 100), 10);
+  await settle();
+  assert.deepEqual(batches[2], [7, 8, 9, 10], 'four queued: more than batchSize, all taken');
   await worker.stop();
 });
 
