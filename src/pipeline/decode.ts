@@ -127,14 +127,14 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
 
   function decode(value: Buffer | null): DecodeResult {
     if (value === null) {
-      return fail(
+      return decodeFailure(
         'decode',
         'TOMBSTONE',
         'value: expected a JSON object, got null (tombstones are not supported here)',
       );
     }
     if (value.length > maxBytes) {
-      return fail(
+      return decodeFailure(
         'decode',
         'MESSAGE_TOO_LARGE',
         `value: expected at most ${maxBytes} bytes, got ${value.length} bytes`,
@@ -144,7 +144,7 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
     try {
       text = utf8.decode(value);
     } catch {
-      return fail(
+      return decodeFailure(
         'decode',
         'INVALID_UTF8',
         `value: expected UTF-8 text, got invalid bytes (${value.length} bytes)`,
@@ -154,10 +154,10 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
     try {
       obj = JSON.parse(text);
     } catch (e) {
-      return fail('decode', 'INVALID_JSON', jsonErrorMessage(e, text));
+      return decodeFailure('decode', 'INVALID_JSON', jsonErrorMessage(e, text));
     }
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      return fail('decode', 'NOT_AN_OBJECT', `value: expected a JSON object, got ${jsonKind(obj)}`);
+      return decodeFailure('decode', 'NOT_AN_OBJECT', `value: expected a JSON object, got ${jsonKind(obj)}`);
     }
     if (!validate(obj)) return { ok: false, error: ajvError(validate.errors?.[0], byName) };
 
@@ -182,7 +182,8 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
   return { decode };
 }
 
-function fail(reason: 'decode' | 'validation', code: string, message: string): DecodeResult {
+/** A rejected decode: the record goes to the DLQ with this reason, code and message. */
+export function decodeFailure(reason: 'decode' | 'validation', code: string, message: string): DecodeResult {
   return { ok: false, error: new RecordError(reason, code, message) };
 }
 

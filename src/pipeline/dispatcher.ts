@@ -6,7 +6,7 @@ import type { KafkaMessage } from 'kafkajs';
 import type { BoundedQueue } from './bounded-queue.js';
 import { tpKey, type SinkRecord } from './sink-record.js';
 import type { TopicMapping } from './topic-mapping.js';
-import type { DecodeResult, RecordDecoder } from './decode.js';
+import { decodeFailure, type DecodeResult, type RecordDecoder } from './decode.js';
 import { RecordError, SinkError } from '../errors.js';
 
 export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
@@ -72,31 +72,22 @@ export class Dispatcher {
     key: Buffer | null,
   ): DecodeResult {
     if (route.keyDecoder === undefined) {
-      return {
-        ok: false,
-        error: new RecordError(
-          'decode',
-          'TOMBSTONE_NO_KEY',
-          `tombstone: table ${route.mapping.table} has no conflict key to delete by`,
-        ),
-      };
+      return decodeFailure(
+        'decode',
+        'TOMBSTONE_NO_KEY',
+        `tombstone: table ${route.mapping.table} has no conflict key to delete by`,
+      );
     }
     if (key === null) {
-      return {
-        ok: false,
-        error: new RecordError(
-          'decode',
-          'TOMBSTONE_NO_KEY',
-          `key: expected a JSON object with ${route.mapping.key.join(', ')} for a delete, got null`,
-        ),
-      };
+      return decodeFailure(
+        'decode',
+        'TOMBSTONE_NO_KEY',
+        `key: expected a JSON object with ${route.mapping.key.join(', ')} for a delete, got null`,
+      );
     }
     const d = route.keyDecoder.decode(key);
     if (d.ok) return d;
-    return {
-      ok: false,
-      error: new RecordError(d.error.reason, d.error.code, `tombstone key: ${d.error.message}`),
-    };
+    return decodeFailure(d.error.reason, d.error.code, `tombstone key: ${d.error.message}`);
   }
 
   /**

@@ -190,14 +190,13 @@ export class BatchWriter {
     errorMessage: string,
     attempts: number,
   ): DeadLetter {
-    const failedAt = this.deps.now();
     return toDeadLetter(r, {
       reason,
       errorCode,
       errorMessage,
       attempts,
       workerId: this.deps.workerId,
-      failedAt,
+      failedAt: this.deps.now(),
     });
   }
 }

@@ -147,8 +147,8 @@ export class SinkWorker {
    * up holds less than batchSize, so its batches, and its latency, stay as they were.
    */
   private async collect(): Promise<SinkRecord[]> {
-    const { queue, id, batchSize, flushIntervalMs, clock } = this.o;
-    const batch = queue.take(id, Math.max(batchSize, this.o.maxBatchSize));
+    const { queue, id, batchSize, maxBatchSize, flushIntervalMs, clock } = this.o;
+    const batch = queue.take(id, Math.max(batchSize, maxBatchSize));
     const first = batch[0];
     if (first === undefined) return batch;
     const deadline = first.enqueuedAt + flushIntervalMs;
