@@ -87,10 +87,11 @@ export class SinkConnection {
     }
   }
 
-  /** Streams one pre-encoded COPY text buffer into `sql` (a COPY … FROM STDIN). */
-  async copyIn(sql: string, data: Buffer): Promise<void> {
+  /** Streams pre-encoded COPY text, in order, into `sql` (a COPY … FROM STDIN). */
+  async copyIn(sql: string, chunks: readonly Buffer[]): Promise<void> {
     const stream: Writable = this.client.query(copyFrom(sql));
-    stream.end(data);
+    for (const chunk of chunks) stream.write(chunk);
+    stream.end();
     await finished(stream);
   }
 

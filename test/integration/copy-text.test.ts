@@ -14,7 +14,7 @@ import { builtinMappings } from '../../src/config/builtin-mappings.js';
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function copyIn(client: pg.Client, sql: string, rows: (string | null)[][]): Promise<void> {
-  await pipeline(Readable.from([encodeCopyRows(rows)]), client.query(copyFrom(sql)));
+  await pipeline(Readable.from(encodeCopyRows(rows)), client.query(copyFrom(sql)));
 }
 
 describe('COPY text round trip', () => {

@@ -26,12 +26,12 @@ describe('encodeCopyRows', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      assert.deepEqual(encodeCopyRows(c.rows), Buffer.from(c.bytes, 'utf8'));
+      assert.deepEqual(Buffer.concat(encodeCopyRows(c.rows)), Buffer.from(c.bytes, 'utf8'));
     });
   }
 
   it('unicode is encoded as UTF-8 exactly once', () => {
-    const out = encodeCopyRows([['Zürich', '📈', '日本']]);
+    const out = Buffer.concat(encodeCopyRows([['Zürich', '📈', '日本']]));
     assert.deepEqual(
       out,
       Buffer.from([
@@ -39,6 +39,18 @@ describe('encodeCopyRows', () => {
         0x9c, 0xac, 0x0a,
       ]),
     );
+  });
+
+  it('splits a large batch at row ends into pieces below 128 KiB, in order', () => {
+    const rows = Array.from({ length: 5000 }, (_, i) => [String(i), 'AAPL', '📈'.repeat(i % 7), null]);
+    const chunks = encodeCopyRows(rows);
+    assert.ok(chunks.length > 1, `expected several pieces, got ${chunks.length}`);
+    for (const c of chunks) {
+      assert.ok(c.length < 128 * 1024, `piece of ${c.length} bytes`);
+      assert.equal(c[c.length - 1], 0x0a, 'each piece ends with a row');
+    }
+    const whole = rows.map((r) => `${r[0]}\tAAPL\t${r[2]}\t\\N\n`).join('');
+    assert.deepEqual(Buffer.concat(chunks), Buffer.from(whole, 'utf8'));
   });
 
   it('refuses NUL, which PostgreSQL text cannot hold', () => {
