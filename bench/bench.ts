@@ -5,6 +5,7 @@
 // slow database. Figures are printed and written to bench/results/<time>.json.
 //   npm run bench -- [--records 1000000] [--mode upsert|copy] [--overload] …
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +25,7 @@ import type { SinkRecord } from '../src/pipeline/sink-record.js';
 import type { DeadLetterSink } from '../src/dlq/dead-letter.js';
 import { sampleMessage, symbols } from '../src/sample/sample-data.js';
 import { progress } from '../src/util/progress.js';
-import { cpuReport, cpuSnapshot, formatCpu, type CpuReport } from './cpu-usage.js';
+import { cpuBound, cpuReport, cpuSnapshot, formatCpu, type CpuReport } from './cpu-usage.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const int = (v: string): number => {
@@ -521,6 +522,13 @@ async function main(): Promise<void> {
       results.e2ePauses = e.pauses;
       const limits = [results.L_db, results.L_kafka].filter((x): x is number => typeof x === 'number');
       if (limits.length > 0) results.ratio = Number((e.rate / Math.min(...limits)).toFixed(3));
+      if (cpu.L_db !== undefined && cpu.L_kafka !== undefined) {
+        const bound = cpuBound(cpu.L_db, cpu.L_kafka, os.availableParallelism());
+        if (Number.isFinite(bound)) {
+          results.cpuBound = Math.round(bound);
+          results.ratioToCpuBound = Number((e.rate / bound).toFixed(3));
+        }
+      }
     }
     if (!skip.has('latency')) {
       log(`== latency at ${opts.steadyRate}/s for ${opts.steadySeconds} s`);
@@ -557,6 +565,8 @@ async function main(): Promise<void> {
   row('L_kafka', results.L_kafka ?? '-', ' records/s');
   row('E2E', results.E2E ?? '-', ' records/s');
   row('E2E / min(L_db, L_kafka)', results.ratio ?? '-');
+  row(`CPU bound (${os.availableParallelism()} cores)`, results.cpuBound ?? '-', ' records/s');
+  row('E2E / CPU bound', results.ratioToCpuBound ?? '-');
   for (const [phase, r] of Object.entries(cpu)) row(`CPU ${phase}`, formatCpu(r));
   row('E2E peak RSS', results.e2ePeakRssMb ?? '-', ' MB');
   const ms = (v: unknown): string => (typeof v === 'number' ? v.toFixed(0) : '-');

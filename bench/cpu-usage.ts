@@ -125,9 +125,26 @@ export function cpuReport(from: CpuSnapshot, to: CpuSnapshot, records: number): 
   };
 }
 
+/** All CPU microseconds one record cost in a phase, every part of the machine together. */
+export function totalUsPerRecord(r: CpuReport): number {
+  const u = r.usPerRecord;
+  return u.bench + u.worker + u.broker + u.postgres + u.other;
+}
+
+/**
+ * The most E2E can reach on `cores` if a record costs it what it cost L_db plus what it cost
+ * L_kafka: the worker must consume and decode (L_kafka's work) and write (L_db's) on the same
+ * cores, so on a machine that also runs the broker and the database this bound, not
+ * min(L_db, L_kafka), is the machine's limit. NaN without CPU figures (not Linux).
+ */
+export function cpuBound(db: CpuReport, kafka: CpuReport, cores: number): number {
+  const us = totalUsPerRecord(db) + totalUsPerRecord(kafka);
+  return us > 0 ? (cores * 1e6) / us : NaN;
+}
+
 export function formatCpu(r: CpuReport): string {
   const u = r.usPerRecord;
-  const total = u.bench + u.worker + u.broker + u.postgres + u.other;
+  const total = totalUsPerRecord(r);
   return (
     `${r.coresBusy.toFixed(2)} cores busy; CPU µs/record: ` +
     `node ${(u.bench + u.worker).toFixed(1)} (sys ${r.nodeSysUsPerRecord.toFixed(1)}), broker ${u.broker.toFixed(1)}, ` +
