@@ -23,6 +23,7 @@ import { checkMappedTables, migrate } from './sink/migrate.js';
 import { OffsetStore, type PartitionOffset } from './sink/offset-store.js';
 import { SinkConnection } from './sink/sink-connection.js';
 import { SinkWorker } from './sink/sink-worker.js';
+import { LaneInbox } from './sink/lane-inbox.js';
 import { buildTableSql, type TableSql } from './sink/table-sql.js';
 import { DualDeadLetterSink } from './dlq/dual-dlq.js';
 import { KafkaTopicDeadLetterSink } from './dlq/topic-dlq.js';
@@ -34,6 +35,9 @@ import { LagTracker } from './metrics/lag-tracker.js';
 import { SinkHealth } from './metrics/health.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { toError } from './errors.js';
+
+/** Queue lanes partitions are hashed to (at least one per worker). */
+const QUEUE_LANES = 64;
 
 export interface SinkDeps {
   readonly log: Logger;
@@ -133,21 +137,21 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         );
       }
     };
-    // Dropped records' offsets are committed by the worker owning their partition, once
-    // they are durable in the DLQ (see SinkWorker.postHandled).
+    // Partitions hash to lanes and any idle worker claims any lane (BoundedQueue.claimNext),
+    // so lanes only need to outnumber the partitions one member usually owns.
+    const lanes = Math.max(QUEUE_LANES, config.sink.workers);
+    // Dropped records' offsets are committed, once they are durable in the DLQ, by a worker
+    // holding their lane (see LaneInbox).
     const workers: SinkWorker[] = [];
+    const inbox = new LaneInbox();
     const gate = new OverflowGate(dlq, clock, log.child({ component: 'overflow' }), (entries) => {
       countDeadLetters(entries);
-      const byLane = new Map<number, Map<string, PartitionOffset>>();
       for (const d of entries) {
-        const lane = laneOf(d.topic, d.partition, config.sink.workers);
-        let m = byLane.get(lane);
-        if (m === undefined) byLane.set(lane, (m = new Map<string, PartitionOffset>()));
-        const k = tpKey(d.topic, d.partition);
-        if ((m.get(k)?.nextOffset ?? -1) < d.offset + 1)
-          m.set(k, { topic: d.topic, partition: d.partition, nextOffset: d.offset + 1 });
+        inbox.add(laneOf(d.topic, d.partition, lanes), [
+          { topic: d.topic, partition: d.partition, nextOffset: d.offset + 1 },
+        ]);
       }
-      for (const [lane, m] of byLane) workers[lane]?.postHandled([...m.values()]);
+      queue.notify();
     });
 
     // --- queue, dispatcher, consumer
@@ -159,7 +163,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       capacityBytes: config.queue.capacityBytes,
       highWatermark: config.queue.highWatermark,
       lowWatermark: config.queue.lowWatermark,
-      lanes: config.sink.workers,
+      lanes,
       onHigh: (s) => {
         if (!pausing || consumer === null) return;
         consumer.pauseAll();
@@ -195,7 +199,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     );
     const dispatcher = new Dispatcher({
       queue,
-      lanes: config.sink.workers,
+      lanes,
       routes,
       tombstones: config.tombstones,
       overflow: config.queue.overflow,
@@ -281,6 +285,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         new SinkWorker({
           id,
           queue,
+          inbox,
           writer,
           breaker,
           retry,

@@ -205,7 +205,7 @@ export const schema = {
   },
   sink: {
     workers: {
-      doc: 'Writer workers, each with its own connection; a partition always goes to the same worker.',
+      doc: 'Writer workers, each with its own connection; a partition is written by one worker at a time, in order, and idle workers take any waiting partition.',
       format: 'positive-int',
       default: 4,
       env: 'SINK_WORKERS',

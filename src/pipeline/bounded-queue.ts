@@ -1,7 +1,8 @@
-// The buffer between the Kafka consumer and the sink workers: one FIFO lane per worker
-// (a partition always maps to one lane, so its records stay in offset order), with record
-// and byte accounting that signals the consumer to pause at the high watermark and to
-// resume under the low one. It never drops and never blocks: Kafka itself is the buffer.
+// The buffer between the Kafka consumer and the sink workers: FIFO lanes (a partition always
+// maps to one lane, so its records stay in offset order) that any idle worker may claim, one
+// worker per lane at a time, with record and byte accounting that signals the consumer to
+// pause at the high watermark and to resume under the low one. It never drops and never
+// blocks: Kafka itself is the buffer.
 import { ConfigError } from '../errors.js';
 
 export interface QueueStats {
@@ -24,7 +25,7 @@ export interface BoundedQueueOptions {
   readonly highWatermark: number;
   /** Fraction of capacity (records and bytes) under which onLow fires. */
   readonly lowWatermark: number;
-  /** One lane per sink worker. */
+  /** Lanes partitions are hashed to; any number of workers share them. */
   readonly lanes: number;
   readonly onHigh?: (s: QueueStats) => void;
   readonly onLow?: (s: QueueStats) => void;
@@ -39,6 +40,8 @@ class Lane<T> {
   bytes: number[] = [];
   seqs: number[] = [];
   head = 0;
+  /** A worker holds this lane: nobody else takes from it until it is unclaimed. */
+  claimed = false;
   readonly waiters = new Set<() => void>();
 
   get size(): number {
@@ -75,6 +78,8 @@ export class BoundedQueue<T> {
   private queued = 0;
   private seq = 0;
   private high = false;
+  /** Workers waiting for any unclaimed lane to have items. */
+  private readonly idleWaiters = new Set<() => void>();
   // Integer thresholds, computed once: 0.7 * 10 is 7.000000000000001 in floating point,
   // and 7 held records must count as reaching a 70% watermark.
   private readonly highRecords: number;
@@ -106,11 +111,62 @@ export class BoundedQueue<T> {
       this.high = true;
       this.o.onHigh?.(this.stats());
     }
-    if (l.waiters.size > 0) {
-      const waiters = [...l.waiters];
-      l.waiters.clear();
-      for (const w of waiters) w();
+    if (l.waiters.size > 0) wakeAll(l.waiters);
+    if (!l.claimed) this.notify();
+  }
+
+  /**
+   * Claims the unclaimed lane whose oldest record is the oldest queued, or returns -1 when
+   * no unclaimed lane has records. Until unclaim() no other worker takes from it, so a
+   * partition's records are written by one worker at a time, in order, while any idle
+   * worker can pick up any lane: with fewer lanes in use than workers, or uneven
+   * partitions, no worker sits idle beside a backlog (measured in #7).
+   */
+  claimNext(): number {
+    let best = -1;
+    let bestSeq = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.lanes.length; i++) {
+      const l = this.lanes[i]!;
+      if (l.claimed || l.size === 0) continue;
+      const s = l.seqs[l.head]!;
+      if (s < bestSeq) {
+        best = i;
+        bestSeq = s;
+      }
     }
+    if (best >= 0) this.lanes[best]!.claimed = true;
+    return best;
+  }
+
+  /** Claims this lane, empty or not, if no worker holds it. */
+  claim(lane: number): boolean {
+    const l = this.lane(lane);
+    if (l.claimed) return false;
+    l.claimed = true;
+    return true;
+  }
+
+  /** Gives a claimed lane back; if it still holds records, an idle worker is woken for it. */
+  unclaim(lane: number): void {
+    const l = this.lane(lane);
+    l.claimed = false;
+    if (l.size > 0) this.notify();
+  }
+
+  /**
+   * Resolves once an unclaimed lane may have records (a push, an unclaim, notify()), at
+   * once if one has, or when the signal aborts. The caller then tries claimNext() again.
+   */
+  waitForWork(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true || this.lanes.some((l) => !l.claimed && l.size > 0)) {
+      return Promise.resolve();
+    }
+    return waitOn(this.idleWaiters, signal);
+  }
+
+  /** Wakes every worker in waitForWork (also for work the queue does not hold). */
+  notify(): void {
+    if (this.idleWaiters.size > 0) wakeAll(this.idleWaiters);
   }
 
   /** Up to `max` items of a lane, oldest first. They stay held until release(). */
@@ -148,18 +204,7 @@ export class BoundedQueue<T> {
   waitForItems(lane: number, signal?: AbortSignal): Promise<void> {
     const l = this.lane(lane);
     if (l.size > 0 || signal?.aborted === true) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const onAbort = (): void => {
-        l.waiters.delete(wake);
-        resolve();
-      };
-      const wake = (): void => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      l.waiters.add(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitOn(l.waiters, signal);
   }
 
   /**
@@ -200,7 +245,7 @@ export class BoundedQueue<T> {
     const out: T[] = [];
     let bytes = 0;
     while (out.length < n) {
-      // Lanes are few (one per worker), so a scan of their heads beats a heap here.
+      // Lanes are few (dozens), so a scan of their heads beats a heap here.
       let oldest: Lane<T> | undefined;
       let oldestSeq = Number.POSITIVE_INFINITY;
       for (const l of this.lanes) {
@@ -264,6 +309,28 @@ export class BoundedQueue<T> {
   }
 }
 
+function wakeAll(waiters: Set<() => void>): void {
+  const all = [...waiters];
+  waiters.clear();
+  for (const w of all) w();
+}
+
+/** A promise resolved by the next wakeAll(waiters) or by the signal, whichever comes first. */
+function waitOn(waiters: Set<() => void>, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onAbort = (): void => {
+      waiters.delete(wake);
+      resolve();
+    };
+    const wake = (): void => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    waiters.add(wake);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 function validate(o: BoundedQueueOptions): void {
   if (!Number.isInteger(o.capacityRecords) || o.capacityRecords < 1) {
     throw new ConfigError(`queue.capacityRecords: expected an integer >= 1, got ${o.capacityRecords}`);
@@ -280,6 +347,6 @@ function validate(o: BoundedQueueOptions): void {
     );
   }
   if (!Number.isInteger(o.lanes) || o.lanes < 1) {
-    throw new ConfigError(`queue.lanes: expected an integer >= 1 (one per sink worker), got ${o.lanes}`);
+    throw new ConfigError(`queue.lanes: expected an integer >= 1, got ${o.lanes}`);
   }
 }

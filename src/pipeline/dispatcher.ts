@@ -11,7 +11,7 @@ import { RecordError, SinkError } from '../errors.js';
 
 export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
 
-/** Stable partition → lane choice: a partition's records always meet the same worker. */
+/** Stable partition → lane choice: a partition's records stay in one FIFO, in offset order. */
 export function laneOf(topic: string, partition: number, lanes: number): number {
   let h = 0;
   for (let i = 0; i < topic.length; i++) h = (h * 31 + topic.charCodeAt(i)) | 0;

@@ -1,7 +1,7 @@
-// One writer: takes batches from its queue lane (the partitions hashed to it, so a
-// partition's records are written in offset order by one worker), writes them with retry
-// and the shared circuit breaker, and reports each committed batch. Waiting is always on
-// a promise (new records, a timer, the breaker), never a polling loop.
+// One writer: claims a queue lane (the partitions hashed to it; while claimed, no other
+// worker takes from it, so a partition's records are written in offset order), writes a
+// batch from it with retry and the shared circuit breaker, reports it, gives the lane back.
+// Waiting is always on a promise (new records, a timer, the breaker), never a polling loop.
 import type { Logger } from 'pino';
 import type { BoundedQueue } from '../pipeline/bounded-queue.js';
 import type { SinkRecord } from '../pipeline/sink-record.js';
@@ -11,8 +11,8 @@ import { classifyError, type Classified } from '../resilience/classify-error.js'
 import type { Clock } from '../util/clock.js';
 import type { BatchResult, BatchWriter } from './batch-writer.js';
 import type { SinkConnection } from './sink-connection.js';
+import type { LaneInbox } from './lane-inbox.js';
 import type { PartitionOffset } from './offset-store.js';
-import { tpKey } from '../pipeline/sink-record.js';
 import { toError } from '../errors.js';
 
 export interface WorkerHooks {
@@ -27,6 +27,8 @@ export interface WorkerHooks {
 export interface SinkWorkerOptions {
   readonly id: number;
   readonly queue: BoundedQueue<SinkRecord>;
+  /** Offsets of records already in the DLQ (drop_oldest), shared by all workers. */
+  readonly inbox: LaneInbox;
   readonly writer: BatchWriter;
   readonly breaker: CircuitBreaker;
   readonly retry: RetryPolicy;
@@ -45,10 +47,8 @@ export class SinkWorker {
   private draining = false;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
-  /** Aborted by drain()/stop()/postHandled() to wake an idle wait. */
+  /** Aborted by drain()/stop() to wake an idle wait. */
   private idle = new AbortController();
-  /** Offsets of this worker's partitions already durable in the DLQ (drop_oldest), to commit. */
-  private inbox = new Map<string, PartitionOffset>();
   private alive = false;
 
   constructor(private readonly o: SinkWorkerOptions) {}
@@ -75,20 +75,6 @@ export class SinkWorker {
     return this.running ?? Promise.resolve();
   }
 
-  /**
-   * drop_oldest: records of these partitions were dead-lettered outside the queue. Their
-   * offsets are committed by this worker between two batches, so after every older record
-   * of the partition (all already taken by this worker) is written.
-   */
-  postHandled(offsets: readonly PartitionOffset[]): void {
-    for (const o of offsets) {
-      const k = tpKey(o.topic, o.partition);
-      const cur = this.inbox.get(k);
-      if (cur === undefined || cur.nextOffset < o.nextOffset) this.inbox.set(k, o);
-    }
-    this.idle.abort();
-  }
-
   /** Write what is queued without waiting for the flush interval, then stop. */
   async drain(): Promise<void> {
     this.draining = true;
@@ -107,35 +93,46 @@ export class SinkWorker {
   }
 
   private async loop(): Promise<void> {
-    const { queue, id } = this.o;
+    const { queue, inbox, id } = this.o;
     const signal = this.abort.signal;
     signal.addEventListener('abort', () => this.idle.abort(), { once: true });
     for (;;) {
       if (signal.aborted) return;
-      if (this.inbox.size > 0) {
-        const offsets = [...this.inbox.values()];
-        this.inbox = new Map();
-        await this.withRetry(async (conn) => {
-          const done = await this.o.writer.advance(conn, offsets);
-          this.o.hooks.onOffsetsAdvanced(done, id);
-        });
+      // Dropped records' offsets go first, by whoever can hold their lane: holding it means
+      // every older record of those partitions is already written (none is in flight).
+      const inboxLane = inbox.lanes().find((l) => queue.claim(l));
+      if (inboxLane !== undefined) {
+        try {
+          const offsets = inbox.take(inboxLane);
+          await this.withRetry(async (conn) => {
+            const done = await this.o.writer.advance(conn, offsets);
+            this.o.hooks.onOffsetsAdvanced(done, id);
+          });
+        } finally {
+          queue.unclaim(inboxLane);
+        }
         continue;
       }
-      if (queue.laneSize(id) === 0) {
+      const lane = queue.claimNext();
+      if (lane < 0) {
         if (this.draining) return;
         this.idle = new AbortController();
-        await queue.waitForItems(id, this.idle.signal);
+        await queue.waitForWork(this.idle.signal);
         continue;
       }
-      const batch = await this.collect();
-      if (batch.length === 0) continue;
-      let bytes = 0;
-      for (const r of batch) bytes += r.bytes;
       try {
-        await this.writeWithRetry(batch);
+        const batch = await this.collect(lane);
+        if (batch.length === 0) continue;
+        let bytes = 0;
+        for (const r of batch) bytes += r.bytes;
+        try {
+          await this.writeWithRetry(batch);
+        } finally {
+          // Aborted batches are released too: their records are re-read after restart.
+          queue.release(batch.length, bytes);
+        }
       } finally {
-        // Aborted batches are released too: their records are re-read after restart.
-        queue.release(batch.length, bytes);
+        queue.unclaim(lane);
       }
     }
   }
@@ -146,24 +143,24 @@ export class SinkWorker {
    * cuts the commits per row when the worker is behind (measured in #7); a lane that keeps
    * up holds less than batchSize, so its batches, and its latency, stay as they were.
    */
-  private async collect(): Promise<SinkRecord[]> {
-    const { queue, id, batchSize, maxBatchSize, flushIntervalMs, clock } = this.o;
-    const batch = queue.take(id, Math.max(batchSize, maxBatchSize));
+  private async collect(lane: number): Promise<SinkRecord[]> {
+    const { queue, batchSize, maxBatchSize, flushIntervalMs, clock } = this.o;
+    const batch = queue.take(lane, Math.max(batchSize, maxBatchSize));
     const first = batch[0];
     if (first === undefined) return batch;
     const deadline = first.enqueuedAt + flushIntervalMs;
     while (batch.length < batchSize && !this.draining && !this.abort.signal.aborted) {
       const remaining = deadline - clock.now();
       if (remaining <= 0) break;
-      if (queue.laneSize(id) === 0) {
+      if (queue.laneSize(lane) === 0) {
         const wait = new AbortController();
         const onAbort = (): void => wait.abort();
         this.abort.signal.addEventListener('abort', onAbort, { once: true });
-        await Promise.race([queue.waitForItems(id, wait.signal), clock.sleep(remaining, wait.signal)]);
+        await Promise.race([queue.waitForItems(lane, wait.signal), clock.sleep(remaining, wait.signal)]);
         wait.abort();
         this.abort.signal.removeEventListener('abort', onAbort);
       }
-      for (const r of queue.take(id, batchSize - batch.length)) batch.push(r);
+      for (const r of queue.take(lane, batchSize - batch.length)) batch.push(r);
     }
     return batch;
   }

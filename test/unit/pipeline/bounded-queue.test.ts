@@ -279,6 +279,55 @@ void describe('BoundedQueue', () => {
     });
   });
 
+  it('claimNext gives the unclaimed lane with the oldest record, one claimant per lane', () => {
+    const { q } = setup({ lanes: 3, capacityRecords: 100 });
+    q.push(1, item('a'), 1);
+    q.push(0, item('b'), 1);
+    q.push(2, item('c'), 1);
+    assert.equal(q.claimNext(), 1, 'lane 1 holds the oldest record');
+    assert.equal(q.claimNext(), 0, 'lane 1 is claimed: the next oldest');
+    q.push(1, item('d'), 1);
+    assert.equal(q.claimNext(), 2);
+    assert.equal(q.claimNext(), -1, 'every lane with records is claimed');
+    assert.equal(q.claim(1), false, 'a claimed lane cannot be claimed again');
+    q.unclaim(1);
+    assert.equal(q.claimNext(), 1, 'given back with records: claimable again');
+    q.take(2, 10);
+    q.unclaim(2);
+    assert.equal(q.claimNext(), -1, 'an empty lane is not handed out');
+    assert.equal(q.claim(2), true, 'but can be claimed by name');
+  });
+
+  it('waitForWork wakes on a push to an unclaimed lane or an unclaim with records, not on a claimed lane', async () => {
+    const { q } = setup({ lanes: 2, capacityRecords: 100 });
+    let woken = 0;
+    const wait = (): void => void q.waitForWork().then(() => woken++);
+    q.push(0, item('a'), 1);
+    assert.equal(q.claimNext(), 0);
+    wait();
+    q.push(0, item('b'), 1);
+    await flushMicrotasks();
+    assert.equal(woken, 0, 'a record for a claimed lane waits for its claimant');
+    q.unclaim(0);
+    await flushMicrotasks();
+    assert.equal(woken, 1, 'the lane came back with a record');
+    assert.equal(q.claimNext(), 0);
+    q.take(0, 10);
+    wait();
+    q.push(1, item('c'), 1);
+    await flushMicrotasks();
+    assert.equal(woken, 2, 'a push to an unclaimed lane');
+    wait();
+    q.notify();
+    await flushMicrotasks();
+    assert.equal(woken, 3, 'notify() for work held outside the queue');
+    const ac = new AbortController();
+    void q.waitForWork(ac.signal).then(() => woken++);
+    ac.abort();
+    await flushMicrotasks();
+    assert.equal(woken, 4, 'an aborted wait resolves');
+  });
+
   const invalid: [Partial<BoundedQueueOptions>, string][] = [
     [{ highWatermark: 1.5 }, 'queue.highWatermark: expected a fraction in (0, 1], got 1.5'],
     [{ highWatermark: 0 }, 'queue.highWatermark: expected a fraction in (0, 1], got 0'],
@@ -286,7 +335,7 @@ void describe('BoundedQueue', () => {
     [{ lowWatermark: 0 }, 'queue.lowWatermark: expected > 0 and < queue.highWatermark (0.8), got 0'],
     [{ capacityRecords: 0 }, 'queue.capacityRecords: expected an integer >= 1, got 0'],
     [{ capacityBytes: 0 }, 'queue.capacityBytes: expected a number >= 1, got 0'],
-    [{ lanes: 0 }, 'queue.lanes: expected an integer >= 1 (one per sink worker), got 0'],
+    [{ lanes: 0 }, 'queue.lanes: expected an integer >= 1, got 0'],
   ];
   for (const [patch, message] of invalid) {
     void it(`rejects ${JSON.stringify(patch)}`, () => {

@@ -11,13 +11,15 @@ import { RetryPolicy } from '../../../src/resilience/retry-policy.js';
 import { SinkWorker } from '../../../src/sink/sink-worker.js';
 import type { BatchResult, BatchWriter } from '../../../src/sink/batch-writer.js';
 import type { SinkConnection } from '../../../src/sink/sink-connection.js';
+import type { PartitionOffset } from '../../../src/sink/offset-store.js';
+import { LaneInbox } from '../../../src/sink/lane-inbox.js';
 import { createLogger } from '../../../src/logger.js';
 import { builtinMappings } from '../../../src/config/builtin-mappings.js';
 
 const mapping = builtinMappings()[0]!;
-const rec = (offset: number, at: number): SinkRecord => ({
+const rec = (offset: number, at: number, partition = 0): SinkRecord => ({
   topic: 't',
-  partition: 0,
+  partition,
   offset,
   timestamp: at,
   key: null,
@@ -32,7 +34,16 @@ const rec = (offset: number, at: number): SinkRecord => ({
 });
 
 function setup(
-  opts: { batchSize?: number; maxBatchSize?: number; flushIntervalMs?: number; failures?: Error[] } = {},
+  opts: {
+    batchSize?: number;
+    maxBatchSize?: number;
+    flushIntervalMs?: number;
+    failures?: Error[];
+    workers?: number;
+    lanes?: number;
+    /** Writes stay in flight until finish(partition) is called. */
+    hold?: boolean;
+  } = {},
 ) {
   const clock = new FakeClock(0);
   const queue = new BoundedQueue<SinkRecord>({
@@ -40,57 +51,95 @@ function setup(
     capacityBytes: 1e6,
     highWatermark: 0.8,
     lowWatermark: 0.5,
-    lanes: 1,
+    lanes: opts.lanes ?? 1,
   });
+  const inbox = new LaneInbox();
   const batches: number[][] = [];
   const failures = [...(opts.failures ?? [])];
   const attemptsAt: number[] = [];
+  /** In-flight writes (hold: true) by partition, and every batch as "p<partition>:<offsets>". */
+  const inFlight = new Map<number, () => void>();
+  const log: string[] = [];
+  const advanced: PartitionOffset[][] = [];
+  const done: BatchResult = {
+    rowsByTable: new Map(),
+    deadLetters: [],
+    skipped: 0,
+    collapsed: 0,
+    offsets: [],
+  };
   const writer = {
     write: (_c: SinkConnection, batch: readonly SinkRecord[]): Promise<BatchResult> => {
       attemptsAt.push(clock.now());
       const f = failures.shift();
       if (f) return Promise.reject(f);
       batches.push(batch.map((r) => r.offset));
-      return Promise.resolve({
-        rowsByTable: new Map(),
-        deadLetters: [],
-        skipped: 0,
-        collapsed: 0,
-        offsets: [],
-      });
+      const p = batch[0]!.partition;
+      log.push(`p${p}:${batch.map((r) => r.offset).join(',')}`);
+      if (!opts.hold) return Promise.resolve(done);
+      assert.ok(!inFlight.has(p), `two batches of partition ${p} in flight at once`);
+      return new Promise<BatchResult>((resolve) => inFlight.set(p, () => resolve(done)));
     },
-    advance: () => Promise.resolve([]),
+    advance: (_c: SinkConnection, offsets: readonly PartitionOffset[]) => {
+      advanced.push([...offsets]);
+      return Promise.resolve(offsets);
+    },
   } as unknown as BatchWriter;
+  const finish = (partition: number): void => {
+    const f = inFlight.get(partition);
+    assert.ok(f, `no batch of partition ${partition} in flight`);
+    inFlight.delete(partition);
+    f();
+  };
   let opened = 0;
   const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1000, clock });
-  const worker = new SinkWorker({
-    id: 0,
-    queue,
-    writer,
-    breaker,
-    retry: new RetryPolicy({
-      maxAttempts: 5,
-      initialBackoffMs: 50,
-      maxBackoffMs: 200,
-      multiplier: 2,
-      jitter: false,
-    }),
+  const workers = Array.from({ length: opts.workers ?? 1 }, (_, id) => makeWorker(id));
+  function makeWorker(id: number): SinkWorker {
+    return new SinkWorker({
+      id,
+      queue,
+      inbox,
+      writer,
+      breaker,
+      retry: new RetryPolicy({
+        maxAttempts: 5,
+        initialBackoffMs: 50,
+        maxBackoffMs: 200,
+        multiplier: 2,
+        jitter: false,
+      }),
+      clock,
+      openConnection: () => {
+        opened++;
+        return Promise.resolve({ close: () => Promise.resolve() } as unknown as SinkConnection);
+      },
+      batchSize: opts.batchSize ?? 3,
+      maxBatchSize: opts.maxBatchSize ?? opts.batchSize ?? 3,
+      flushIntervalMs: opts.flushIntervalMs ?? 100,
+      hooks: {
+        onCommitted: () => undefined,
+        onAttemptFailed: () => undefined,
+        onOffsetsAdvanced: () => undefined,
+      },
+      log: createLogger('silent'),
+    });
+  }
+  const worker = workers[0]!;
+  return {
     clock,
-    openConnection: () => {
-      opened++;
-      return Promise.resolve({ close: () => Promise.resolve() } as unknown as SinkConnection);
-    },
-    batchSize: opts.batchSize ?? 3,
-    maxBatchSize: opts.maxBatchSize ?? opts.batchSize ?? 3,
-    flushIntervalMs: opts.flushIntervalMs ?? 100,
-    hooks: {
-      onCommitted: () => undefined,
-      onAttemptFailed: () => undefined,
-      onOffsetsAdvanced: () => undefined,
-    },
-    log: createLogger('silent'),
-  });
-  return { clock, queue, worker, batches, attemptsAt, breaker, opened: () => opened };
+    queue,
+    inbox,
+    worker,
+    workers,
+    batches,
+    log,
+    advanced,
+    inFlight,
+    finish,
+    attemptsAt,
+    breaker,
+    opened: () => opened,
+  };
 }
 
 const settle = async (): Promise<void> => {
@@ -207,4 +256,60 @@ test('stop() abandons a batch under retry: not committed, capacity released', as
   await settle();
   assert.deepEqual(batches, []);
   assert.equal(queue.stats().records, 0);
+});
+
+test('any idle worker takes any lane, but a lane is written by one worker at a time, in order', async () => {
+  const { queue, workers, log, inFlight, finish } = setup({
+    workers: 2,
+    lanes: 3,
+    batchSize: 2,
+    maxBatchSize: 2,
+    hold: true,
+  });
+  for (const o of [0, 1, 2, 3, 4, 5]) queue.push(0, rec(o, 0, 0), 10);
+  for (const o of [0, 1]) queue.push(1, rec(o, 0, 1), 10);
+  for (const o of [0, 1]) queue.push(2, rec(o, 0, 2), 10);
+  for (const w of workers) w.start();
+  await settle();
+  assert.deepEqual([...inFlight.keys()].sort(), [0, 1], 'both workers busy: lane 0, then lane 1');
+  finish(1);
+  await settle();
+  assert.deepEqual(
+    [...inFlight.keys()].sort(),
+    [0, 2],
+    'the worker done with lane 1 takes lane 2, not the rest of lane 0 (held by the other)',
+  );
+  finish(0);
+  await settle();
+  finish(2);
+  await settle();
+  finish(0);
+  await settle();
+  finish(0);
+  await settle();
+  assert.equal(inFlight.size, 0);
+  assert.deepEqual(log, ['p0:0,1', 'p1:0,1', 'p2:0,1', 'p0:2,3', 'p0:4,5']);
+  assert.equal(queue.stats().records, 0);
+  for (const w of workers) await w.stop();
+});
+
+test("dropped records' offsets are committed only while no batch of their lane is in flight", async () => {
+  const { queue, inbox, workers, advanced, finish } = setup({
+    workers: 2,
+    lanes: 2,
+    batchSize: 2,
+    hold: true,
+  });
+  for (const o of [0, 1]) queue.push(0, rec(o, 0, 0), 10);
+  for (const w of workers) w.start();
+  await settle();
+  inbox.add(0, [{ topic: 't', partition: 0, nextOffset: 10 }]);
+  queue.notify();
+  await settle();
+  assert.deepEqual(advanced, [], 'lane 0 has a batch in flight: the idle worker must not advance past it');
+  finish(0);
+  await settle();
+  assert.deepEqual(advanced, [[{ topic: 't', partition: 0, nextOffset: 10 }]]);
+  assert.deepEqual(inbox.lanes(), []);
+  for (const w of workers) await w.stop();
 });
