@@ -406,7 +406,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       w.done.catch((e: unknown) => fail(toError(e)));
     }
     closers.push(async () => {
-      for (const w of workers) await w.stop();
+      await Promise.all(workers.map((w) => w.stop()));
     });
 
     // --- metrics
@@ -477,7 +477,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
             );
           await committer.close();
         }
-        for (const w of workers) await w.stop();
+        await Promise.all(workers.map((w) => w.stop()));
         await closeAll();
         const s = queue.stats();
         log.info(

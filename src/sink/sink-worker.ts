@@ -102,80 +102,101 @@ export class SinkWorker {
       // every older record of those partitions is already written (none is in flight).
       const inboxLane = inbox.lanes().find((l) => queue.claim(l));
       if (inboxLane !== undefined) {
+        const offsets = inbox.take(inboxLane);
+        let done = false;
         try {
-          const offsets = inbox.take(inboxLane);
-          await this.withRetry(async (conn) => {
-            const done = await this.o.writer.advance(conn, offsets);
-            this.o.hooks.onOffsetsAdvanced(done, id);
+          done = await this.withRetry(async (conn) => {
+            const advanced = await this.o.writer.advance(conn, offsets);
+            this.o.hooks.onOffsetsAdvanced(advanced, id);
           });
         } finally {
-          queue.unclaim(inboxLane);
+          if (done) queue.unclaim(inboxLane);
+          else inbox.add(inboxLane, offsets); // the lane stays held, like an abandoned batch's
         }
         continue;
       }
-      const lane = queue.claimNext();
-      if (lane < 0) {
-        if (this.draining) return;
-        this.idle = new AbortController();
-        await queue.waitForWork(this.idle.signal);
-        continue;
-      }
+      const lanes: number[] = [];
+      let committed = false;
       try {
-        const batch = await this.collect(lane);
-        if (batch.length === 0) continue;
+        const batch = await this.collect(lanes);
+        if (lanes.length === 0) {
+          if (this.draining) return;
+          this.idle = new AbortController();
+          await queue.waitForWork(this.idle.signal);
+          continue;
+        }
         let bytes = 0;
         for (const r of batch) bytes += r.bytes;
         try {
-          await this.writeWithRetry(batch);
+          committed = await this.writeWithRetry(batch);
         } finally {
-          // Aborted batches are released too: their records are re-read after restart.
+          // Abandoned batches are released too: their records are re-read after restart.
           queue.release(batch.length, bytes);
         }
       } finally {
-        queue.unclaim(lane);
+        // A batch that was not committed (stop, crash) keeps its lanes held, so no other
+        // worker writes those partitions past it and moves their offsets over it.
+        if (committed) for (const l of lanes) queue.unclaim(l);
       }
     }
   }
 
   /**
-   * What the lane holds, up to maxBatchSize; if that is under batchSize, waits for more at
-   * most flushIntervalMs after the first record arrived. Taking a backlog in one transaction
-   * cuts the commits per row when the worker is behind (measured in #7); a lane that keeps
-   * up holds less than batchSize, so its batches, and its latency, stay as they were.
+   * Claims lanes into `lanes` and takes their records: the lane waiting longest first, up to
+   * maxBatchSize; while that is under batchSize, further waiting lanes join the batch, and
+   * then it waits for more at most flushIntervalMs after the first record arrived. A backlog
+   * thus goes out in few large transactions (measured in #7), while a lane that keeps up
+   * shares its transaction with other partitions, as when workers owned their lanes. Claims
+   * nothing and returns [] when no lane is waiting.
    */
-  private async collect(lane: number): Promise<SinkRecord[]> {
+  private async collect(lanes: number[]): Promise<SinkRecord[]> {
     const { queue, batchSize, maxBatchSize, flushIntervalMs, clock } = this.o;
-    const batch = queue.take(lane, Math.max(batchSize, maxBatchSize));
+    const batch: SinkRecord[] = [];
+    const fill = (limit: number): void => {
+      for (const l of lanes) for (const r of queue.take(l, limit - batch.length)) batch.push(r);
+      while (batch.length < limit) {
+        const l = queue.claimNext();
+        if (l < 0) break;
+        lanes.push(l);
+        for (const r of queue.take(l, limit - batch.length)) batch.push(r);
+      }
+    };
+    fill(Math.max(batchSize, maxBatchSize));
     const first = batch[0];
     if (first === undefined) return batch;
     const deadline = first.enqueuedAt + flushIntervalMs;
     while (batch.length < batchSize && !this.draining && !this.abort.signal.aborted) {
       const remaining = deadline - clock.now();
       if (remaining <= 0) break;
-      if (queue.laneSize(lane) === 0) {
-        const wait = new AbortController();
-        const onAbort = (): void => wait.abort();
-        this.abort.signal.addEventListener('abort', onAbort, { once: true });
-        await Promise.race([queue.waitForItems(lane, wait.signal), clock.sleep(remaining, wait.signal)]);
-        wait.abort();
-        this.abort.signal.removeEventListener('abort', onAbort);
-      }
-      for (const r of queue.take(lane, batchSize - batch.length)) batch.push(r);
+      const wait = new AbortController();
+      const onAbort = (): void => wait.abort();
+      this.abort.signal.addEventListener('abort', onAbort, { once: true });
+      await Promise.race([
+        queue.waitForWork(wait.signal),
+        ...lanes.map((l) => queue.waitForItems(l, wait.signal)),
+        clock.sleep(remaining, wait.signal),
+      ]);
+      wait.abort();
+      this.abort.signal.removeEventListener('abort', onAbort);
+      fill(batchSize);
     }
     return batch;
   }
 
-  private async writeWithRetry(batch: readonly SinkRecord[]): Promise<void> {
+  private async writeWithRetry(batch: readonly SinkRecord[]): Promise<boolean> {
     const { clock, writer, hooks, id } = this.o;
-    await this.withRetry(async (conn, attempt) => {
+    return this.withRetry(async (conn, attempt) => {
       const started = clock.now();
       const result = await writer.write(conn, batch, attempt);
       hooks.onCommitted(result, batch, clock.now() - started, id);
     });
   }
 
-  /** Runs `work` until it succeeds or the worker is stopped, with backoff and the breaker. */
-  private async withRetry(work: (conn: SinkConnection, attempt: number) => Promise<void>): Promise<void> {
+  /**
+   * Runs `work` until it succeeds (true) or the worker is stopped (false), with backoff and
+   * the breaker.
+   */
+  private async withRetry(work: (conn: SinkConnection, attempt: number) => Promise<void>): Promise<boolean> {
     const { breaker, retry, clock, hooks, id, log } = this.o;
     const { maxAttempts } = retry;
     const signal = this.abort.signal;
@@ -190,7 +211,7 @@ export class SinkWorker {
         this.conn ??= await this.o.openConnection();
         await work(this.conn, attempt);
         breaker.onSuccess();
-        return;
+        return true;
       } catch (e) {
         const c = classifyError(e);
         // Anything that reaches here is environmental (data errors are isolated inside the
@@ -210,5 +231,6 @@ export class SinkWorker {
         await clock.sleep(retry.backoffMs(Math.min(attempt, maxAttempts)), signal);
       }
     }
+    return false;
   }
 }

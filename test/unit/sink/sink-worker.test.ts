@@ -43,6 +43,8 @@ function setup(
     lanes?: number;
     /** Writes stay in flight until finish(partition) is called. */
     hold?: boolean;
+    /** Throws from the onAttemptFailed hook: a bug that crashes the worker. */
+    crashOnFailure?: boolean;
   } = {},
 ) {
   const clock = new FakeClock(0);
@@ -118,7 +120,9 @@ function setup(
       flushIntervalMs: opts.flushIntervalMs ?? 100,
       hooks: {
         onCommitted: () => undefined,
-        onAttemptFailed: () => undefined,
+        onAttemptFailed: () => {
+          if (opts.crashOnFailure === true) throw new Error('hook bug');
+        },
         onOffsetsAdvanced: () => undefined,
       },
       log: createLogger('silent'),
@@ -312,4 +316,48 @@ test("dropped records' offsets are committed only while no batch of their lane i
   assert.deepEqual(advanced, [[{ topic: 't', partition: 0, nextOffset: 10 }]]);
   assert.deepEqual(inbox.lanes(), []);
   for (const w of workers) await w.stop();
+});
+
+for (const how of ['stopped', 'crashed'] as const) {
+  test(`a worker ${how} with an uncommitted batch keeps its lane: no peer writes the partition past it`, async () => {
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const { clock, queue, inbox, workers, batches, advanced } = setup({
+      workers: 2,
+      lanes: 2,
+      failures: [down],
+      crashOnFailure: how === 'crashed',
+    });
+    for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+    workers[0]!.start();
+    workers[0]!.done.catch(() => undefined);
+    await settle(); // worker 0 holds lane 0; its write failed
+    if (how === 'stopped') await workers[0]!.stop();
+    assert.equal(workers[0]!.isAlive, false);
+    workers[1]!.start();
+    for (const o of [3, 4, 5]) queue.push(0, rec(o, 0), 10);
+    inbox.add(0, [{ topic: 't', partition: 0, nextOffset: 10 }]);
+    queue.notify();
+    await settle();
+    await clock.advance(1000);
+    await settle();
+    assert.deepEqual(batches, [], 'offsets 3-5 must not be committed while 0-2 are not');
+    assert.deepEqual(advanced, [], 'nor may next_offset move past them');
+    await workers[1]!.stop();
+  });
+}
+
+test('partitions that keep up share a transaction, as when one worker owned their lane', async () => {
+  const { clock, queue, worker, log } = setup({ lanes: 3, batchSize: 3, flushIntervalMs: 100 });
+  worker.start();
+  queue.push(0, rec(0, 0, 0), 10);
+  queue.push(1, rec(0, 0, 1), 10);
+  await settle();
+  queue.push(2, rec(0, 0, 2), 10);
+  await settle();
+  assert.deepEqual(log, ['p0:0,0,0'], 'three lanes, one record each: one batch at batchSize');
+  queue.push(1, rec(1, 0, 1), 10);
+  await clock.advance(100);
+  await settle();
+  assert.equal(log.length, 2, 'a lone record still goes at its flush interval');
+  await worker.stop();
 });
