@@ -47,21 +47,6 @@ export class BatchWriter {
   constructor(private readonly deps: BatchWriterDeps) {}
 
   async write(conn: SinkConnection, batch: readonly SinkRecord[], attempts: number): Promise<BatchResult> {
-    try {
-      return await conn.transaction((commitWith) => this.apply(conn, batch, attempts, false, commitWith));
-    } catch (e) {
-      if (!isDataError(e)) throw e;
-      return conn.transaction((commitWith) => this.apply(conn, batch, attempts, true, commitWith));
-    }
-  }
-
-  private async apply(
-    conn: SinkConnection,
-    batch: readonly SinkRecord[],
-    attempts: number,
-    isolate: boolean,
-    commitWith: (sql: string) => Promise<void>,
-  ): Promise<BatchResult> {
     // Highest offset seen per partition: the partition's next offset after this batch.
     const maxOffset = new Map<string, { topic: string; partition: number; max: number }>();
     for (const r of batch) {
@@ -70,8 +55,35 @@ export class BatchWriter {
       if (cur === undefined) maxOffset.set(k, { topic: r.topic, partition: r.partition, max: r.offset });
       else if (r.offset > cur.max) cur.max = r.offset;
     }
-    const next = await this.deps.offsets.lock(conn.client, [...maxOffset.values()]);
+    const parts = [...maxOffset.values()];
+    const run = (isolate: boolean): Promise<BatchResult> =>
+      conn.transaction(
+        async (commitWith, opened) => {
+          const next =
+            this.deps.offsets.lockedOffsets(opened, parts) ??
+            (await this.deps.offsets.lock(conn.client, parts));
+          return this.apply(conn, batch, maxOffset, next, attempts, isolate, commitWith);
+        },
+        // The partitions' sink_offsets rows are locked in BEGIN's round trip.
+        this.deps.offsets.lockStatement(parts),
+      );
+    try {
+      return await run(false);
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      return run(true);
+    }
+  }
 
+  private async apply(
+    conn: SinkConnection,
+    batch: readonly SinkRecord[],
+    maxOffset: ReadonlyMap<string, { topic: string; partition: number; max: number }>,
+    next: ReadonlyMap<string, number>,
+    attempts: number,
+    isolate: boolean,
+    commitWith: (sql: string) => Promise<void>,
+  ): Promise<BatchResult> {
     let skipped = 0;
     const rejected: DeadLetter[] = [];
     const byTable = new Map<string, SinkRecord[]>();

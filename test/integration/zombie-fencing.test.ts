@@ -47,8 +47,12 @@ class NoDlq implements DeadLetterSink {
   async close(): Promise<void> {}
 }
 
-/** A connection whose next BEGIN waits until `release()`: the zombie's stalled transaction. */
-function stallAfterBegin(conn: SinkConnection): { release: () => void; begun: Promise<void> } {
+/**
+ * A connection whose next transaction waits at BEGIN until `release()`: the zombie's stall.
+ * BEGIN goes out together with the sink_offsets lock, so the stall comes just before both
+ * (under READ COMMITTED a bare BEGIN changes nothing, so this is the same as after it).
+ */
+function stallAtBegin(conn: SinkConnection): { release: () => void; begun: Promise<void> } {
   let release!: () => void;
   let begun!: () => void;
   const gate = new Promise<void>((r) => (release = r));
@@ -56,13 +60,12 @@ function stallAfterBegin(conn: SinkConnection): { release: () => void; begun: Pr
   const original = conn.query.bind(conn);
   let armed = true;
   conn.query = async (text: string, values?: unknown[]) => {
-    const r = await original(text, values);
-    if (armed && text === 'BEGIN') {
+    if (armed && text.startsWith('BEGIN')) {
       armed = false;
       begun();
       await gate;
     }
-    return r;
+    return original(text, values);
   };
   return { release, begun: began };
 }
@@ -95,7 +98,7 @@ test('a zombie transaction held open across a rebalance commits nothing over new
   const { ctx, a: zombieConn, b: ownerConn, dlq, writer } = await twoMembers(t, 'zombie');
 
   // The zombie fetched offsets 0..99 and stalls inside its transaction.
-  const stall = stallAfterBegin(zombieConn);
+  const stall = stallAtBegin(zombieConn);
   const zombie = writer('zombie').write(
     zombieConn,
     Array.from({ length: 100 }, (_, i) => record(i, '0.5')),
