@@ -3,7 +3,7 @@
 // never skips a record. Pausing is all-or-nothing over the subscribed topics (the queue is
 // shared by all partitions): first by holding the batch handler (see hold()), then, if the
 // queue stays high, by pausing the client, which keeps heartbeating while paused.
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { KafkaJSNonRetriableError, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
 import type { Dispatcher } from '../pipeline/dispatcher.js';
@@ -142,12 +142,27 @@ export class SinkConsumer {
     this.pausedAll = false;
     this.kafkaPaused = false;
     this.wakeHolds();
-    this.consumer.resume(this.topics.map((topic) => ({ topic })));
+    this.whenRunning(() => this.consumer.resume(this.topics.map((topic) => ({ topic }))));
   }
 
   private applyPause(): void {
-    this.kafkaPaused = true;
-    this.consumer.pause(this.topics.map((topic) => ({ topic })));
+    this.kafkaPaused = this.whenRunning(() => this.consumer.pause(this.topics.map((topic) => ({ topic }))));
+  }
+
+  /**
+   * Between a crash and its restart, and after stop, KafkaJS has no consumer group and its
+   * pause/resume throw (seen when a broker came back just before shutdown). Nothing is lost
+   * by skipping: a restarted group starts unpaused and the join handler re-applies our
+   * pause. Returns whether `op` ran.
+   */
+  private whenRunning(op: () => void): boolean {
+    try {
+      op();
+      return true;
+    } catch (e) {
+      if (e instanceof KafkaJSNonRetriableError && e.message.includes('not initialized')) return false;
+      throw e;
+    }
   }
 
   /**
