@@ -62,7 +62,7 @@ export class BatchWriter {
           const next =
             this.deps.offsets.lockedOffsets(opened, parts) ??
             (await this.deps.offsets.lock(conn.client, parts));
-          return this.apply(conn, batch, maxOffset, next, attempts, isolate, commitWith);
+          return this.apply(conn, batch, parts, next, attempts, isolate, commitWith);
         },
         // The partitions' sink_offsets rows are locked in BEGIN's round trip.
         this.deps.offsets.lockStatement(parts),
@@ -78,7 +78,7 @@ export class BatchWriter {
   private async apply(
     conn: SinkConnection,
     batch: readonly SinkRecord[],
-    maxOffset: ReadonlyMap<string, { topic: string; partition: number; max: number }>,
+    parts: readonly { topic: string; partition: number; max: number }[],
     next: ReadonlyMap<string, number>,
     attempts: number,
     isolate: boolean,
@@ -145,7 +145,7 @@ export class BatchWriter {
     if (deadLetters.length > 0) await this.deps.dlq.write(deadLetters);
 
     const offsets: PartitionOffset[] = [];
-    for (const { topic, partition, max } of maxOffset.values()) {
+    for (const { topic, partition, max } of parts) {
       const stored = next.get(tpKey(topic, partition)) ?? 0;
       offsets.push({ topic, partition, nextOffset: Math.max(stored, max + 1) });
     }
