@@ -31,9 +31,9 @@ export KAFKA_BROKERS DATABASE_URL
 echo "== tests"
 mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
 set +e
-# --test-force-exit: a test file whose sink failed to shut down (open sockets) must still
-# end, or the whole run waits on it until CI's time limit.
-node --import tsx --test --test-concurrency=1 --test-force-exit --test-reporter=spec "${files[@]}"
+# No --test-force-exit: on Node 20 it once cut the last 4 results of a file from the report
+# (338 of 342 counted, still "pass"); a hung file failing loudly at CI's limit is better.
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 rc=$?
 set -e
 # Stop what we started quietly, so the runner's summary stays the last lines of the output.
