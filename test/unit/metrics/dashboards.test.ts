@@ -299,7 +299,7 @@ interface PrometheusConfig {
   readonly scrape_configs?: readonly {
     readonly job_name?: string;
     readonly scrape_interval?: string;
-    readonly static_configs?: readonly { readonly targets?: readonly string[] }[];
+    readonly dns_sd_configs?: readonly { readonly names?: readonly string[]; readonly port?: number }[];
   }[];
 }
 
@@ -309,9 +309,10 @@ void test('Prometheus, Grafana provisioning and docker-compose agree on names an
   const job = prom.scrape_configs?.find((s) => s.job_name === 'market-data-sink');
   assert.ok(job !== undefined, 'scrape job market-data-sink');
   assert.equal(job.scrape_interval, '5s');
+  // Every replica of the compose service `sink` (docker compose up --scale sink=N).
   assert.deepEqual(
-    job.static_configs?.flatMap((s) => s.targets ?? []),
-    ['sink:9464'],
+    job.dns_sd_configs?.map((s) => [s.names, s.port]),
+    [[['sink'], 9464]],
   );
   const down = rules.find((r) => r.alert === 'MarketDataSinkDown');
   assert.match(String(down?.expr), /up\{job="market-data-sink"\}/);
