@@ -102,6 +102,7 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
     `still running ${took} ms after SIGTERM (SHUTDOWN_TIMEOUT_MS ${timeoutMs}):\n${lastLines(first.output())}`,
   );
   assert.deepEqual(exit, { code: EXIT_DRAIN_TIMED_OUT, signal: null }, lastLines(first.output()));
+  t.diagnostic(`exited ${took} ms after SIGTERM (SHUTDOWN_TIMEOUT_MS ${timeoutMs})`);
 
   await pgPrivate.start();
   const second = spawnWorker({ ...env, SHUTDOWN_TIMEOUT_MS: '30000' });
@@ -151,7 +152,9 @@ test('SIGTERM 200 and 500 ms into start-up: clean exit 0 with a log line, no mem
     w.kill('SIGTERM');
     const exit = await exitWithin(w, 30_000);
     assert.deepEqual(exit, { code: 0, signal: null }, `SIGTERM ${delayMs} ms in:\n${lastLines(w.output())}`);
-    assert.match(w.output(), /"msg":"(stopped during start-up|market-data-sink stopped)"/);
+    const stopLine = /"msg":"(stopped during start-up|market-data-sink stopped)"/.exec(w.output());
+    assert.ok(stopLine, `no log line of the stop:\n${lastLines(w.output())}`);
+    t.diagnostic(`SIGTERM ${delayMs} ms in: ${stopLine[1]}`);
     // Left, not merely disconnected: the broker holds no member until its session times out.
     const group = (await ctx.admin.describeGroups([ctx.groupId])).groups[0];
     assert.equal(group?.members.length ?? 0, 0, `members left in the group after SIGTERM ${delayMs} ms in`);
@@ -202,6 +205,7 @@ test('stop above the high watermark with a large backlog: nothing fetched after 
   const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), timeoutMs + 5000).unref());
   const outcome = await Promise.race([stopped.then(() => 'stopped' as const), late]);
   const took = Date.now() - sent;
+  t.diagnostic(`stop() took ${took} ms; ${atStop} of ${msgs.length} records fetched before it`);
   assert.equal(await submitted(), atStop, 'records fetched after stop()');
   assert.equal(
     outcome,
