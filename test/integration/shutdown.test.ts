@@ -128,7 +128,7 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
   );
 });
 
-test('SIGTERM 200 and 500 ms into start-up: clean exit 0 with a log line, no member left in the group', async (t) => {
+test('SIGTERM 200 and 500 ms into start-up and during the group join: clean exit 0 with a log line, no member left in the group', async (t) => {
   const ctx = await createTestContext('stopstart');
   t.after(() => ctx.cleanup());
   await ctx.createTopics(['bars'], 3);
@@ -138,26 +138,32 @@ test('SIGTERM 200 and 500 ms into start-up: clean exit 0 with a log line, no mem
     for (const w of workers) w.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
   });
-  for (const delayMs of [200, 500]) {
-    const w = spawnWorker({ ...ctx.env, ...COPY_ENV, LOG_LEVEL: 'info' });
+  // `starting` is main's first line once the configuration is loaded; KafkaJS logs
+  // `Starting` (at debug) when consumer.run() begins to join the group.
+  const cases = [
+    { name: '200 ms after starting', after: '"msg":"starting"', delayMs: 200, level: 'info' },
+    { name: '500 ms after starting', after: '"msg":"starting"', delayMs: 500, level: 'info' },
+    { name: 'during the group join', after: '"msg":"Starting"', delayMs: 0, level: 'debug' },
+  ];
+  for (const c of cases) {
+    const w = spawnWorker({ ...ctx.env, ...COPY_ENV, LOG_LEVEL: c.level });
     workers.push(w);
-    // `starting` is main's first line once the configuration is loaded.
     await waitFor(
-      () => w.output().includes('"msg":"starting"'),
-      () => `no start:\n${lastLines(w.output())}`,
+      () => w.output().includes(c.after),
+      () => `no ${c.after}:\n${lastLines(w.output())}`,
       30_000,
-      10,
+      5,
     );
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (c.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, c.delayMs));
     w.kill('SIGTERM');
     const exit = await exitWithin(w, 30_000);
-    assert.deepEqual(exit, { code: 0, signal: null }, `SIGTERM ${delayMs} ms in:\n${lastLines(w.output())}`);
+    assert.deepEqual(exit, { code: 0, signal: null }, `SIGTERM ${c.name}:\n${lastLines(w.output())}`);
     const stopLine = /"msg":"(stopped during start-up|market-data-sink stopped)"/.exec(w.output());
     assert.ok(stopLine, `no log line of the stop:\n${lastLines(w.output())}`);
-    t.diagnostic(`SIGTERM ${delayMs} ms in: ${stopLine[1]}`);
+    t.diagnostic(`SIGTERM ${c.name}: ${stopLine[1]}`);
     // Left, not merely disconnected: the broker holds no member until its session times out.
     const group = (await ctx.admin.describeGroups([ctx.groupId])).groups[0];
-    assert.equal(group?.members.length ?? 0, 0, `members left in the group after SIGTERM ${delayMs} ms in`);
+    assert.equal(group?.members.length ?? 0, 0, `members left in the group after SIGTERM ${c.name}`);
   }
 });
 
