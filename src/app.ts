@@ -42,8 +42,9 @@ import { settlesWithin, unlessAborted } from './util/bounded-wait.js';
 /** Queue lanes partitions are hashed to (at least one per worker). */
 const QUEUE_LANES = 64;
 /**
- * Past the drain deadline, each of stopping the workers and the last Kafka commit gets this
- * long: both usually take milliseconds, but a hung database or broker must not hold the exit.
+ * Stopping the workers gets this long, and the last Kafka commit at least this long (more
+ * if the drain left time): both usually take milliseconds, but a hung database or broker
+ * must not hold the exit.
  */
 const STOP_STEP_MS = 1000;
 
@@ -505,8 +506,12 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         // Ends retries and waits, and closes the connections: an open transaction is rolled back.
         if (!(await settlesWithin(Promise.all(workers.map((w) => w.stop())), STOP_STEP_MS, clock)))
           log.warn('workers did not stop in time; leaving the group regardless');
-        // Offsets PostgreSQL holds go to Kafka last; nothing else is committed anywhere.
-        if (drain) await settlesWithin(committer.close(), STOP_STEP_MS, clock);
+        // Offsets PostgreSQL holds go to Kafka last, with what is left of the deadline (at
+        // least STOP_STEP_MS); nothing else is committed anywhere.
+        if (drain) {
+          const left = started + config.shutdown.timeoutMs - clock.now();
+          await settlesWithin(committer.close(), Math.max(STOP_STEP_MS, left), clock);
+        }
         await closeAll();
         const s = queue.stats();
         log.info(
