@@ -1,7 +1,9 @@
 // Wires the pipeline — kafka/ → pipeline/ → sink/, with dlq/, resilience/ and metrics/ —
 // and owns its lifecycle: `startSink()` returns a handle whose `stop()` drains (pause
 // fetching, write what is queued, commit, leave the group) and whose `done` settles when
-// the member has stopped, rejecting if it stopped because of a fatal error.
+// the member has stopped, rejecting if it stopped because of a fatal error or because the
+// drain outlived shutdown.timeoutMs. An aborted `deps.signal` abandons the start: what was
+// started is closed in reverse and startSink rejects with AbortedError.
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
@@ -34,10 +36,17 @@ import { MetricsServer } from './metrics/http-server.js';
 import { LagTracker } from './metrics/lag-tracker.js';
 import { SinkHealth } from './metrics/health.js';
 import { systemClock, type Clock } from './util/clock.js';
-import { toError } from './errors.js';
+import { AbortedError, SinkError, toError } from './errors.js';
+import { settlesWithin, unlessAborted } from './util/bounded-wait.js';
 
 /** Queue lanes partitions are hashed to (at least one per worker). */
 const QUEUE_LANES = 64;
+/**
+ * Stopping the workers gets this long, and the last Kafka commit at least this long (more
+ * if the drain left time): both usually take milliseconds, but a hung database or broker
+ * must not hold the exit.
+ */
+const STOP_STEP_MS = 1000;
 
 export interface SinkDeps {
   readonly log: Logger;
@@ -46,10 +55,16 @@ export interface SinkDeps {
   readonly metrics?: SinkMetrics;
   /** Start the HTTP server (default true). */
   readonly http?: boolean;
+  /** Aborts the start (a signal during start-up): every start-up wait is given up at once. */
+  readonly signal?: AbortSignal;
 }
 
 export interface SinkHandle {
-  /** Graceful: stop fetching, drain, commit, leave the group (bounded by shutdown.timeoutMs). */
+  /**
+   * Graceful: stop fetching, drain, commit, leave the group. The drain is bounded by
+   * shutdown.timeoutMs; past it, open transactions are rolled back, the member leaves, and
+   * `done` rejects with SinkError code SHUTDOWN_TIMED_OUT.
+   */
   stop(): Promise<void>;
   /** Immediate: abandon queued and in-flight work (it is re-read later), leave. */
   kill(): Promise<void>;
@@ -72,6 +87,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
   const coord = config.kafka.groupId;
   const schema = config.database.schema;
   const topics = [...mappings.keys()];
+  const signal = deps.signal;
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) {
@@ -93,19 +109,29 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     });
     control.on('error', () => undefined); // idle client errors surface on the next query
     closers.push(() => control.end());
-    const c = await control.connect();
+    // A client checked out after the abort is destroyed, or control.end() would wait for it.
+    const c = await unlessAborted('PostgreSQL connect', control.connect(), signal, (late) =>
+      late.release(true),
+    );
     try {
-      if (config.database.migrateOnStart) await migrate(c, schema, log.child({ component: 'migrate' }));
-      await checkMappedTables(c, schema, mappings.values());
+      await unlessAborted(
+        'migrations',
+        (async () => {
+          if (config.database.migrateOnStart) await migrate(c, schema, log.child({ component: 'migrate' }));
+          await checkMappedTables(c, schema, mappings.values());
+        })(),
+        signal,
+      );
     } finally {
-      c.release();
+      // Aborted mid-migration: the connection goes (its transaction rolls back), not back to the pool.
+      c.release(signal?.aborted === true);
     }
 
     // --- Kafka client, DLQ destinations
     const kafka: Kafka = createKafka(config, log);
     const admin: Admin = kafka.admin();
-    await admin.connect();
     closers.push(() => admin.disconnect());
+    await unlessAborted('Kafka admin connect', admin.connect(), signal);
     const topicDlq = new KafkaTopicDeadLetterSink({
       kafka,
       topic: config.dlq.topic,
@@ -113,8 +139,8 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     });
     const fileDlq = new NdjsonDeadLetterSink({ dir: config.dlq.dir, maxFileBytes: config.dlq.maxFileBytes });
     const dlq = new DualDeadLetterSink({ topic: topicDlq, file: fileDlq });
-    await dlq.start();
     closers.push(() => dlq.close());
+    await unlessAborted('DLQ start', dlq.start(), signal);
 
     const countDeadLetters = (entries: readonly DeadLetter[]): void => {
       for (const d of entries) {
@@ -156,6 +182,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
 
     // --- queue, dispatcher, consumer
     let consumer: SinkConsumer | null = null;
+    let stopping = false;
     const events = new EventEmitter();
     const pausing = config.queue.overflow === 'block';
     const queue = new BoundedQueue<SinkRecord>({
@@ -172,7 +199,8 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         log.info({ queued: s.records, bytes: s.bytes }, 'queue above high watermark: partitions paused');
       },
       onLow: (s) => {
-        if (!pausing || consumer === null) return;
+        // A draining member fetches nothing more, whatever the queue's level.
+        if (!pausing || consumer === null || stopping) return;
         consumer.resumeAll();
         metrics.pauseEvents.inc({ event: 'resume' });
         events.emit('resume', s);
@@ -375,7 +403,6 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       isStopping: () => stopping,
       fatal: () => fatal,
     });
-    let stopping = false;
 
     consumer = new SinkConsumer(
       kafka,
@@ -445,44 +472,51 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     let metricsPort = 0;
     if (deps.http !== false) {
       server = new MetricsServer(metrics.registry, health, config.metrics.host, config.metrics.port);
-      metricsPort = await server.start();
       const s = server;
       closers.push(() => s.close());
+      metricsPort = await unlessAborted('metrics server start', s.start(), signal);
     }
 
-    // Consumer last: only fetch once everything downstream is ready.
+    // Consumer last: only fetch once everything downstream is ready. Aborted during the
+    // join, its stop waits for the join to end and then leaves the group.
     closers.push(() => theConsumer.stop());
-    await theConsumer.start();
+    await unlessAborted('consumer group join', theConsumer.start(), signal);
+    if (signal?.aborted === true) throw new AbortedError('start');
     log.info({ topics, workers: config.sink.workers, metricsPort, schema }, 'market-data-sink started');
 
     let stopPromise: Promise<void> | null = null;
     const shutdown = (drain: boolean, reason: Error | null): Promise<void> => {
       stopPromise ??= (async () => {
         stopping = true;
+        theConsumer.stopFetching();
         const started = clock.now();
         gate.close();
+        let timedOut = false;
         if (drain) {
-          theConsumer.pauseAll();
-          const drained = Promise.all(workers.map((w) => w.drain())).then(() => true);
-          const timeout = new Promise<boolean>((r) =>
-            setTimeout(() => r(false), config.shutdown.timeoutMs).unref(),
-          );
-          const ok = await drained
-            .catch(() => false)
-            .then((v) => Promise.race([Promise.resolve(v), timeout]));
-          if (!ok)
+          // The whole drain is bounded, retries, backoff and breaker waits included: a
+          // database that is down keeps the workers retrying until they are stopped.
+          const drained = Promise.all(workers.map((w) => w.drain()));
+          timedOut = !(await settlesWithin(drained, config.shutdown.timeoutMs, clock));
+          if (timedOut)
             log.warn(
               { timeoutMs: config.shutdown.timeoutMs },
-              'drain did not finish in time; the rest is re-read later',
+              'drain did not finish in time: open transactions are rolled back, the rest is re-read later',
             );
-          await committer.close();
         }
-        await Promise.all(workers.map((w) => w.stop()));
+        // Ends retries and waits, and closes the connections: an open transaction is rolled back.
+        if (!(await settlesWithin(Promise.all(workers.map((w) => w.stop())), STOP_STEP_MS, clock)))
+          log.warn('workers did not stop in time; leaving the group regardless');
+        // Offsets PostgreSQL holds go to Kafka last, with what is left of the deadline (at
+        // least STOP_STEP_MS); nothing else is committed anywhere.
+        if (drain) {
+          const left = started + config.shutdown.timeoutMs - clock.now();
+          await settlesWithin(committer.close(), Math.max(STOP_STEP_MS, left), clock);
+        }
         await closeAll();
         const s = queue.stats();
         log.info(
           {
-            drained: drain,
+            drained: drain && !timedOut,
             ms: clock.now() - started,
             leftInQueue: s.records,
             submitted: dispatcher.stats.submitted,
@@ -490,6 +524,13 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           'market-data-sink stopped',
         );
         if (reason !== null) rejectDone(reason);
+        else if (timedOut)
+          rejectDone(
+            new SinkError(
+              'SHUTDOWN_TIMED_OUT',
+              `the drain did not finish within SHUTDOWN_TIMEOUT_MS (${config.shutdown.timeoutMs} ms); uncommitted records are re-read on restart`,
+            ),
+          );
         else resolveDone();
       })();
       return stopPromise;

@@ -45,6 +45,13 @@ export class KafkaError extends SinkError {
   }
 }
 
+/** A wait given up because its AbortSignal fired (a stop during start-up). */
+export class AbortedError extends SinkError {
+  constructor(what: string) {
+    super('ABORTED', `${what}: aborted`, { retriable: false });
+  }
+}
+
 /** Coerce anything caught into an Error without losing the original. */
 export function toError(e: unknown): Error {
   if (e instanceof Error) return e;

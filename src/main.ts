@@ -1,16 +1,29 @@
 // Process entry: load config, start the sink, handle signals, choose the exit code.
-// `main.js migrate` only runs the migrations. Exit codes: 0 clean stop, 1 runtime failure,
-// 2 bad configuration, 3 queue overflow with queue.overflow=error.
+// `main.js migrate` only runs the migrations. Exit codes: 0 clean stop (also a stop during
+// start-up), 1 runtime failure, 2 bad configuration, 3 queue overflow with
+// queue.overflow=error, 4 the drain did not finish within SHUTDOWN_TIMEOUT_MS (open
+// transactions rolled back; what was not committed is re-read on restart), 130 a second
+// signal (or a signal during `migrate`): exit at once.
 import pg from 'pg';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import { createLogger, redactUrl, type Logger } from './logger.js';
-import { startSink } from './app.js';
+import { startSink, type SinkHandle } from './app.js';
 import { migrate } from './sink/migrate.js';
 import { ConfigError, SinkError, toError } from './errors.js';
+
+const EXIT_DRAIN_TIMED_OUT = 4;
+const EXIT_AT_ONCE = 130;
+/**
+ * After a signal the sink bounds its drain by SHUTDOWN_TIMEOUT_MS, then rolls back and
+ * leaves the group; this much more is allowed for that before the process exits regardless
+ * (a broker or database that does not answer must not keep it alive).
+ */
+const EXIT_GRACE_MS = 3000;
 
 function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError) return 2;
   if (e instanceof SinkError && e.code === 'QUEUE_OVERFLOW') return 3;
+  if (e instanceof SinkError && e.code === 'SHUTDOWN_TIMED_OUT') return EXIT_DRAIN_TIMED_OUT;
   return 1;
 }
 
@@ -41,6 +54,26 @@ async function runMigrate(loaded: LoadedConfig, log: Logger): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // Signals first, before anything starts: one during start-up aborts the start (what was
+  // started is closed, the process exits 0) instead of killing the process mid-join.
+  const stopRequested = new AbortController();
+  let log: Logger | null = null;
+  let onFirstSignal = (): void => undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      // Safe: nothing uncommitted is acknowledged anywhere; it is re-read on restart.
+      if (log) log.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(EXIT_AT_ONCE);
+    }
+    if (log) log.info({ signal: sig }, 'draining and stopping (send again to exit at once)');
+    stopRequested.abort();
+    onFirstSignal();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   const argv = process.argv.slice(2);
   const command = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'run';
   const args = command === 'run' && argv[0] !== 'run' ? argv : argv.slice(1);
@@ -50,43 +83,52 @@ async function main(): Promise<void> {
   } catch (e) {
     die(null, e, 'invalid configuration');
   }
-  const log = createLogger(loaded.config.log.level);
+  const logger = createLogger(loaded.config.log.level);
+  log = logger;
   if (command === 'migrate') {
+    // Each migration is one transaction: exiting mid-way rolls it back on the server.
+    onFirstSignal = () => process.exit(EXIT_AT_ONCE);
     try {
-      await runMigrate(loaded, log);
+      await runMigrate(loaded, logger);
       return;
     } catch (e) {
-      die(log, e, `migration failed (database ${redactUrl(loaded.config.database.url)})`);
+      die(logger, e, `migration failed (database ${redactUrl(loaded.config.database.url)})`);
     }
   }
   if (command !== 'run')
-    die(log, new ConfigError(`unknown command ${JSON.stringify(command)}; expected run or migrate`), 'usage');
+    die(
+      logger,
+      new ConfigError(`unknown command ${JSON.stringify(command)}; expected run or migrate`),
+      'usage',
+    );
 
-  log.info({ config: loaded.redacted }, 'starting');
-  let handle;
-  try {
-    handle = await startSink(loaded, { log });
-  } catch (e) {
-    die(log, e, 'could not start');
-  }
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      // Safe: nothing uncommitted is acknowledged anywhere; it is re-read on restart.
-      log.warn({ signal: sig }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    log.info({ signal: sig }, 'draining and stopping (send again to exit at once)');
-    void handle.stop();
+  const timeoutMs = loaded.config.shutdown.timeoutMs;
+  let handle: SinkHandle | null = null;
+  onFirstSignal = () => {
+    setTimeout(() => {
+      logger.error(
+        { timeoutMs, graceMs: EXIT_GRACE_MS },
+        'did not stop within SHUTDOWN_TIMEOUT_MS and its grace: exiting; uncommitted records are re-read',
+      );
+      process.exit(EXIT_DRAIN_TIMED_OUT);
+    }, timeoutMs + EXIT_GRACE_MS).unref();
+    void handle?.stop();
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  logger.info({ config: loaded.redacted }, 'starting');
+  try {
+    handle = await startSink(loaded, { log: logger, signal: stopRequested.signal });
+  } catch (e) {
+    if (stopRequested.signal.aborted) {
+      logger.info({ reason: toError(e).message }, 'stopped during start-up');
+      process.exit(0);
+    }
+    die(logger, e, 'could not start');
+  }
   try {
     await handle.done;
     process.exit(0);
   } catch (e) {
-    die(log, e, 'stopped');
+    die(logger, e, 'stopped');
   }
 }
 

@@ -2,7 +2,8 @@
 // each batch to the dispatcher and resolves exactly the offsets it handed over, so KafkaJS
 // never skips a record. Pausing is all-or-nothing over the subscribed topics (the queue is
 // shared by all partitions): first by holding the batch handler (see hold()), then, if the
-// queue stays high, by pausing the client, which keeps heartbeating while paused.
+// queue stays high, by pausing the client, which keeps heartbeating while paused. Once
+// stopFetching() ran (a stop began) nothing fetched is dispatched and nothing resumes.
 import { KafkaJSNonRetriableError, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
@@ -38,6 +39,9 @@ export class SinkConsumer {
   private readonly wakers = new Set<() => void>();
   private joined = false;
   private stopped = false;
+  /** A stop began: no batch is dispatched and no resume applies from now on. */
+  private fetchStopped = false;
+  private starting: Promise<void> | null = null;
 
   constructor(
     kafka: Kafka,
@@ -94,7 +98,13 @@ export class SinkConsumer {
     return this.pausedAll;
   }
 
-  async start(): Promise<void> {
+  /** Connects, subscribes and joins the group: resolves once KafkaJS has joined. */
+  start(): Promise<void> {
+    this.starting ??= this.connectAndRun();
+    return this.starting;
+  }
+
+  private async connectAndRun(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({
       topics: [...this.topics],
@@ -110,7 +120,9 @@ export class SinkConsumer {
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { topic, partition, messages } = payload.batch;
-    if (messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
+    // After a stop began, a fetch already in flight is not queued: it is not resolved either,
+    // so whoever owns the partition next reads it again.
+    if (this.fetchStopped || messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     if (!this.assignment.owns(topic, partition)) return;
     this.dispatching = true;
     try {
@@ -139,10 +151,19 @@ export class SinkConsumer {
   }
 
   resumeAll(): void {
+    if (this.fetchStopped) return;
     this.pausedAll = false;
     this.kafkaPaused = false;
     this.wakeHolds();
     this.whenRunning(() => this.consumer.resume(this.topics.map((topic) => ({ topic }))));
+  }
+
+  /** A stop began: pause for good; what is queued drains, nothing more is fetched. */
+  stopFetching(): void {
+    this.fetchStopped = true;
+    this.pausedAll = true;
+    this.applyPause();
+    this.wakeHolds();
   }
 
   private applyPause(): void {
@@ -174,7 +195,7 @@ export class SinkConsumer {
    */
   private async hold(payload: EachBatchPayload): Promise<void> {
     const deadline = Date.now() + this.config.kafka.pauseHoldMs;
-    while (this.pausedAll && !this.kafkaPaused && !this.stopped && payload.isRunning()) {
+    while (this.pausedAll && !this.kafkaPaused && !this.fetchStopped && payload.isRunning()) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       let wake = (): void => undefined;
@@ -210,11 +231,17 @@ export class SinkConsumer {
     return this.assignment.owns(topic, partition);
   }
 
-  /** Stops fetching and leaves the group; idempotent. */
+  /**
+   * Stops fetching and leaves the group; idempotent. A stop during start() waits for the
+   * join to end first: KafkaJS's stop does nothing before it has joined, and the member
+   * would then join anyway and fetch, or stay in the group until its session timed out.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.fetchStopped = true;
     this.wakeHolds();
+    await this.starting?.catch(() => undefined);
     try {
       await this.consumer.stop();
     } finally {

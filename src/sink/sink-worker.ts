@@ -87,8 +87,12 @@ export class SinkWorker {
     this.draining = true;
     this.abort.abort();
     this.idle.abort();
+    // Closed before the loop ends, not after: a statement in flight (a slow or hung
+    // database) then fails now, and its transaction is rolled back, instead of being waited for.
+    const closing = this.conn?.close();
     await this.done.catch(() => undefined);
-    await this.conn?.close();
+    await closing;
+    await this.conn?.close(); // one opened while we waited
     this.conn = null;
   }
 

@@ -25,3 +25,19 @@ test('pauseAll and resumeAll do not throw while KafkaJS has no consumer group', 
   c.resumeAll();
   assert.equal(c.isPaused, false);
 });
+
+test('after stopFetching, resumeAll keeps the pause: a draining member fetches nothing more', () => {
+  const { config } = loadConfig({ env: { NODE_ENV: 'development' } });
+  const kafka = new Kafka({ clientId: 't', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING });
+  const hooks = {
+    onAssignment: () => undefined,
+    onBatchFetched: () => undefined,
+    onCrash: () => undefined,
+    onFatal: () => undefined,
+  };
+  const c = new SinkConsumer(kafka, config, ['md.bars'], {} as Dispatcher, hooks, createLogger('silent'));
+  c.stopFetching();
+  assert.equal(c.isPaused, true);
+  c.resumeAll(); // the queue fell under its low watermark while draining
+  assert.equal(c.isPaused, true, 'still paused');
+});

@@ -45,6 +45,8 @@ function setup(
     hold?: boolean;
     /** Throws from the onAttemptFailed hook: a bug that crashes the worker. */
     crashOnFailure?: boolean;
+    /** Writes never answer until their connection is closed (a hung statement). */
+    hangUntilClosed?: boolean;
   } = {},
 ) {
   const clock = new FakeClock(0);
@@ -70,9 +72,14 @@ function setup(
     collapsed: 0,
     offsets: [],
   };
+  const onClose: (() => void)[] = [];
   const writer = {
     write: (_c: SinkConnection, batch: readonly SinkRecord[]): Promise<BatchResult> => {
       attemptsAt.push(clock.now());
+      if (opts.hangUntilClosed === true)
+        return new Promise<BatchResult>((_resolve, reject) =>
+          onClose.push(() => reject(new Error('Connection terminated'))),
+        );
       const f = failures.shift();
       if (f) return Promise.reject(f);
       batches.push(batch.map((r) => r.offset));
@@ -113,7 +120,11 @@ function setup(
       clock,
       openConnection: () => {
         opened++;
-        return Promise.resolve({ close: () => Promise.resolve() } as unknown as SinkConnection);
+        const close = (): Promise<void> => {
+          for (const f of onClose.splice(0)) f();
+          return Promise.resolve();
+        };
+        return Promise.resolve({ close } as unknown as SinkConnection);
       },
       batchSize: opts.batchSize ?? 3,
       maxBatchSize: opts.maxBatchSize ?? opts.batchSize ?? 3,
@@ -260,6 +271,21 @@ test('stop() abandons a batch under retry: not committed, capacity released', as
   await settle();
   assert.deepEqual(batches, []);
   assert.equal(queue.stats().records, 0);
+});
+
+test('stop() ends a statement in flight by closing its connection, without waiting for it', async () => {
+  const { queue, worker, batches, attemptsAt } = setup({ hangUntilClosed: true });
+  worker.start();
+  for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  assert.equal(attemptsAt.length, 1, 'the write is in flight');
+  let stopped = false;
+  void worker.stop().then(() => (stopped = true));
+  await settle();
+  assert.equal(stopped, true, 'stop() returned while the statement hung');
+  assert.deepEqual(batches, [], 'nothing committed');
+  assert.equal(attemptsAt.length, 1, 'no retry after the stop');
+  assert.equal(queue.stats().records, 0, 'capacity released');
 });
 
 test('any idle worker takes any lane, but a lane is written by one worker at a time, in order', async () => {
