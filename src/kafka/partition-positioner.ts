@@ -2,11 +2,12 @@
 // them paused from the group-join event on, this reads their next offsets from PostgreSQL
 // (the truth, whether Kafka's committed offset is behind, ahead or gone), seeks there and
 // only then lets the consumer fetch them. A failed read is retried with backoff while the
-// partitions stay paused (fetching blindly could skip records); close() ends the wait.
+// partitions stay paused (fetching blindly could skip records); a read that hangs counts
+// as failed after readTimeoutMs; close() ends the wait.
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import { tpKey } from '../pipeline/sink-record.js';
-import { toError } from '../errors.js';
+import { DatabaseError, toError } from '../errors.js';
 import type { TopicPartition } from './assignment.js';
 
 export interface PositionerTarget {
@@ -28,6 +29,8 @@ export interface PositionerOptions {
   readonly log: Logger;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** A read not answered by then is abandoned and retried (default 10 s). */
+  readonly readTimeoutMs?: number;
 }
 
 /** One assignment of a partition; a re-assignment is a new entry, so a stale read skips it. */
@@ -88,7 +91,7 @@ export class PartitionPositioner {
       const batch = [...this.pending];
       let stored: ReadonlyMap<string, number>;
       try {
-        stored = await this.o.read(batch.map(([, p]) => p.tp));
+        stored = await this.readBounded(batch.map(([, p]) => p.tp));
       } catch (e) {
         failures++;
         this.o.log.warn(
@@ -102,6 +105,29 @@ export class PartitionPositioner {
       backoff = initial;
       if (this.abort.signal.aborted) return;
       this.apply(batch, stored);
+    }
+  }
+
+  /** The read, abandoned (rejected) after readTimeoutMs or on close(). */
+  private async readBounded(partitions: readonly TopicPartition[]): Promise<ReadonlyMap<string, number>> {
+    const timeoutMs = this.o.readTimeoutMs ?? 10_000;
+    const timer = new AbortController();
+    const stop = (): void => timer.abort();
+    this.abort.signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await Promise.race([
+        this.o.read(partitions),
+        this.o.clock.sleep(timeoutMs, timer.signal).then((): never => {
+          throw new DatabaseError(
+            'OFFSET_READ_TIMEOUT',
+            `reading sink_offsets for ${partitions.length} partition(s): no answer within ${timeoutMs} ms`,
+            true,
+          );
+        }),
+      ]);
+    } finally {
+      timer.abort();
+      this.abort.signal.removeEventListener('abort', stop);
     }
   }
 

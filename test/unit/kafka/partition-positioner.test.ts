@@ -43,6 +43,7 @@ function setup(): {
     log: createLogger('silent'),
     initialBackoffMs: 100,
     maxBackoffMs: 400,
+    readTimeoutMs: 1000,
   });
   return { positioner, clock, reads, events, owned };
 }
@@ -155,4 +156,35 @@ test('partitions added while a read is in flight are read next, in one more roun
     'seek 1@4',
     'release 1',
   ]);
+});
+
+test('a read that hangs is abandoned after the timeout and retried; its late answer is ignored', async () => {
+  const { positioner, clock, reads, events, owned } = setup();
+  owned.add(0);
+  positioner.add([tp(0)]);
+  await clock.advance(999);
+  assert.equal(reads.length, 1);
+  await clock.advance(1);
+  assert.equal(reads.length, 1, 'timed out; the retry waits for the backoff');
+  await clock.advance(100);
+  assert.equal(reads.length, 2);
+  reads[0]!.resolve(new Map([[tpKey(T, 0), 1]]));
+  await flushMicrotasks();
+  assert.deepEqual(events, [], 'the abandoned read positions nothing');
+  reads[1]!.resolve(new Map([[tpKey(T, 0), 2]]));
+  await flushMicrotasks();
+  assert.deepEqual(events, ['positioned 0@2', 'seek 0@2', 'release 0']);
+});
+
+test('close() during a hung read ends the wait at once', async () => {
+  const { positioner, clock, reads, events, owned } = setup();
+  owned.add(0);
+  positioner.add([tp(0)]);
+  positioner.close();
+  await flushMicrotasks();
+  assert.equal(clock.pendingSleepers(), 0, 'neither the read timeout nor a backoff is pending');
+  reads[0]!.resolve(new Map([[tpKey(T, 0), 1]]));
+  await clock.advance(10_000);
+  assert.equal(reads.length, 1);
+  assert.deepEqual(events, []);
 });
