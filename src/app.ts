@@ -12,7 +12,7 @@ import type { LoadedConfig } from './config/load-config.js';
 import { createKafka } from './kafka/kafka-client.js';
 import { SinkConsumer } from './kafka/sink-consumer.js';
 import { OffsetCommitter } from './kafka/offset-committer.js';
-import type { AssignmentChange } from './kafka/assignment.js';
+import type { AssignmentChange, TopicPartition } from './kafka/assignment.js';
 import { BoundedQueue } from './pipeline/bounded-queue.js';
 import { createDecoder } from './pipeline/decode.js';
 import { Dispatcher, laneOf } from './pipeline/dispatcher.js';
@@ -352,46 +352,28 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         const removed = queue.removeWhere((r) => gone.has(tpKey(r.topic, r.partition)));
         committer.forget(change.revoked);
         for (const p of change.revoked) {
-          dispatcher.clearFloor(p.topic, p.partition);
           lag.forget(p.topic, p.partition);
           metrics.consumerLag.remove({ topic: p.topic, partition: String(p.partition) });
         }
         log.info({ revoked: change.revoked.length, discarded: removed.length }, 'partitions revoked');
       }
-      if (change.added.length > 0) void seekToStoredOffsets(change.added);
     };
 
-    // A partition whose PostgreSQL offset is ahead of Kafka's committed offset (crash
-    // between the two commits) is sought forward; the offset filter in the transaction
-    // makes this an optimisation, not a correctness requirement.
-    const seekToStoredOffsets = async (added: AssignmentChange['added']): Promise<void> => {
-      try {
-        const addedTopics = [...new Set(added.map((p) => p.topic))];
-        const stored = await offsetStore.read(control, addedTopics);
-        const committed = await admin.fetchOffsets({ groupId: config.kafka.groupId, topics: addedTopics });
-        const kafkaNext = new Map<string, number>();
-        for (const t of committed)
-          for (const p of t.partitions) kafkaNext.set(tpKey(t.topic, p.partition), Number(p.offset));
-        const want = new Set(added.map((p) => tpKey(p.topic, p.partition)));
-        for (const s of stored) {
-          const k = tpKey(s.topic, s.partition);
-          if (!want.has(k) || !consumer?.owns(s.topic, s.partition)) continue;
-          dispatcher.setFloor(s.topic, s.partition, s.nextOffset);
-          lag.committed(s.topic, s.partition, s.nextOffset);
-          if ((kafkaNext.get(k) ?? -1) < s.nextOffset) {
-            consumer.seek(s.topic, s.partition, s.nextOffset);
-            log.info(
-              { topic: s.topic, partition: s.partition, offset: s.nextOffset },
-              'sought to the offset stored in PostgreSQL',
-            );
-          }
-        }
-      } catch (e) {
-        log.warn(
-          { err: toError(e) },
-          'could not read stored offsets on assignment; relying on the transaction filter',
-        );
+    // Newly assigned partitions stay paused until this answers; the consumer then seeks
+    // them to these offsets, ahead of or behind Kafka's committed ones (PostgreSQL is the
+    // truth), and a rejection is retried with backoff (see PartitionPositioner).
+    const readStoredOffsets = async (
+      added: readonly TopicPartition[],
+    ): Promise<ReadonlyMap<string, number>> => {
+      const want = new Set(added.map((p) => tpKey(p.topic, p.partition)));
+      const out = new Map<string, number>();
+      for (const s of await offsetStore.read(control, [...new Set(added.map((p) => p.topic))])) {
+        const k = tpKey(s.topic, s.partition);
+        if (!want.has(k)) continue;
+        out.set(k, s.nextOffset);
+        lag.committed(s.topic, s.partition, s.nextOffset);
       }
+      return out;
     };
 
     const health = new SinkHealth({
@@ -411,6 +393,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       dispatcher,
       {
         onAssignment,
+        readStoredOffsets,
         onBatchFetched: (topic, partition, n, hw) => {
           lag.highWatermark(topic, partition, Number(hw));
           metrics.itemsSubmitted.inc({ coord_id: coord, topic }, n);

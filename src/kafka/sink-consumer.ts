@@ -4,16 +4,27 @@
 // shared by all partitions): first by holding the batch handler (see hold()), then, if the
 // queue stays high, by pausing the client, which keeps heartbeating while paused. Once
 // stopFetching() ran (a stop began) nothing fetched is dispatched and nothing resumes.
+// A newly assigned partition is paused from the group-join event on, until the
+// PartitionPositioner has sought it to the offset stored in PostgreSQL; a partition kept
+// through a rebalance is sought to the next offset the dispatcher expects, since KafkaJS
+// would restart it at Kafka's committed offset, behind what is queued.
 import { KafkaJSNonRetriableError, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
 import type { Dispatcher } from '../pipeline/dispatcher.js';
-import { AssignmentTracker, type AssignmentChange } from './assignment.js';
+import { AssignmentTracker, type AssignmentChange, type TopicPartition } from './assignment.js';
+import { PartitionPositioner } from './partition-positioner.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { toError } from '../errors.js';
 
 export interface SinkConsumerHooks {
   /** A new assignment arrived (after every join). Runs before fetching resumes for new partitions. */
   onAssignment(change: AssignmentChange): void;
+  /**
+   * next_offset per tpKey from PostgreSQL for these newly assigned partitions (those that
+   * have one). They are not fetched until it answers; a rejection is retried with backoff.
+   */
+  readStoredOffsets(partitions: readonly TopicPartition[]): Promise<ReadonlyMap<string, number>>;
   onBatchFetched(
     topic: string,
     partition: number,
@@ -42,6 +53,7 @@ export class SinkConsumer {
   /** A stop began: no batch is dispatched and no resume applies from now on. */
   private fetchStopped = false;
   private starting: Promise<void> | null = null;
+  private readonly positioner: PartitionPositioner;
 
   constructor(
     kafka: Kafka,
@@ -50,7 +62,19 @@ export class SinkConsumer {
     private readonly dispatcher: Dispatcher,
     private readonly hooks: SinkConsumerHooks,
     private readonly log: Logger,
+    clock: Clock = systemClock,
   ) {
+    this.positioner = new PartitionPositioner({
+      read: (partitions) => hooks.readStoredOffsets(partitions),
+      target: {
+        owns: (topic, partition) => !this.stopped && this.assignment.owns(topic, partition),
+        seek: (topic, partition, offset) => this.seek(topic, partition, offset),
+        positioned: (topic, partition, next) => dispatcher.open(topic, partition, next),
+        release: (partitions) => this.release(partitions),
+      },
+      clock,
+      log,
+    });
     const k = config.kafka;
     this.consumer = kafka.consumer({
       groupId: k.groupId,
@@ -67,9 +91,15 @@ export class SinkConsumer {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
       const change = this.assignment.update(e.payload.memberAssignment);
+      this.forget(change.revoked);
+      // The event is emitted synchronously before KafkaJS fetches for the new generation,
+      // so nothing of the added partitions is fetched before this pause.
+      this.positioner.add(change.added);
+      this.seekKept(e.payload.memberAssignment);
       // KafkaJS keeps paused state across rebalances but not across a crash-restart, and
       // newly assigned partitions start unpaused: re-apply our pause after every join.
       if (this.pausedAll) this.applyPause();
+      else this.pauseWaiting();
       this.log.info(
         {
           assigned: this.assignment.size,
@@ -85,6 +115,7 @@ export class SinkConsumer {
     this.consumer.on(CRASH, (e) => {
       this.joined = false;
       const revoked = this.assignment.clear();
+      this.forget(revoked);
       if (revoked.length > 0) hooks.onAssignment({ added: [], revoked });
       hooks.onCrash(toError(e.payload.error), e.payload.restart);
     });
@@ -126,7 +157,9 @@ export class SinkConsumer {
     if (!this.assignment.owns(topic, partition)) return;
     this.dispatching = true;
     try {
-      this.dispatcher.dispatch(topic, partition, messages);
+      // Not positioned yet (fetched around the pause, e.g. through a resumeAll): leave it
+      // unresolved, it is fetched again from the offset sought to.
+      if (!this.dispatcher.dispatch(topic, partition, messages)) return;
     } catch (e) {
       // Nothing of this batch is resolved: it is re-read by whoever owns the partition next.
       this.hooks.onFatal(toError(e));
@@ -156,6 +189,43 @@ export class SinkConsumer {
     this.kafkaPaused = false;
     this.wakeHolds();
     this.whenRunning(() => this.consumer.resume(this.topics.map((topic) => ({ topic }))));
+    this.pauseWaiting();
+  }
+
+  /**
+   * Partitions waiting for their position stay paused. Only called while the topics are
+   * not paused as a whole: KafkaJS's per-partition pause clears a whole-topic pause.
+   */
+  private pauseWaiting(): void {
+    const waiting = byTopic(this.positioner.waiting());
+    if (waiting.length > 0) this.whenRunning(() => this.consumer.pause(waiting));
+  }
+
+  /** Positioned partitions may be fetched, unless everything is paused (resumeAll will). */
+  private release(partitions: readonly TopicPartition[]): void {
+    if (this.kafkaPaused || this.stopped || this.fetchStopped) return;
+    this.whenRunning(() => this.consumer.resume(byTopic(partitions)));
+  }
+
+  /** Revoked partitions: nothing of them is queued until they are assigned and positioned again. */
+  private forget(revoked: readonly TopicPartition[]): void {
+    this.positioner.revoke(revoked);
+    for (const p of revoked) this.dispatcher.close(p.topic, p.partition);
+  }
+
+  /**
+   * KafkaJS restarts every partition at Kafka's committed offset after a rebalance; for a
+   * kept one that is behind what is already queued here. Seeking to the next expected
+   * offset saves fetching those again (the dispatcher would drop them anyway).
+   */
+  private seekKept(memberAssignment: Record<string, number[]>): void {
+    for (const [topic, partitions] of Object.entries(memberAssignment)) {
+      for (const partition of partitions) {
+        if (this.positioner.isPending(topic, partition)) continue;
+        const next = this.dispatcher.nextExpected(topic, partition);
+        if (next !== undefined) this.seek(topic, partition, next);
+      }
+    }
   }
 
   /** A stop began: pause for good; what is queued drains, nothing more is fetched. */
@@ -219,8 +289,8 @@ export class SinkConsumer {
     this.wakers.clear();
   }
 
-  seek(topic: string, partition: number, offset: number): void {
-    this.consumer.seek({ topic, partition, offset: String(offset) });
+  private seek(topic: string, partition: number, offset: number): void {
+    this.whenRunning(() => this.consumer.seek({ topic, partition, offset: String(offset) }));
   }
 
   async commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
@@ -242,10 +312,21 @@ export class SinkConsumer {
     this.fetchStopped = true;
     this.wakeHolds();
     await this.starting?.catch(() => undefined);
+    this.positioner.close();
     try {
       await this.consumer.stop();
     } finally {
       await this.consumer.disconnect();
     }
   }
+}
+
+function byTopic(partitions: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const m = new Map<string, number[]>();
+  for (const p of partitions) {
+    const list = m.get(p.topic);
+    if (list === undefined) m.set(p.topic, [p.partition]);
+    else list.push(p.partition);
+  }
+  return [...m].map(([topic, ps]) => ({ topic, partitions: ps }));
 }

@@ -2,6 +2,10 @@
 // hands them to the queue lane of the worker that owns their partition. This is where the
 // overflow strategy acts: block (pause at the high watermark, done by the consumer),
 // drop_oldest (dead-letter the oldest queued records) or error (stop the member).
+// Offsets are a strict sequence per partition: a partition is queued only once it has been
+// positioned (open()), and never an offset below the next expected one, so an offset
+// fetched twice (KafkaJS restarting a kept partition at Kafka's committed offset, a seek
+// back) is queued once.
 import type { KafkaMessage } from 'kafkajs';
 import type { BoundedQueue } from './bounded-queue.js';
 import { tpKey, type SinkRecord } from './sink-record.js';
@@ -24,14 +28,17 @@ export class QueueOverflowError extends SinkError {
   }
 }
 
+/** keyDecoder decodes a tombstone's key (JSON of the conflict-key columns) for deletes. */
+interface Route {
+  readonly mapping: TopicMapping;
+  readonly decoder: RecordDecoder;
+  readonly keyDecoder?: RecordDecoder;
+}
+
 export interface DispatcherOptions {
   readonly queue: BoundedQueue<SinkRecord>;
   readonly lanes: number;
-  /** keyDecoder decodes a tombstone's key (JSON of the conflict-key columns) for deletes. */
-  readonly routes: ReadonlyMap<
-    string,
-    { mapping: TopicMapping; decoder: RecordDecoder; keyDecoder?: RecordDecoder }
-  >;
+  readonly routes: ReadonlyMap<string, Route>;
   readonly tombstones: 'dlq' | 'ignore' | 'delete';
   readonly overflow: OverflowStrategy;
   readonly now: () => number;
@@ -42,8 +49,14 @@ export interface DispatcherOptions {
 export interface DispatchStats {
   submitted: number;
   ignoredTombstones: number;
-  belowFloor: number;
+  /** Fetched again below the next expected offset: already queued or applied. */
+  belowExpected: number;
+  /** Fetched before the partition was positioned: not queued, not resolved, re-read. */
+  unpositioned: number;
 }
+
+/** open()'s offset for a partition with no stored position: take what Kafka starts with. */
+const ANY_OFFSET = -1;
 
 const TOMBSTONE = new RecordError(
   'decode',
@@ -52,19 +65,41 @@ const TOMBSTONE = new RecordError(
 );
 
 export class Dispatcher {
-  /** Per partition: offsets below this are known to be applied (from sink_offsets). */
-  private readonly floor = new Map<string, number>();
-  readonly stats: DispatchStats = { submitted: 0, ignoredTombstones: 0, belowFloor: 0 };
+  /**
+   * Per positioned partition: the next offset it may queue (ANY_OFFSET: the first one
+   * fetched). A partition not in the map is not positioned yet and queues nothing.
+   */
+  private readonly expected = new Map<string, number>();
+  readonly stats: DispatchStats = { submitted: 0, ignoredTombstones: 0, belowExpected: 0, unpositioned: 0 };
 
   constructor(private readonly o: DispatcherOptions) {}
 
-  setFloor(topic: string, partition: number, nextOffset: number): void {
-    const k = tpKey(topic, partition);
-    if ((this.floor.get(k) ?? -1) < nextOffset) this.floor.set(k, nextOffset);
+  /**
+   * The partition is positioned: its fetches start at `nextOffset` (the offset stored in
+   * PostgreSQL, sought to), or, with null, wherever Kafka starts it (nothing stored yet).
+   * Resets what was expected before.
+   */
+  open(topic: string, partition: number, nextOffset: number | null): void {
+    this.expected.set(tpKey(topic, partition), nextOffset ?? ANY_OFFSET);
   }
 
-  clearFloor(topic: string, partition: number): void {
-    this.floor.delete(tpKey(topic, partition));
+  /** The partition was revoked (or the member left): nothing of it is queued until open(). */
+  close(topic: string, partition: number): void {
+    this.expected.delete(tpKey(topic, partition));
+  }
+
+  /** Offsets below `nextOffset` are applied (sink_offsets): never queue them again. */
+  setFloor(topic: string, partition: number, nextOffset: number): void {
+    const k = tpKey(topic, partition);
+    const e = this.expected.get(k);
+    // An unpositioned partition stays so: a floor is no fetch position.
+    if (e !== undefined && e < nextOffset) this.expected.set(k, nextOffset);
+  }
+
+  /** The next offset expected from a positioned partition; undefined when unknown. */
+  nextExpected(topic: string, partition: number): number | undefined {
+    const e = this.expected.get(tpKey(topic, partition));
+    return e === undefined || e === ANY_OFFSET ? undefined : e;
   }
 
   private decodeDeleteKey(
@@ -91,63 +126,91 @@ export class Dispatcher {
   }
 
   /**
-   * Hands one partition's fetched messages to the queue, in offset order. Never drops a
-   * record under `block`; the caller resolves the offsets of everything dispatched.
+   * Hands one partition's fetched messages to the queue, in offset order, skipping offsets
+   * below the next expected one. Never drops a record under `block`. Returns false, having
+   * queued nothing, when the partition is not positioned: the caller must not resolve
+   * these offsets (they are fetched again from the position sought to).
    */
-  dispatch(topic: string, partition: number, messages: readonly KafkaMessage[]): void {
+  dispatch(topic: string, partition: number, messages: readonly KafkaMessage[]): boolean {
     const route = this.o.routes.get(topic);
     if (route === undefined) throw new Error(`no mapping for topic ${topic}`);
+    const k = tpKey(topic, partition);
+    const start = this.expected.get(k);
+    if (start === undefined) {
+      this.stats.unpositioned += messages.length;
+      return false;
+    }
     const lane = laneOf(topic, partition, this.o.lanes);
-    const floor = this.floor.get(tpKey(topic, partition)) ?? -1;
     const now = this.o.now();
+    let next = start;
+    try {
+      for (const m of messages) {
+        const offset = Number(m.offset);
+        if (offset < next) {
+          this.stats.belowExpected++;
+          continue;
+        }
+        this.enqueue(topic, partition, lane, route, m, offset, now);
+        // Gaps are legitimate (compaction, transaction markers): the sequence only rises.
+        next = offset + 1;
+      }
+    } finally {
+      // Also after a throw (queue.overflow=error): what was queued is not queued again.
+      this.expected.set(k, next);
+    }
+    return true;
+  }
+
+  private enqueue(
+    topic: string,
+    partition: number,
+    lane: number,
+    route: Route,
+    m: KafkaMessage,
+    offset: number,
+    now: number,
+  ): void {
     const { queue } = this.o;
-    for (const m of messages) {
-      const offset = Number(m.offset);
-      if (offset < floor) {
-        this.stats.belowFloor++;
-        continue;
-      }
-      const value = m.value;
-      if (value === null && this.o.tombstones === 'ignore') {
-        this.stats.ignoredTombstones++;
-        continue;
-      }
-      const isDelete = value === null && this.o.tombstones === 'delete';
-      const decoded =
-        value !== null
-          ? route.decoder.decode(value)
-          : isDelete
-            ? this.decodeDeleteKey(route, m.key ?? null)
-            : null;
-      const bytes = (value?.length ?? 0) + (m.key?.length ?? 0) + 64;
-      const record: SinkRecord = {
-        topic,
-        partition,
-        offset,
-        timestamp: Number(m.timestamp),
-        key: m.key ?? null,
-        value,
-        headers: m.headers,
-        bytes,
-        enqueuedAt: now,
-        mapping: route.mapping,
-        values: decoded?.ok === true ? decoded.values : null,
-        conflictKey: decoded?.ok === true ? decoded.key : '',
-        error: decoded === null ? TOMBSTONE : decoded.ok ? null : decoded.error,
-        ...(isDelete && decoded?.ok === true ? { isDelete: true } : {}),
-      };
-      if (this.o.overflow === 'error' && queue.isFull()) {
-        const s = queue.stats();
-        throw new QueueOverflowError(
-          `queue full (${s.records}/${s.capacityRecords} records, ${s.bytes}/${s.capacityBytes} bytes) with queue.overflow=error; stopping this member`,
-        );
-      }
-      queue.push(lane, record, bytes);
-      this.stats.submitted++;
-      if (this.o.overflow === 'drop_oldest' && queue.isFull()) {
-        const dropped = queue.shiftOldest(1);
-        if (dropped.length > 0) this.o.onOverflowDrop?.(dropped);
-      }
+    const value = m.value;
+    if (value === null && this.o.tombstones === 'ignore') {
+      this.stats.ignoredTombstones++;
+      return;
+    }
+    const isDelete = value === null && this.o.tombstones === 'delete';
+    const decoded =
+      value !== null
+        ? route.decoder.decode(value)
+        : isDelete
+          ? this.decodeDeleteKey(route, m.key ?? null)
+          : null;
+    const bytes = (value?.length ?? 0) + (m.key?.length ?? 0) + 64;
+    const record: SinkRecord = {
+      topic,
+      partition,
+      offset,
+      timestamp: Number(m.timestamp),
+      key: m.key ?? null,
+      value,
+      headers: m.headers,
+      bytes,
+      enqueuedAt: now,
+      mapping: route.mapping,
+      values: decoded?.ok === true ? decoded.values : null,
+      conflictKey: decoded?.ok === true ? decoded.key : '',
+      error: decoded === null ? TOMBSTONE : decoded.ok ? null : decoded.error,
+      ...(isDelete && decoded?.ok === true ? { isDelete: true } : {}),
+    };
+    if (this.o.overflow === 'error' && queue.isFull()) {
+      const s = queue.stats();
+      throw new QueueOverflowError(
+        `queue full (${s.records}/${s.capacityRecords} records, ${s.bytes}/${s.capacityBytes} bytes) with queue.overflow=error; stopping this member`,
+      );
+    }
+    queue.push(lane, record, bytes);
+    this.stats.submitted++;
+    if (this.o.overflow === 'drop_oldest' && queue.isFull()) {
+      const dropped = queue.shiftOldest(1);
+      if (dropped.length > 0) this.o.onOverflowDrop?.(dropped);
     }
   }
 }

@@ -62,6 +62,9 @@ async function slowSink(t: TestContext, label: string, holdMs: number): Promise<
   sink.events.on('resume', (stats: QueueStats) => {
     run.events.push({ kind: 'resume', stats, pausedTopics: pausedTopics() });
   });
+  // Newly assigned partitions stay paused until sought to their stored offsets; that pause
+  // is not backpressure, so sampling starts once records flow.
+  await waitFor(() => sink.queue.stats().records > 0, 'nothing was queued', 60_000, 5);
   const sampler = setInterval(() => {
     run.peakRecords = Math.max(run.peakRecords, sink.queue.stats().records);
     run.peakPausedTopics = Math.max(run.peakPausedTopics, pausedTopics());

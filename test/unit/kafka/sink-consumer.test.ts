@@ -14,6 +14,7 @@ test('pauseAll and resumeAll do not throw while KafkaJS has no consumer group', 
   const kafka = new Kafka({ clientId: 't', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING });
   const hooks = {
     onAssignment: () => undefined,
+    readStoredOffsets: () => Promise.resolve(new Map<string, number>()),
     onBatchFetched: () => undefined,
     onCrash: () => undefined,
     onFatal: () => undefined,
@@ -34,6 +35,7 @@ test('after stopFetching, resumeAll keeps the pause: a draining member fetches n
     onBatchFetched: () => undefined,
     onCrash: () => undefined,
     onFatal: () => undefined,
+    readStoredOffsets: () => Promise.resolve(new Map<string, number>()),
   };
   const c = new SinkConsumer(kafka, config, ['md.bars'], {} as Dispatcher, hooks, createLogger('silent'));
   c.stopFetching();
