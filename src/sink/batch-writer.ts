@@ -130,7 +130,7 @@ export class BatchWriter {
         // Isolation before dedupe: a key's good record is written even when a later record
         // of that key in this batch is poison.
         const ordered = sql.merge === null ? records : inOffsetOrder(records);
-        const bad = await this.isolate(conn, sql, ordered, decide);
+        const bad = await this.isolate(conn, sql, ordered, decide, attempts);
         poison.push(...bad);
         const badSet = new Set(bad.map((p) => p.record));
         const good = ordered.filter((r) => !badSet.has(r));
@@ -205,12 +205,13 @@ export class BatchWriter {
     sql: TableSql,
     rows: readonly SinkRecord[],
     decide: boolean,
+    attempt: number,
   ): Promise<Poison[]> {
     if (rows.length === 0) return [];
     const failed = await tryRows(conn, sql, rows);
     if (failed === null) return [];
     throwUnlessIsolatable(failed, decide);
-    if (classifyError(failed).kind === 'undecided') await probeEnvironment(conn, sql, rows, failed);
+    if (classifyError(failed).kind === 'undecided') await probeEnvironment(conn, sql, rows, failed, attempt);
     return this.bisect(conn, sql, rows, failed, decide);
   }
 
@@ -298,6 +299,7 @@ async function probeEnvironment(
   sql: TableSql,
   rows: readonly SinkRecord[],
   failed: unknown,
+  attempt: number,
 ): Promise<void> {
   const outcome = (e: unknown): Classified | null => {
     const c = e === null ? null : classifyError(e);
@@ -306,7 +308,8 @@ async function probeEnvironment(
   };
   if (outcome(await underSavepoint(conn, () => applyNoRows(conn, sql))) !== null) throw failed;
   const probes: (Classified | null)[] = [];
-  for (const i of probePositions(rows.length)) probes.push(outcome(await tryRows(conn, sql, [rows[i]!])));
+  for (const i of probePositions(rows.length, attempt))
+    probes.push(outcome(await tryRows(conn, sql, [rows[i]!])));
   if (probesSayEnvironment(probes)) throw failed;
 }
 

@@ -6,13 +6,14 @@ import type { Classified } from '../resilience/classify-error.js';
 
 /**
  * Positions of the records tried alone to tell a record-bound failure from the environment:
- * first, middle and last, distinct. Spread out, so a run of poison records at one end
- * cannot pass for the environment; three, so the check costs three round trips, however
- * large the batch.
+ * first, middle and last, distinct, each moved `shift` places on (wrapping). Spread out, so a
+ * run of poison records at one end cannot pass for the environment; three, so the check
+ * costs three round trips, however large the batch; shifted by the attempt number, so a
+ * batch whose probe records all happened to be poison is probed elsewhere next time.
  */
-export function probePositions(n: number): number[] {
+export function probePositions(n: number, shift = 0): number[] {
   if (n <= 0) return [];
-  return [...new Set([0, n >>> 1, n - 1])];
+  return [...new Set([0, n >>> 1, n - 1].map((p) => (p + shift) % n))];
 }
 
 /**

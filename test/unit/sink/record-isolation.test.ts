@@ -42,6 +42,12 @@ void describe('probePositions', () => {
   for (const [n, expected] of rows)
     void it(`${n} records → ${JSON.stringify(expected)}`, () =>
       assert.deepEqual(probePositions(n), expected));
+  void it('a shift (the attempt) probes other records, wrapping', () => {
+    assert.deepEqual(probePositions(2000, 1), [1, 1001, 0]);
+    assert.deepEqual(probePositions(10, 7), [7, 2, 6]);
+    assert.deepEqual(probePositions(2, 1), [1, 0]);
+    assert.deepEqual(probePositions(1, 5), [0]);
+  });
 });
 
 void describe('probesSayEnvironment', () => {
