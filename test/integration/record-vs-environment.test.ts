@@ -250,3 +250,86 @@ test("a key's good record followed by a poison record of that key in one batch: 
   const topicDlq = await readDlqTopic(ctx, poisonOffsets.length);
   assert.deepEqual(topicDlq.map(coord).sort(), poisonOffsets.sort(), 'DLQ topic holds the same');
 });
+
+/**
+ * Breaks the environment with `breakSql` while records flow, holds it `holdMs`, and checks
+ * what the environment case promises: /readyz names `sqlState`, nothing dead-lettered, and
+ * once `fixSql` ran every record lands.
+ */
+async function environmentOutage(
+  t: { after: (fn: () => Promise<unknown>) => void },
+  name: string,
+  mode: 'upsert' | 'copy',
+  breakSql: (schema: string) => string,
+  fixSql: (schema: string) => string,
+  sqlState: string,
+): Promise<void> {
+  const ctx = await createTestContext(name);
+  t.after(() => ctx.cleanup());
+  await ctx.createTopics(['bars'], 2);
+  await ctx.migrate();
+  const msgs = sampleBatch('bars', 6000, 300);
+  const sink = await startSink(
+    ctx.config({ KAFKA_TOPICS: 'bars', SINK_WRITE_MODE: mode, CB_FAILURE_THRESHOLD: '3', ...FAST_RETRY }),
+    { log: createLogger('silent') },
+  );
+  t.after(() => sink.kill());
+  await waitFor(() => sink.consumer.isJoined, 'never joined', 30_000);
+  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 3000)));
+  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'first half not applied', 60_000);
+  await ctx.db.query(breakSql(ctx.schema));
+  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(3000)));
+  let reasons = '';
+  await waitFor(
+    async () => {
+      const r = await httpGet(sink.metricsPort, '/readyz');
+      reasons = r.body;
+      return r.status === 503 && r.body.includes(`SQLSTATE ${sqlState}`);
+    },
+    () => `/readyz never named SQLSTATE ${sqlState}: ${reasons}`,
+    30_000,
+    100,
+  );
+  assert.ok(
+    (await sink.metrics.registry.metrics()).includes(`mds_sink_environment_error{sqlstate="${sqlState}"} 1`),
+    'the environment gauge names the SQLSTATE',
+  );
+  assert.equal(readNdjson(ctx.dlqDir).length, 0, 'nothing dead-lettered while broken');
+  await ctx.db.query(fixSql(ctx.schema));
+  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'did not resume once fixed', 60_000);
+  await sink.stop();
+  const mapping = builtinMappings(mode).find((m) => m.table === 'bars')!;
+  assert.deepEqual(
+    await actualRows(ctx.db, ctx.schema, mapping),
+    expectedRows(
+      mapping,
+      msgs.map((m) => m.value),
+    ),
+  );
+  assert.equal(readNdjson(ctx.dlqDir).length, 0, 'nothing dead-lettered');
+  assert.equal(await dlqTopicSize(ctx), 0, 'nothing in the DLQ topic');
+}
+
+test('copy mode, table renamed away: the write with no rows tells the environment (42P01), nothing dead-lettered', (t) =>
+  environmentOutage(
+    t,
+    'envcopy',
+    'copy',
+    (s) => `ALTER TABLE ${s}.bars RENAME TO bars_away`,
+    (s) => `ALTER TABLE ${s}.bars_away RENAME TO bars`,
+    '42P01',
+  ));
+
+test('a row trigger rejecting every record: the single-record probes tell the environment (P0001), nothing dead-lettered', (t) =>
+  environmentOutage(
+    t,
+    'envtrigger',
+    'upsert',
+    (s) => `
+      CREATE FUNCTION ${s}.reject_all() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'audit table unavailable'; END $$;
+      CREATE TRIGGER reject_all BEFORE INSERT OR UPDATE ON ${s}.bars
+        FOR EACH ROW EXECUTE FUNCTION ${s}.reject_all();`,
+    (s) => `DROP TRIGGER reject_all ON ${s}.bars`,
+    'P0001',
+  ));
