@@ -34,7 +34,7 @@ import type { DeadLetter } from './dlq/dead-letter.js';
 import { SinkMetrics } from './metrics/sink-metrics.js';
 import { MetricsServer } from './metrics/http-server.js';
 import { LagTracker } from './metrics/lag-tracker.js';
-import { SinkHealth } from './metrics/health.js';
+import { EnvironmentHolds, SinkHealth } from './metrics/health.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { AbortedError, SinkError, toError } from './errors.js';
 import { settlesWithin, unlessAborted } from './util/bounded-wait.js';
@@ -308,6 +308,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       now: () => clock.now(),
       ...(config.queue.overflow === 'drop_oldest' ? { beforeCommit: () => gate.settled() } : {}),
     });
+    const environment = new EnvironmentHolds((holds) => metrics.showEnvironmentErrors(holds));
     for (let id = 0; id < config.sink.workers; id++) {
       workers.push(
         new SinkWorker({
@@ -338,6 +339,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
               metrics.writeErrors.inc({ coord_id: coord, worker_id: String(workerId), error_type: e.code });
               metrics.retryAttempts.inc({ kind: e.kind });
             },
+            onEnvironment: (e, workerId) => environment.set(workerId, e),
           },
           log: log.child({ component: 'worker', worker: id }),
         }),
@@ -384,6 +386,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       control,
       isStopping: () => stopping,
       fatal: () => fatal,
+      environment,
     });
 
     consumer = new SinkConsumer(

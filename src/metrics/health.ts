@@ -4,10 +4,47 @@ import type pg from 'pg';
 import type { BoundedQueue } from '../pipeline/bounded-queue.js';
 import type { SinkRecord } from '../pipeline/sink-record.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import type { Classified } from '../resilience/classify-error.js';
 import type { SinkWorker } from '../sink/sink-worker.js';
 import type { SinkConsumer } from '../kafka/sink-consumer.js';
 import type { HealthReport, HealthSource } from './http-server.js';
 import { toError } from '../errors.js';
+
+/** One cause that holds writes: the environment, not a record (e.g. SQLSTATE 42P01). */
+export interface EnvironmentHold {
+  /** The SQLSTATE, or our error code when the database gave none. */
+  readonly sqlState: string;
+  readonly code: string;
+  readonly message: string;
+  readonly workers: number;
+}
+
+/**
+ * Which environment error holds which worker's writes, as the workers report it (set on
+ * the failure, cleared by the next write that succeeds). `onChange` gets the distinct holds
+ * after every change, for the metric.
+ */
+export class EnvironmentHolds {
+  private readonly byWorker = new Map<number, Classified>();
+
+  constructor(private readonly onChange: (holds: readonly EnvironmentHold[]) => void = () => undefined) {}
+
+  set(workerId: number, error: Classified | null): void {
+    if (error === null) this.byWorker.delete(workerId);
+    else this.byWorker.set(workerId, error);
+    this.onChange(this.list());
+  }
+
+  list(): EnvironmentHold[] {
+    const out = new Map<string, EnvironmentHold>();
+    for (const e of this.byWorker.values()) {
+      const sqlState = e.sqlState ?? e.code;
+      const seen = out.get(sqlState);
+      out.set(sqlState, { sqlState, code: e.code, message: e.message, workers: (seen?.workers ?? 0) + 1 });
+    }
+    return [...out.values()];
+  }
+}
 
 export interface HealthDeps {
   readonly workers: readonly SinkWorker[];
@@ -17,6 +54,7 @@ export interface HealthDeps {
   readonly control: pg.Pool;
   readonly isStopping: () => boolean;
   readonly fatal: () => Error | null;
+  readonly environment: EnvironmentHolds;
 }
 
 export class SinkHealth implements HealthSource {
@@ -42,6 +80,7 @@ export class SinkHealth implements HealthSource {
       joined: c?.isJoined ?? false,
       paused: c?.isPaused ?? false,
       assigned_partitions: c?.assignment.size ?? 0,
+      environment_errors: this.d.environment.list(),
     };
   }
 
@@ -61,6 +100,10 @@ export class SinkHealth implements HealthSource {
     if (this.d.isStopping()) reasons.push('stopping');
     if (!(c?.isJoined ?? false)) reasons.push('not joined to the consumer group');
     if (this.d.breaker.state === 'open') reasons.push('circuit breaker open (database writes failing)');
+    for (const h of this.d.environment.list())
+      reasons.push(
+        `database refuses writes (the environment, not a record): SQLSTATE ${h.sqlState} (${h.code}) on ${h.workers} worker(s): ${h.message}`,
+      );
     const db = await this.database();
     if (!db.ok) reasons.push(`database unreachable: ${db.error ?? 'unknown'}`);
     return { ok: reasons.length === 0, reasons, database: db.ok, ...this.common() };

@@ -134,8 +134,14 @@ export class SinkMetrics {
   });
   readonly retryAttempts = new client.Counter({
     name: 'mds_retry_attempts_total',
-    help: 'Batch write retries, by error kind (transient, permanent).',
+    help: 'Failed batch write attempts, by the verdict acted on (transient, record, undecided, environment).',
     labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly environmentError = new client.Gauge({
+    name: 'mds_sink_environment_error',
+    help: '1 for each SQLSTATE (or error code) holding sink writes because of the environment (missing table, permission denied, read-only database), not of a record; no series when none.',
+    labelNames: ['sqlstate'],
     registers: [this.registry],
   });
   readonly breakerTransitions = new client.Counter({
@@ -149,6 +155,12 @@ export class SinkMetrics {
     help: '1 when /readyz answers ready (joined, database reachable, breaker not open).',
     registers: [this.registry],
   });
+
+  /** Shows exactly these environment holds (see metrics/health.ts EnvironmentHolds). */
+  showEnvironmentErrors(holds: readonly { readonly sqlState: string }[]): void {
+    this.environmentError.reset();
+    for (const h of holds) this.environmentError.set({ sqlstate: h.sqlState }, 1);
+  }
 
   constructor(withDefaults = true) {
     if (withDefaults) client.collectDefaultMetrics({ register: this.registry });

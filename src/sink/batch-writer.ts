@@ -1,8 +1,11 @@
 // Applies one worker batch in ONE transaction: lock the partitions' sink_offsets rows, drop
 // records already applied, COPY each table's rows (staging + upsert, or straight COPY),
-// dead-letter rejected records, advance the offsets, commit. A data error (SQLSTATE class
-// 22/23) makes us redo the batch with SAVEPOINT bisection, so only the poison rows leave:
-// k bad rows in n cost O(k log n) round trips, not n.
+// dead-letter rejected records, advance the offsets, commit. A failure the classifier calls
+// record-bound (SQLSTATE 22/23) makes us redo the batch at once with SAVEPOINT bisection, so
+// only the poison rows leave: k bad rows in n cost O(k log n) round trips, not n. An
+// undecided one (a trigger's P0001, a row too large, a missing table) is isolated only when
+// the worker says the attempt may decide; three single-record probes first tell whether
+// the records' neighbours apply, so the environment is recognised without bisecting.
 import { toDeadLetter, type DeadLetter, type DeadLetterSink } from '../dlq/dead-letter.js';
 import { tpKey, type SinkRecord } from '../pipeline/sink-record.js';
 import type { SinkConnection } from './sink-connection.js';
@@ -10,6 +13,8 @@ import type { OffsetStore, PartitionOffset } from './offset-store.js';
 import type { TableSql } from './table-sql.js';
 import { encodeCopyRows } from './copy-text.js';
 import { toError } from '../errors.js';
+import { classifyError, type Classified } from '../resilience/classify-error.js';
+import { inOffsetOrder, latestPerKey, probePositions, probesSayEnvironment } from './record-isolation.js';
 
 export interface BatchResult {
   /** Rows sent to each table (after in-batch dedup). */
@@ -32,12 +37,6 @@ export interface BatchWriterDeps {
   readonly beforeCommit?: () => Promise<void>;
 }
 
-/** Errors caused by the data of a row: the only ones that may send a record to the DLQ. */
-export function isDataError(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length === 5 && (code.startsWith('22') || code.startsWith('23'));
-}
-
 interface Poison {
   readonly record: SinkRecord;
   readonly error: Error;
@@ -46,7 +45,17 @@ interface Poison {
 export class BatchWriter {
   constructor(private readonly deps: BatchWriterDeps) {}
 
-  async write(conn: SinkConnection, batch: readonly SinkRecord[], attempts: number): Promise<BatchResult> {
+  /**
+   * `decide`: this attempt may isolate undecided failures and call the environment; before
+   * that they are thrown for a plain retry. Whatever isolation cannot pin on records is
+   * thrown: the caller then knows it is not bound to records.
+   */
+  async write(
+    conn: SinkConnection,
+    batch: readonly SinkRecord[],
+    attempts: number,
+    decide = false,
+  ): Promise<BatchResult> {
     // Highest offset seen per partition: the partition's next offset after this batch.
     const maxOffset = new Map<string, { topic: string; partition: number; max: number }>();
     for (const r of batch) {
@@ -62,7 +71,7 @@ export class BatchWriter {
           const next =
             this.deps.offsets.lockedOffsets(opened, parts) ??
             (await this.deps.offsets.lock(conn.client, parts));
-          return this.apply(conn, batch, parts, next, attempts, isolate, commitWith);
+          return this.apply(conn, batch, parts, next, attempts, isolate, decide, commitWith);
         },
         // The partitions' sink_offsets rows are locked in BEGIN's round trip.
         this.deps.offsets.lockStatement(parts),
@@ -70,8 +79,9 @@ export class BatchWriter {
     try {
       return await run(false);
     } catch (e) {
-      if (!isDataError(e)) throw e;
-      return run(true);
+      const kind = classifyError(e).kind;
+      if (kind === 'record' || (decide && kind === 'undecided')) return run(true);
+      throw e;
     }
   }
 
@@ -82,6 +92,7 @@ export class BatchWriter {
     next: ReadonlyMap<string, number>,
     attempts: number,
     isolate: boolean,
+    decide: boolean,
     commitWith: (sql: string) => Promise<void>,
   ): Promise<BatchResult> {
     let skipped = 0;
@@ -115,13 +126,20 @@ export class BatchWriter {
     for (const [table, records] of byTable) {
       const sql = this.deps.tables.get(table);
       if (sql === undefined) throw new Error(`no SQL prepared for table ${table}`);
-      const rows = sql.merge === null ? records : dedupe(records);
-      collapsed += records.length - rows.length;
       if (isolate) {
-        const bad = await this.isolate(conn, sql, rows);
+        // Isolation before dedupe: a key's good record is written even when a later record
+        // of that key in this batch is poison.
+        const ordered = sql.merge === null ? records : inOffsetOrder(records);
+        const bad = await this.isolate(conn, sql, ordered, decide, attempts);
         poison.push(...bad);
-        rowsByTable.set(table, rows.length - bad.length);
+        const badSet = new Set(bad.map((p) => p.record));
+        const good = ordered.filter((r) => !badSet.has(r));
+        const kept = sql.merge === null ? good.length : latestPerKey(good).length;
+        collapsed += good.length - kept;
+        rowsByTable.set(table, kept);
       } else {
+        const rows = sql.merge === null ? records : latestPerKey(records);
+        collapsed += records.length - rows.length;
         pending.push(...(await stageRows(conn, sql, rows)));
         rowsByTable.set(table, rows.length);
       }
@@ -175,24 +193,46 @@ export class BatchWriter {
     });
   }
 
-  /** Bisects under savepoints until each failing row stands alone. */
-  private async isolate(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<Poison[]> {
+  /**
+   * Finds the records of `rows` that fail on their own. An undecided failure is probed
+   * first: if the statements fail with no row at all, or each probe record fails alone the
+   * same way, the environment is at fault and the error is thrown. Then bisection under
+   * savepoints until each failing record stands alone; every sub-batch written keeps its
+   * rows, in offset order, so a key ends at its newest good record.
+   */
+  private async isolate(
+    conn: SinkConnection,
+    sql: TableSql,
+    rows: readonly SinkRecord[],
+    decide: boolean,
+    attempt: number,
+  ): Promise<Poison[]> {
     if (rows.length === 0) return [];
-    await conn.query('SAVEPOINT mds_isolate');
-    try {
-      await writeRowsNow(conn, sql, rows);
-      await conn.query('RELEASE SAVEPOINT mds_isolate');
-      return [];
-    } catch (e) {
-      await conn.query('ROLLBACK TO SAVEPOINT mds_isolate');
-      await conn.query('RELEASE SAVEPOINT mds_isolate');
-      if (!isDataError(e)) throw e;
-      if (rows.length === 1) return [{ record: rows[0]!, error: toError(e) }];
-      const mid = rows.length >>> 1;
-      const left = await this.isolate(conn, sql, rows.slice(0, mid));
-      const right = await this.isolate(conn, sql, rows.slice(mid));
-      return left.concat(right);
+    const failed = await tryRows(conn, sql, rows);
+    if (failed === null) return [];
+    throwUnlessIsolatable(failed, decide);
+    if (classifyError(failed).kind === 'undecided') await probeEnvironment(conn, sql, rows, failed, attempt);
+    return this.bisect(conn, sql, rows, failed, decide);
+  }
+
+  /** `rows` failed with `error` as a whole: split until each failing record stands alone. */
+  private async bisect(
+    conn: SinkConnection,
+    sql: TableSql,
+    rows: readonly SinkRecord[],
+    error: unknown,
+    decide: boolean,
+  ): Promise<Poison[]> {
+    if (rows.length === 1) return [{ record: rows[0]!, error: toError(error) }];
+    const mid = rows.length >>> 1;
+    const out: Poison[] = [];
+    for (const half of [rows.slice(0, mid), rows.slice(mid)]) {
+      const failed = await tryRows(conn, sql, half);
+      if (failed === null) continue;
+      throwUnlessIsolatable(failed, decide);
+      out.push(...(await this.bisect(conn, sql, half, failed, decide)));
     }
+    return out;
   }
 
   private deadLetter(
@@ -238,6 +278,65 @@ async function stageRows(
   return statements;
 }
 
+/**
+ * Throws `e` unless isolation may handle it: transient and environment errors never are
+ * (no record is at fault), undecided ones only on an attempt that may decide.
+ */
+function throwUnlessIsolatable(e: unknown, decide: boolean): void {
+  const kind = classifyError(e).kind;
+  if (kind === 'record' || (kind === 'undecided' && decide)) return;
+  throw e;
+}
+
+/**
+ * Throws `failed` (the batch's error) when the environment causes it: the table's
+ * statements fail with no row at all (a missing table, a revoked grant, a read-only
+ * database), or every probe record fails alone the same way (a broken row trigger).
+ * A transient failure meanwhile is thrown as it is. Returns when records are at fault.
+ */
+async function probeEnvironment(
+  conn: SinkConnection,
+  sql: TableSql,
+  rows: readonly SinkRecord[],
+  failed: unknown,
+  attempt: number,
+): Promise<void> {
+  const outcome = (e: unknown): Classified | null => {
+    const c = e === null ? null : classifyError(e);
+    if (c?.kind === 'transient') throw e;
+    return c;
+  };
+  if (outcome(await underSavepoint(conn, () => applyNoRows(conn, sql))) !== null) throw failed;
+  const probes: (Classified | null)[] = [];
+  for (const i of probePositions(rows.length, attempt))
+    probes.push(outcome(await tryRows(conn, sql, [rows[i]!])));
+  if (probesSayEnvironment(probes)) throw failed;
+}
+
+/** The table's write statements with no row: what fails here fails for every record. */
+async function applyNoRows(conn: SinkConnection, sql: TableSql): Promise<void> {
+  if (sql.merge === null) await conn.copyIn(sql.copy, []);
+  else await conn.query(sql.merge);
+}
+
+/** Writes `rows` under a savepoint: null when they applied, else the error (rolled back). */
+function tryRows(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<unknown> {
+  return underSavepoint(conn, () => writeRowsNow(conn, sql, sql.merge === null ? rows : latestPerKey(rows)));
+}
+
+async function underSavepoint(conn: SinkConnection, work: () => Promise<void>): Promise<unknown> {
+  await conn.query('SAVEPOINT mds_isolate');
+  try {
+    await work();
+    await conn.query('RELEASE SAVEPOINT mds_isolate');
+    return null;
+  } catch (e) {
+    await conn.query('ROLLBACK TO SAVEPOINT mds_isolate');
+    await conn.query('RELEASE SAVEPOINT mds_isolate');
+    return e;
+  }
+}
+
 /** Stages and applies `rows` now, then empties the staging tables for the next sub-batch. */
 async function writeRowsNow(conn: SinkConnection, sql: TableSql, rows: readonly SinkRecord[]): Promise<void> {
   for (const statement of await stageRows(conn, sql, rows)) await conn.query(statement);
@@ -245,17 +344,4 @@ async function writeRowsNow(conn: SinkConnection, sql: TableSql, rows: readonly 
   if (sql.truncateStaging !== null) await conn.query(sql.truncateStaging);
   if (sql.truncateDeleteStaging !== null && rows.some((r) => r.isDelete === true))
     await conn.query(sql.truncateDeleteStaging);
-}
-
-/**
- * Keeps the last record of each conflict key (records arrive in offset order per
- * partition), so one upsert never touches a row twice.
- */
-function dedupe(records: readonly SinkRecord[]): SinkRecord[] {
-  const last = new Map<string, number>();
-  for (let i = 0; i < records.length; i++) last.set(records[i]!.conflictKey, i);
-  if (last.size === records.length) return records as SinkRecord[];
-  const out: SinkRecord[] = [];
-  for (let i = 0; i < records.length; i++) if (last.get(records[i]!.conflictKey) === i) out.push(records[i]!);
-  return out;
 }

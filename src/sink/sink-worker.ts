@@ -1,6 +1,10 @@
 // One writer: claims a queue lane (the partitions hashed to it; while claimed, no other
 // worker takes from it, so a partition's records are written in offset order), writes a
 // batch from it with retry and the shared circuit breaker, reports it, gives the lane back.
+// The classifier's verdict decides a failure's fate: transient ones are retried behind the
+// breaker; undecided ones are retried, then isolated by the writer on the last quick attempt
+// (or the breaker's probe); what isolation cannot pin on records is the environment's: the
+// batch waits behind the breaker and the hook reports the SQLSTATE until a write succeeds.
 // Waiting is always on a promise (new records, a timer, the breaker), never a polling loop.
 import type { Logger } from 'pino';
 import type { BoundedQueue } from '../pipeline/bounded-queue.js';
@@ -20,8 +24,13 @@ export interface WorkerHooks {
   onCommitted(result: BatchResult, batch: readonly SinkRecord[], writeMs: number, workerId: number): void;
   /** After offsets of records handled elsewhere (dropped to the DLQ) were committed. */
   onOffsetsAdvanced(offsets: readonly PartitionOffset[], workerId: number): void;
-  /** After a failed attempt (it will be retried). */
+  /** After a failed attempt (it will be retried), with the verdict acted on. */
   onAttemptFailed(error: Classified, attempt: number, workerId: number): void;
+  /**
+   * The environment holds this worker's writes (`error`), or no longer does (null, after
+   * the next write that succeeded).
+   */
+  onEnvironment(error: Classified | null, workerId: number): void;
 }
 
 export interface SinkWorkerOptions {
@@ -189,52 +198,78 @@ export class SinkWorker {
 
   private async writeWithRetry(batch: readonly SinkRecord[]): Promise<boolean> {
     const { clock, writer, hooks, id } = this.o;
-    return this.withRetry(async (conn, attempt) => {
+    return this.withRetry(async (conn, attempt, decide) => {
       const started = clock.now();
-      const result = await writer.write(conn, batch, attempt);
+      const result = await writer.write(conn, batch, attempt, decide);
       hooks.onCommitted(result, batch, clock.now() - started, id);
     });
   }
 
   /**
    * Runs `work` until it succeeds (true) or the worker is stopped (false), with backoff and
-   * the breaker.
+   * the breaker. `decide` tells `work` that this attempt may isolate any non-transient
+   * failure: the last of the quick attempts, and the breaker's probe. A non-transient error
+   * that still escapes it, or that comes before any batch is written (opening the
+   * connection), is not bound to records: it is the environment.
    */
-  private async withRetry(work: (conn: SinkConnection, attempt: number) => Promise<void>): Promise<boolean> {
+  private async withRetry(
+    work: (conn: SinkConnection, attempt: number, decide: boolean) => Promise<void>,
+  ): Promise<boolean> {
     const { breaker, retry, clock, hooks, id, log } = this.o;
     const { maxAttempts } = retry;
     const signal = this.abort.signal;
     let attempt = 0;
+    let held = false;
     while (!signal.aborted) {
       if (!breaker.tryAcquire()) {
         await breaker.waitUntilProbe(signal);
         continue;
       }
       attempt++;
+      // A half-open breaker let exactly this attempt through: its verdict must be conclusive.
+      const decide = attempt >= maxAttempts || breaker.state === 'half_open';
+      let connected = this.conn !== null;
       try {
         this.conn ??= await this.o.openConnection();
-        await work(this.conn, attempt);
+        connected = true;
+        await work(this.conn, attempt, decide);
         breaker.onSuccess();
+        if (held) hooks.onEnvironment(null, id);
         return true;
       } catch (e) {
-        const c = classifyError(e);
-        // Anything that reaches here is environmental (data errors are isolated inside the
-        // writer): count it against the breaker, drop the connection, wait, try again.
-        breaker.onFailure();
+        const c = verdict(classifyError(e), decide || !connected);
+        // Transient and environment failures are the database's: they count against the
+        // breaker. An undecided one may be one record's; it must not stop every worker.
+        if (c.kind === 'transient' || c.kind === 'environment') breaker.onFailure();
+        if (c.kind === 'environment') {
+          held = true;
+          hooks.onEnvironment(c, id);
+        }
         await this.conn?.close();
         this.conn = null;
         hooks.onAttemptFailed(c, attempt, id);
-        if (attempt === maxAttempts) {
+        const fields = { code: c.code, kind: c.kind, sqlState: c.sqlState, attempt };
+        if (c.kind === 'environment') {
           log.error(
-            { code: c.code, kind: c.kind, attempt },
+            fields,
+            `database refuses the batch, not its records: ${c.message}; waiting behind the breaker`,
+          );
+        } else if (attempt === maxAttempts) {
+          log.error(
+            fields,
             `batch still failing after ${attempt} attempts: ${c.message}; retrying at the breaker's pace`,
           );
         } else {
-          log.warn({ code: c.code, kind: c.kind, attempt }, `batch write failed: ${c.message}`);
+          log.warn(fields, `batch write failed: ${c.message}`);
         }
         await clock.sleep(retry.backoffMs(Math.min(attempt, maxAttempts)), signal);
       }
     }
     return false;
   }
+}
+
+/** A non-transient failure left once isolation was allowed (`decided`) is the environment's. */
+function verdict(c: Classified, decided: boolean): Classified {
+  return decided && c.kind !== 'transient' ? { ...c, kind: 'environment' } : c;
 }

@@ -30,7 +30,9 @@ const protocolError = new KafkaJSProtocolError(
 
 type Row = [label: string, input: unknown, expected: Classified];
 const T = 'transient' as const;
-const P = 'permanent' as const;
+const R = 'record' as const;
+const U = 'undecided' as const;
+const E = 'environment' as const;
 
 const rows: Row[] = [
   // SQLSTATE, transient: the server or the connection, not the data
@@ -104,91 +106,128 @@ const rows: Row[] = [
     pgError('58030'),
     { kind: T, code: 'system_error', message: 'pg says 58030', sqlState: '58030' },
   ],
-  // SQLSTATE, permanent: the same batch would fail the same way
+  // SQLSTATE, record-bound: the row's values; isolated on the first failure
   [
     '22001 string too long',
     pgError('22001'),
-    { kind: P, code: 'string_data_right_truncation', message: 'pg says 22001', sqlState: '22001' },
+    { kind: R, code: 'string_data_right_truncation', message: 'pg says 22001', sqlState: '22001' },
   ],
   [
     '22003 numeric out of range',
     pgError('22003'),
-    { kind: P, code: 'numeric_value_out_of_range', message: 'pg says 22003', sqlState: '22003' },
+    { kind: R, code: 'numeric_value_out_of_range', message: 'pg says 22003', sqlState: '22003' },
   ],
   [
     '22P02 invalid text representation',
     pgError('22P02'),
-    { kind: P, code: 'invalid_text_representation', message: 'pg says 22P02', sqlState: '22P02' },
+    { kind: R, code: 'invalid_text_representation', message: 'pg says 22P02', sqlState: '22P02' },
   ],
   [
     '22007 invalid datetime format',
     pgError('22007'),
-    { kind: P, code: 'invalid_datetime_format', message: 'pg says 22007', sqlState: '22007' },
+    { kind: R, code: 'invalid_datetime_format', message: 'pg says 22007', sqlState: '22007' },
   ],
   [
     '22008 datetime field overflow',
     pgError('22008'),
-    { kind: P, code: 'datetime_field_overflow', message: 'pg says 22008', sqlState: '22008' },
+    { kind: R, code: 'datetime_field_overflow', message: 'pg says 22008', sqlState: '22008' },
   ],
   [
     '22012 division_by_zero (class 22)',
     pgError('22012'),
-    { kind: P, code: 'data_exception', message: 'pg says 22012', sqlState: '22012' },
+    { kind: R, code: 'data_exception', message: 'pg says 22012', sqlState: '22012' },
   ],
   [
     '23502 not null',
     pgError('23502'),
-    { kind: P, code: 'not_null_violation', message: 'pg says 23502', sqlState: '23502' },
+    { kind: R, code: 'not_null_violation', message: 'pg says 23502', sqlState: '23502' },
   ],
   [
     '23514 check',
     pgError('23514'),
-    { kind: P, code: 'check_violation', message: 'pg says 23514', sqlState: '23514' },
+    { kind: R, code: 'check_violation', message: 'pg says 23514', sqlState: '23514' },
   ],
   [
     '23503 foreign key',
     pgError('23503'),
-    { kind: P, code: 'foreign_key_violation', message: 'pg says 23503', sqlState: '23503' },
+    { kind: R, code: 'foreign_key_violation', message: 'pg says 23503', sqlState: '23503' },
   ],
   [
     '23505 unique',
     pgError('23505'),
-    { kind: P, code: 'unique_violation', message: 'pg says 23505', sqlState: '23505' },
+    { kind: R, code: 'unique_violation', message: 'pg says 23505', sqlState: '23505' },
   ],
   [
     '42703 undefined column',
     pgError('42703'),
-    { kind: P, code: 'undefined_column', message: 'pg says 42703', sqlState: '42703' },
+    { kind: U, code: 'undefined_column', message: 'pg says 42703', sqlState: '42703' },
   ],
   [
     '42P01 undefined table',
     pgError('42P01'),
-    { kind: P, code: 'undefined_table', message: 'pg says 42P01', sqlState: '42P01' },
+    { kind: U, code: 'undefined_table', message: 'pg says 42P01', sqlState: '42P01' },
   ],
   [
     '42501 insufficient privilege',
     pgError('42501'),
-    { kind: P, code: 'insufficient_privilege', message: 'pg says 42501', sqlState: '42501' },
+    { kind: U, code: 'insufficient_privilege', message: 'pg says 42501', sqlState: '42501' },
   ],
   [
     '42601 syntax error (class 42)',
     pgError('42601'),
-    { kind: P, code: 'syntax_error_or_access_rule_violation', message: 'pg says 42601', sqlState: '42601' },
+    { kind: U, code: 'syntax_error_or_access_rule_violation', message: 'pg says 42601', sqlState: '42601' },
   ],
   [
     'XX000 internal_error',
     pgError('XX000'),
-    { kind: P, code: 'internal_error', message: 'pg says XX000', sqlState: 'XX000' },
+    { kind: U, code: 'internal_error', message: 'pg says XX000', sqlState: 'XX000' },
   ],
   [
-    '40002 (class 40, not listed) defaults to permanent',
+    '40002 (class 40) transaction rollback',
     pgError('40002'),
-    { kind: P, code: 'sqlstate_40002', message: 'pg says 40002', sqlState: '40002' },
+    { kind: T, code: 'transaction_rollback', message: 'pg says 40002', sqlState: '40002' },
   ],
   [
-    '25P02 in_failed_sql_transaction defaults to permanent',
+    '57000 operator_intervention (class 57)',
+    pgError('57000'),
+    { kind: T, code: 'operator_intervention', message: 'pg says 57000', sqlState: '57000' },
+  ],
+  // SQLSTATE, undecided: one record's (a trigger, a row too large) or everyone's; probed
+  [
+    'P0001 raise_exception (a trigger)',
+    pgError('P0001'),
+    { kind: U, code: 'raise_exception', message: 'pg says P0001', sqlState: 'P0001' },
+  ],
+  [
+    '54000 program_limit_exceeded (index row too large)',
+    pgError('54000'),
+    { kind: U, code: 'program_limit_exceeded', message: 'pg says 54000', sqlState: '54000' },
+  ],
+  [
+    '21000 cardinality_violation',
+    pgError('21000'),
+    { kind: U, code: 'cardinality_violation', message: 'pg says 21000', sqlState: '21000' },
+  ],
+  [
+    '25P02 (not listed) is undecided',
     pgError('25P02'),
-    { kind: P, code: 'sqlstate_25P02', message: 'pg says 25P02', sqlState: '25P02' },
+    { kind: U, code: 'sqlstate_25P02', message: 'pg says 25P02', sqlState: '25P02' },
+  ],
+  // SQLSTATE, environment: no record causes or avoids them
+  [
+    '25006 read_only_sql_transaction',
+    pgError('25006'),
+    { kind: E, code: 'read_only_sql_transaction', message: 'pg says 25006', sqlState: '25006' },
+  ],
+  [
+    '3D000 invalid_catalog_name',
+    pgError('3D000'),
+    { kind: E, code: 'invalid_catalog_name', message: 'pg says 3D000', sqlState: '3D000' },
+  ],
+  [
+    '28P01 invalid_password (class 28)',
+    pgError('28P01'),
+    { kind: E, code: 'invalid_authorization_specification', message: 'pg says 28P01', sqlState: '28P01' },
   ],
   // Node network and DNS errors
   [
@@ -284,9 +323,9 @@ const rows: Row[] = [
   [
     'KafkaJSNumberOfRetriesExceeded (not retriable)',
     new KafkaJSNumberOfRetriesExceeded(new Error('broker down'), { retryCount: 5, retryTime: 1000 }),
-    { kind: P, code: 'KafkaJSNumberOfRetriesExceeded', message: 'broker down' },
+    { kind: E, code: 'KafkaJSNumberOfRetriesExceeded', message: 'broker down' },
   ],
-  // Our own errors: follow `retriable`
+  // Our own errors: follow `retriable`, then what they are
   [
     'DatabaseError (ours, retriable) keeps its sqlState',
     new DatabaseError('DB_DOWN', 'db down', true, '57P01'),
@@ -300,14 +339,24 @@ const rows: Row[] = [
   [
     'ConfigError',
     new ConfigError('x: expected y, got z'),
-    { kind: P, code: 'CONFIG_INVALID', message: 'x: expected y, got z' },
+    { kind: E, code: 'CONFIG_INVALID', message: 'x: expected y, got z' },
+  ],
+  [
+    'DatabaseError (ours, not retriable) follows its sqlState',
+    new DatabaseError('DB_REJECTED', 'rejected', false, '23505'),
+    { kind: R, code: 'DB_REJECTED', message: 'rejected', sqlState: '23505' },
+  ],
+  [
+    'SinkError not retriable, no sqlState (a refused DLQ)',
+    new SinkError('DLQ_REFUSED', 'dlq refused'),
+    { kind: E, code: 'DLQ_REFUSED', message: 'dlq refused' },
   ],
   [
     'RecordError',
     new RecordError('decode', 'BAD_JSON', 'value: expected JSON'),
-    { kind: P, code: 'BAD_JSON', message: 'value: expected JSON' },
+    { kind: R, code: 'BAD_JSON', message: 'value: expected JSON' },
   ],
-  // Wrapped and unknown
+  // Wrapped and unknown: unknown is undecided (retried, then probed)
   [
     'plain Error wrapping a pg error',
     new Error('COPY failed', { cause: pgError('40P01') }),
@@ -316,15 +365,15 @@ const rows: Row[] = [
   [
     'unknown Error',
     new TypeError('x is not a function'),
-    { kind: P, code: 'UNKNOWN', message: 'x is not a function' },
+    { kind: U, code: 'UNKNOWN', message: 'x is not a function' },
   ],
   [
     'unknown Node code',
     Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
-    { kind: P, code: 'ERR_STREAM_PREMATURE_CLOSE', message: 'premature close' },
+    { kind: U, code: 'ERR_STREAM_PREMATURE_CLOSE', message: 'premature close' },
   ],
-  ['a thrown string', 'boom', { kind: P, code: 'UNKNOWN', message: 'boom' }],
-  ['null', null, { kind: P, code: 'UNKNOWN', message: 'null' }],
+  ['a thrown string', 'boom', { kind: U, code: 'UNKNOWN', message: 'boom' }],
+  ['null', null, { kind: U, code: 'UNKNOWN', message: 'null' }],
 ];
 
 void describe('classifyError', () => {
@@ -339,6 +388,6 @@ void describe('classifyError', () => {
     const a = new Error('a');
     const b = new Error('b', { cause: a });
     (a as { cause?: unknown }).cause = b;
-    assert.deepEqual(classifyError(a), { kind: 'permanent', code: 'UNKNOWN', message: 'a' });
+    assert.deepEqual(classifyError(a), { kind: 'undecided', code: 'UNKNOWN', message: 'a' });
   });
 });

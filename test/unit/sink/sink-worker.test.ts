@@ -39,6 +39,8 @@ function setup(
     maxBatchSize?: number;
     flushIntervalMs?: number;
     failures?: Error[];
+    /** Errors thrown by openConnection, one per attempt, before it succeeds. */
+    openFailures?: Error[];
     workers?: number;
     lanes?: number;
     /** Writes stay in flight until finish(partition) is called. */
@@ -60,7 +62,12 @@ function setup(
   const inbox = new LaneInbox();
   const batches: number[][] = [];
   const failures = [...(opts.failures ?? [])];
+  const openFailures = [...(opts.openFailures ?? [])];
   const attemptsAt: number[] = [];
+  /** The `decide` flag of each write attempt. */
+  const decides: boolean[] = [];
+  /** onEnvironment reports: "<kind>:<sqlState>" or null when cleared. */
+  const environment: (string | null)[] = [];
   /** In-flight writes (hold: true) by partition, and every batch as "p<partition>:<offsets>". */
   const inFlight = new Map<number, () => void>();
   const log: string[] = [];
@@ -74,8 +81,14 @@ function setup(
   };
   const onClose: (() => void)[] = [];
   const writer = {
-    write: (_c: SinkConnection, batch: readonly SinkRecord[]): Promise<BatchResult> => {
+    write: (
+      _c: SinkConnection,
+      batch: readonly SinkRecord[],
+      _a: number,
+      decide = false,
+    ): Promise<BatchResult> => {
       attemptsAt.push(clock.now());
+      decides.push(decide);
       if (opts.hangUntilClosed === true)
         return new Promise<BatchResult>((_resolve, reject) =>
           onClose.push(() => reject(new Error('Connection terminated'))),
@@ -119,6 +132,8 @@ function setup(
       }),
       clock,
       openConnection: () => {
+        const f = openFailures.shift();
+        if (f) return Promise.reject(f);
         opened++;
         const close = (): Promise<void> => {
           for (const f of onClose.splice(0)) f();
@@ -135,6 +150,7 @@ function setup(
           if (opts.crashOnFailure === true) throw new Error('hook bug');
         },
         onOffsetsAdvanced: () => undefined,
+        onEnvironment: (e) => environment.push(e === null ? null : `${e.kind}:${e.sqlState ?? e.code}`),
       },
       log: createLogger('silent'),
     });
@@ -152,6 +168,8 @@ function setup(
     inFlight,
     finish,
     attemptsAt,
+    decides,
+    environment,
     breaker,
     opened: () => opened,
   };
@@ -257,6 +275,69 @@ test('the open breaker stops attempts until its probe time; nothing is lost mean
   await settle();
   assert.deepEqual(batches, [[0, 1, 2]], 'the next probe succeeds with the same batch');
   assert.equal(breaker.state, 'closed');
+  await worker.stop();
+});
+
+const pgError = (sqlState: string): Error =>
+  Object.assign(new Error(`pg says ${sqlState}`), { code: sqlState });
+
+test('an undecided failure (P0001) is retried without tripping the breaker; the last quick attempt may isolate', async () => {
+  const trigger = pgError('P0001');
+  const { clock, queue, worker, batches, decides, breaker, environment } = setup({
+    failures: [trigger, trigger, trigger, trigger],
+  });
+  worker.start();
+  for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  for (const ms of [50, 100, 200, 200]) {
+    assert.equal(breaker.state, 'closed', 'one record may be at fault: the breaker stays closed');
+    await clock.advance(ms);
+    await settle();
+  }
+  assert.deepEqual(decides, [false, false, false, false, true], 'attempt 5 of 5 may decide');
+  assert.deepEqual(batches, [[0, 1, 2]], 'the deciding attempt (the writer isolated) committed');
+  assert.deepEqual(environment, [], 'never held by the environment');
+  await worker.stop();
+});
+
+test('a failure isolation cannot pin on records is the environment: breaker, report, cleared by the next success', async () => {
+  const missing = pgError('42P01');
+  const { clock, queue, worker, batches, decides, breaker, environment, attemptsAt } = setup({
+    failures: [missing, missing, missing, missing, missing, missing, missing],
+  });
+  worker.start();
+  for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  for (const ms of [50, 100, 200, 200]) {
+    await clock.advance(ms);
+    await settle();
+  }
+  assert.deepEqual(environment, ['environment:42P01'], 'reported once decided');
+  await clock.advance(200);
+  await settle();
+  await clock.advance(200);
+  await settle();
+  assert.equal(breaker.state, 'open', 'three environment verdicts open the breaker');
+  assert.equal(attemptsAt.length, 7);
+  await clock.advance(1000); // the probe: it may decide, and succeeds
+  await settle();
+  assert.deepEqual(decides, [false, false, false, false, true, true, true, true]);
+  assert.deepEqual(batches, [[0, 1, 2]]);
+  assert.equal(breaker.state, 'closed');
+  assert.deepEqual(environment, ['environment:42P01', 'environment:42P01', 'environment:42P01', null]);
+  await worker.stop();
+});
+
+test('a non-transient failure opening the connection is the environment at once', async () => {
+  const { clock, queue, worker, batches, environment } = setup({ openFailures: [pgError('42P01')] });
+  worker.start();
+  for (const o of [0, 1, 2]) queue.push(0, rec(o, 0), 10);
+  await settle();
+  assert.deepEqual(environment, ['environment:42P01']);
+  await clock.advance(50);
+  await settle();
+  assert.deepEqual(batches, [[0, 1, 2]]);
+  assert.deepEqual(environment, ['environment:42P01', null]);
   await worker.stop();
 });
 
