@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigResourceTypes } from 'kafkajs';
-import { startSink } from '../../src/app.js';
+import { startSink, type SinkHandle } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import {
   caughtUp,
@@ -40,7 +40,12 @@ async function setDlqMaxMessageBytes(ctx: TestContext, bytes: number): Promise<v
 
 test('drop_oldest with a DLQ slower than the input: the overflow gate stays bounded, the member pauses, nothing is lost', async (t) => {
   const ctx = await createTestContext('dropgate');
-  t.after(() => ctx.cleanup());
+  // Stop the member before its topics and schema go away.
+  let running: SinkHandle | undefined;
+  t.after(async () => {
+    await running?.kill();
+    await ctx.cleanup();
+  });
   await ctx.createTopics(['bars'], 2);
   // The DLQ topic exists before the sink starts (so it is not created with its default
   // size) and refuses every record batch: each DLQ write fails with MESSAGE_TOO_LARGE.
@@ -74,7 +79,7 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
     }),
     { log: createLogger('error') },
   );
-  t.after(() => sink.kill());
+  running = sink;
   let paused = false;
   sink.events.on('pause', () => (paused = true));
   let peakRss = 0;
