@@ -101,7 +101,14 @@ test('the group coordinator killed -9 twice in turn mid-write: every record appl
       `round ${round}: the member did not queue the new records`,
       60_000,
     );
-    const coordinator = await coordinatorOf(ctx);
+    // __consumer_offsets may still be electing leaders right after the cluster started.
+    let coordinator = -1;
+    await waitFor(
+      async () => (coordinator = await coordinatorOf(ctx)) > 0,
+      'no group coordinator',
+      60_000,
+      500,
+    );
     services('stop-broker', String(coordinator), '--kill');
     killed.add(coordinator);
     await setHold(false);
