@@ -47,10 +47,10 @@ test('the group coordinator killed -9 twice in turn mid-write: every record appl
   services('up', '--brokers', '3');
   const brokers = /KAFKA_BROKERS=([^\s]+)/.exec(services('env', '--brokers', '3'))![1]!.replace(/['"]/g, '');
   const ctx = await createTestContext('catchup', brokers.split(','));
-  let running: SinkHandle | undefined;
+  const running: { sink?: SinkHandle } = {};
   const killed = new Set<number>();
   t.after(async () => {
-    await running?.kill();
+    await running.sink?.kill();
     for (const n of killed) services('start-broker', String(n));
     await ctx.cleanup();
     services('down', '--brokers', '3');
@@ -88,7 +88,7 @@ test('the group coordinator killed -9 twice in turn mid-write: every record appl
     }),
     { log: createLogger('error') },
   );
-  running = sink;
+  running.sink = sink;
 
   let produced = 0;
   for (let round = 1; round <= 2; round++) {
@@ -98,7 +98,10 @@ test('the group coordinator killed -9 twice in turn mid-write: every record appl
     // Everything not yet applied is fetched and queued, its writes held.
     await waitFor(
       async () => sink.queue.stats().records + (await tableCount(ctx.db, ctx.schema, 'bars')) >= produced,
-      `round ${round}: the member did not queue the new records`,
+      async () =>
+        `round ${round}: the member did not queue the new records (queue ${JSON.stringify(sink.queue.stats())}, ` +
+        `table ${await tableCount(ctx.db, ctx.schema, 'bars')} of ${produced}, assigned ${sink.consumer.assignment.size}, ` +
+        `joined ${sink.consumer.isJoined}, paused ${sink.consumer.isPaused})`,
       60_000,
     );
     // __consumer_offsets may still be electing leaders right after the cluster started.

@@ -41,9 +41,9 @@ async function setDlqMaxMessageBytes(ctx: TestContext, bytes: number): Promise<v
 test('drop_oldest with a DLQ slower than the input: the overflow gate stays bounded, the member pauses, nothing is lost', async (t) => {
   const ctx = await createTestContext('dropgate');
   // Stop the member before its topics and schema go away.
-  let running: SinkHandle | undefined;
+  const running: { sink?: SinkHandle } = {};
   t.after(async () => {
-    await running?.kill();
+    await running.sink?.kill();
     await ctx.cleanup();
   });
   await ctx.createTopics(['bars'], 2);
@@ -79,7 +79,7 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
     }),
     { log: createLogger('error') },
   );
-  running = sink;
+  running.sink = sink;
   let paused = false;
   sink.events.on('pause', () => (paused = true));
   let peakRss = 0;
