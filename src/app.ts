@@ -77,6 +77,8 @@ export interface SinkHandle {
   readonly health: SinkHealth;
   /** 'pause' / 'resume' (with QueueStats) on every backpressure transition. */
   readonly events: EventEmitter;
+  /** drop_oldest: dropped records waiting for their DLQ write. */
+  readonly overflowGate: OverflowGate;
 }
 
 export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<SinkHandle> {
@@ -170,14 +172,37 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     // holding their lane (see LaneInbox).
     const workers: SinkWorker[] = [];
     const inbox = new LaneInbox();
-    const gate = new OverflowGate(dlq, clock, log.child({ component: 'overflow' }), (entries) => {
-      countDeadLetters(entries);
-      for (const d of entries) {
-        inbox.add(laneOf(d.topic, d.partition, lanes), [
-          { topic: d.topic, partition: d.partition, nextOffset: d.offset + 1 },
-        ]);
-      }
-      queue.notify();
+    const gate = new OverflowGate({
+      dlq,
+      clock,
+      log: log.child({ component: 'overflow' }),
+      maxRecords: config.queue.overflowPendingRecords,
+      maxBytes: config.queue.overflowPendingBytes,
+      backoffMs: (attempt) => retry.backoffMs(attempt),
+      onDropped: (entries) => {
+        countDeadLetters(entries);
+        for (const d of entries) {
+          inbox.add(laneOf(d.topic, d.partition, lanes), [
+            { topic: d.topic, partition: d.partition, nextOffset: d.offset + 1 },
+          ]);
+        }
+        queue.notify();
+      },
+      // The gate full (a DLQ slower than the input) pauses fetching, as the queue does under block.
+      onFull: () => {
+        if (consumer === null || stopping) return;
+        consumer.pauseAll();
+        metrics.pauseEvents.inc({ event: 'pause' });
+        events.emit('pause', queue.stats());
+        log.warn(gate.stats(), 'overflow gate full (the DLQ is slower than the input): partitions paused');
+      },
+      onRoom: () => {
+        if (consumer === null || stopping) return;
+        consumer.resumeAll();
+        metrics.pauseEvents.inc({ event: 'resume' });
+        events.emit('resume', queue.stats());
+        log.info(gate.stats(), 'overflow gate has room again: partitions resumed');
+      },
     });
 
     // --- queue, dispatcher, consumer
@@ -232,6 +257,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       tombstones: config.tombstones,
       overflow: config.queue.overflow,
       now: () => clock.now(),
+      overflowAdmits: (bytes) => gate.admits(bytes),
       onOverflowDrop: (dropped) => gate.drop(dropped),
     });
 
@@ -259,13 +285,22 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     });
     done.catch(() => undefined); // observed by the caller; avoid an unhandled rejection here
 
-    const committer = new OffsetCommitter(
-      { commitOffsets: (o) => consumer!.commitOffsets(o), owns: (t, p) => consumer?.owns(t, p) ?? false },
-      200,
+    const committer = new OffsetCommitter({
+      target: {
+        commitOffsets: (o) => consumer!.commitOffsets(o),
+        owns: (t, p) => consumer?.owns(t, p) ?? false,
+      },
       clock,
-      log.child({ component: 'committer' }),
-      (_o, ms) => metrics.commitLatency.observe(ms / 1000),
-    );
+      log: log.child({ component: 'committer' }),
+      intervalMs: 200,
+      maxBackoffMs: 5000,
+      attemptTimeoutMs: 10_000,
+      closeTimeoutMs: Math.min(5000, config.shutdown.timeoutMs),
+      warnEveryMs: 30_000,
+      onCommitted: (_o, ms) => metrics.commitLatency.observe(ms / 1000),
+      onFailed: (reason) => metrics.commitFailures.inc({ reason }),
+    });
+    closers.push(() => Promise.resolve(committer.abandon()));
     /** Offsets now in sink_offsets: lag, the dispatcher's floor, then the Kafka mirror. */
     const offsetsCommitted = (offsets: readonly PartitionOffset[]): void => {
       for (const o of offsets) {
@@ -374,6 +409,9 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         if (!want.has(k)) continue;
         out.set(k, s.nextOffset);
         lag.committed(s.topic, s.partition, s.nextOffset);
+        // Kafka's mirror may be behind (its last commits failed before a crash or a move):
+        // PostgreSQL's offset goes to Kafka too, which is idempotent when it is not.
+        committer.add([s]);
       }
       return out;
     };
@@ -428,6 +466,9 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       const s = queue.stats();
       metrics.queueDepth.set({ coord_id: coord }, s.records);
       metrics.queueBytes.set(s.bytes);
+      const g = gate.stats();
+      metrics.overflowPendingRecords.set(g.records);
+      metrics.overflowPendingBytes.set(g.bytes);
       metrics.workersAlive.set({ coord_id: coord }, workers.filter((w) => w.isAlive).length);
       metrics.circuitState.set({ coord_id: coord }, breaker.stateCode);
       metrics.assignedPartitions.set(theConsumer.assignment.size);
@@ -476,7 +517,6 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         stopping = true;
         theConsumer.stopFetching();
         const started = clock.now();
-        gate.close();
         let timedOut = false;
         if (drain) {
           // The whole drain is bounded, retries, backoff and breaker waits included: a
@@ -489,6 +529,9 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
               'drain did not finish in time: open transactions are rolled back, the rest is re-read later',
             );
         }
+        // After the drain, which may still need the gate's DLQ writes; before the workers stop,
+        // so none is left waiting on a write that will not be retried.
+        gate.close();
         // Ends retries and waits, and closes the connections: an open transaction is rolled back.
         if (!(await settlesWithin(Promise.all(workers.map((w) => w.stop())), STOP_STEP_MS, clock)))
           log.warn('workers did not stop in time; leaving the group regardless');
@@ -538,6 +581,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       queue,
       health,
       events,
+      overflowGate: gate,
     };
   } catch (e) {
     await closeAll();

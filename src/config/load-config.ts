@@ -49,6 +49,8 @@ export interface AppConfig {
     highWatermark: number;
     lowWatermark: number;
     overflow: 'block' | 'drop_oldest' | 'error';
+    overflowPendingRecords: number;
+    overflowPendingBytes: number;
   };
   sink: {
     workers: number;

@@ -202,6 +202,18 @@ export const schema = {
       default: 'block',
       env: 'QUEUE_OVERFLOW',
     },
+    overflowPendingRecords: {
+      doc: 'drop_oldest: dropped records waiting for their DLQ write, at most. A full overflow gate pauses fetching until the DLQ has caught up to half of it, so a DLQ slower than the input slows the input instead of filling memory.',
+      format: 'positive-int',
+      default: 10000,
+      env: 'QUEUE_OVERFLOW_PENDING_RECORDS',
+    },
+    overflowPendingBytes: {
+      doc: 'drop_oldest: bytes of dropped records waiting for their DLQ write, at most (a single larger record is taken alone).',
+      format: 'positive-int',
+      default: 16777216,
+      env: 'QUEUE_OVERFLOW_PENDING_BYTES',
+    },
   },
   sink: {
     workers: {

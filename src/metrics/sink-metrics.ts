@@ -132,6 +132,22 @@ export class SinkMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly commitFailures = new client.Counter({
+    name: 'mds_kafka_commit_failures_total',
+    help: 'Kafka offset commits that failed and are retried, by reason (broker error or client error name).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly overflowPendingRecords = new client.Gauge({
+    name: 'mds_overflow_pending_records',
+    help: 'drop_oldest: dropped records waiting for their DLQ write (fetching pauses at QUEUE_OVERFLOW_PENDING_RECORDS).',
+    registers: [this.registry],
+  });
+  readonly overflowPendingBytes = new client.Gauge({
+    name: 'mds_overflow_pending_bytes',
+    help: 'drop_oldest: bytes of dropped records waiting for their DLQ write.',
+    registers: [this.registry],
+  });
   readonly retryAttempts = new client.Counter({
     name: 'mds_retry_attempts_total',
     help: 'Failed batch write attempts, by the verdict acted on (transient, record, undecided, environment).',

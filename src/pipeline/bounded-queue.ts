@@ -245,16 +245,7 @@ export class BoundedQueue<T> {
     const out: T[] = [];
     let bytes = 0;
     while (out.length < n) {
-      // Lanes are few (dozens), so a scan of their heads beats a heap here.
-      let oldest: Lane<T> | undefined;
-      let oldestSeq = Number.POSITIVE_INFINITY;
-      for (const l of this.lanes) {
-        const s = l.size > 0 ? l.seqs[l.head] : undefined;
-        if (s !== undefined && s < oldestSeq) {
-          oldest = l;
-          oldestSeq = s;
-        }
-      }
+      const oldest = this.oldestLane();
       if (oldest === undefined) break;
       out.push(oldest.items[oldest.head] as T);
       bytes += oldest.bytes[oldest.head] ?? 0;
@@ -264,6 +255,26 @@ export class BoundedQueue<T> {
     }
     this.dropAccounted(out.length, bytes);
     return out;
+  }
+
+  /** Bytes of the item shiftOldest(1) would remove; undefined when nothing is queued. */
+  oldestBytes(): number | undefined {
+    const l = this.oldestLane();
+    return l === undefined ? undefined : l.bytes[l.head];
+  }
+
+  /** The lane whose head is the oldest queued item. Lanes are few (dozens): a scan beats a heap. */
+  private oldestLane(): Lane<T> | undefined {
+    let oldest: Lane<T> | undefined;
+    let oldestSeq = Number.POSITIVE_INFINITY;
+    for (const l of this.lanes) {
+      const s = l.size > 0 ? l.seqs[l.head] : undefined;
+      if (s !== undefined && s < oldestSeq) {
+        oldest = l;
+        oldestSeq = s;
+      }
+    }
+    return oldest;
   }
 
   /** Held records or bytes have reached capacity. */

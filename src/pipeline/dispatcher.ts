@@ -42,6 +42,12 @@ export interface DispatcherOptions {
   readonly tombstones: 'dlq' | 'ignore' | 'delete';
   readonly overflow: OverflowStrategy;
   readonly now: () => number;
+  /**
+   * drop_oldest: whether the overflow gate takes one more record of `bytes`. When it does
+   * not, records stay queued past capacity (by at most the fetch in progress) while the
+   * consumer pauses, as under `block`.
+   */
+  readonly overflowAdmits?: (bytes: number) => boolean;
   /** drop_oldest: called with the records taken out of the queue; must dead-letter them. */
   readonly onOverflowDrop?: (dropped: SinkRecord[]) => void;
 }
@@ -208,9 +214,16 @@ export class Dispatcher {
     }
     queue.push(lane, record, bytes);
     this.stats.submitted++;
-    if (this.o.overflow === 'drop_oldest' && queue.isFull()) {
-      const dropped = queue.shiftOldest(1);
-      if (dropped.length > 0) this.o.onOverflowDrop?.(dropped);
+    if (this.o.overflow === 'drop_oldest') this.dropWhileFull();
+  }
+
+  /** drop_oldest: the oldest queued records go to the gate while the queue is full and the gate has room. */
+  private dropWhileFull(): void {
+    const { queue } = this.o;
+    while (queue.isFull()) {
+      const bytes = queue.oldestBytes();
+      if (bytes === undefined || this.o.overflowAdmits?.(bytes) === false) return;
+      this.o.onOverflowDrop?.(queue.shiftOldest(1));
     }
   }
 }

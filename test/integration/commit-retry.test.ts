@@ -1,0 +1,89 @@
+// Kafka's committed offsets catch up with PostgreSQL's on the single broker, without a broker
+// failure: the member's batch is in flight when a rebalance takes one of its partitions away,
+// so the batch commits to PostgreSQL while its Kafka commit for that partition cannot be made
+// (not owned). When the partition comes back, Kafka is behind PostgreSQL with nothing left to
+// read: the member must commit PostgreSQL's offset itself, or lag tools show the gap forever.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSink, type SinkHandle } from '../../src/app.js';
+import { createLogger } from '../../src/logger.js';
+import {
+  caughtUp,
+  createTestContext,
+  highWatermarks,
+  sampleBatch,
+  tableCount,
+  toKafka,
+  waitFor,
+} from '../helpers/sink-harness.js';
+
+const RECORDS = 2000;
+
+test('a partition lost while its batch was in flight and then regained: Kafka offsets reach the log end', async (t) => {
+  const ctx = await createTestContext('commitre');
+  const running: { sink?: SinkHandle; other?: { disconnect(): Promise<void> } } = {};
+  t.after(async () => {
+    await running.other?.disconnect();
+    await running.sink?.kill();
+    await ctx.cleanup();
+  });
+  await ctx.createTopics(['bars'], 2);
+  const topic = ctx.topic('bars');
+  await ctx.migrate();
+  // Writes wait while hold.closed is true.
+  await ctx.db.query(`
+    CREATE TABLE ${ctx.schema}.hold (closed boolean NOT NULL);
+    INSERT INTO ${ctx.schema}.hold VALUES (true);
+    CREATE FUNCTION ${ctx.schema}.hold() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN WHILE (SELECT closed FROM ${ctx.schema}.hold) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NULL; END $$;
+    CREATE TRIGGER hold AFTER INSERT ON ${ctx.schema}.bars FOR EACH STATEMENT EXECUTE FUNCTION ${ctx.schema}.hold();`);
+  await ctx.produce(topic, toKafka(sampleBatch('bars', RECORDS, 300)));
+
+  // One worker that waits for the whole topic before it writes: one batch holds every record.
+  const sink = await startSink(
+    ctx.config({
+      KAFKA_TOPICS: 'bars',
+      SINK_WRITE_MODE: 'copy',
+      SINK_WORKERS: '1',
+      SINK_BATCH_SIZE: String(RECORDS),
+      SINK_FLUSH_INTERVAL_MS: '60000',
+      DATABASE_STATEMENT_TIMEOUT_MS: '120000',
+    }),
+    { log: createLogger('error') },
+  );
+  running.sink = sink;
+  await waitFor(
+    () => sink.queue.stats().records === RECORDS && sink.queue.stats().queued === 0,
+    () => `the batch of ${RECORDS} records is not in flight (${JSON.stringify(sink.queue.stats())})`,
+  );
+
+  // A second member joins: the rebalance takes one partition from the sink mid-batch.
+  const other = ctx.kafka.consumer({ groupId: ctx.groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  running.other = other;
+  await other.connect();
+  await other.subscribe({ topics: [topic], fromBeginning: true });
+  await other.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: () => Promise.resolve() });
+  await waitFor(() => sink.consumer.assignment.size === 1, 'the sink did not lose a partition', 60_000);
+
+  // The batch commits to PostgreSQL, partitions of both owners; then the other member leaves.
+  await ctx.db.query(`UPDATE ${ctx.schema}.hold SET closed = false`);
+  await waitFor(() => caughtUp(ctx, [topic]), 'the batch was not committed', 60_000);
+  assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), RECORDS);
+  await other.disconnect();
+  delete running.other;
+  await waitFor(() => sink.consumer.assignment.size === 2, 'the sink did not get its partition back', 60_000);
+
+  const end = await highWatermarks(ctx.admin, [topic]);
+  let committed = new Map<string, number>();
+  await waitFor(
+    async () => {
+      const r = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics: [topic] });
+      committed = new Map(r[0]!.partitions.map((p) => [`${topic}/${p.partition}`, Number(p.offset)]));
+      return [...end].every(([k, v]) => committed.get(k) === v);
+    },
+    () =>
+      `Kafka's committed offsets ${JSON.stringify([...committed])} did not reach the log end ${JSON.stringify([...end])}`,
+    15_000,
+    250,
+  );
+});
