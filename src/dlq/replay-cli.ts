@@ -154,7 +154,7 @@ function buildProgram(io: CliIo): Command {
     )
     .option(
       '--idle-timeout-ms <n>',
-      'stop reading the DLQ topic after no new message for this long',
+      'fail when reading the DLQ topic makes no progress for this long before its end',
       positiveInt,
       5000,
     )

@@ -1,5 +1,6 @@
 // Reads the DLQ topic for replay, with its own consumer group so a replay resumes where it
-// stopped; stops at the end of the topic as of the start (or on an idle timeout).
+// stopped. Every read covers the whole topic as of the start: entries behind the group's
+// position come as `earlier` (counted, and remembered so a duplicate is not sent again).
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
@@ -12,7 +13,7 @@ export interface TopicDeadLetterSourceOptions {
   /** The replay's own group: its committed offsets are where the next replay resumes. */
   readonly groupId: string;
   readonly logger: Logger;
-  /** Stop when no message arrived for this long after joining the group. */
+  /** Fail when the read makes no progress for this long before reaching the end. */
   readonly idleTimeoutMs: number;
   /** false for dry runs: positions move in memory only, so a later real run sees every record. */
   readonly commit: boolean;
@@ -109,12 +110,14 @@ export class TopicDeadLetterSource implements DeadLetterSource {
   }
 
   /**
-   * Reads from the group's committed offsets up to the high watermarks fetched here: records
-   * dead-lettered while the replay runs are left for the next one.
+   * Reads every partition from its low watermark up to the high watermark fetched here:
+   * records dead-lettered while the replay runs are left for the next one. Ends only when
+   * every partition reached its end; a read that stalls (another member of the group holds
+   * partitions, the broker is gone) fails rather than report a short count.
    */
   async *batches(): AsyncGenerator<SourceBatch> {
     const { kafka, topic, groupId, commit } = this.options;
-    const ends = await this.endOffsets();
+    const { ends, starts, positions } = await this.endOffsets();
     if (ends.size === 0) return;
 
     const handoff = new Handoff<SourceBatch>();
@@ -158,12 +161,14 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             if (batch.messages.length > 0) done(batch.partition);
             return;
           }
+          const position = positions.get(batch.partition) ?? 0;
           const entries = messages.map((m): SourceEntry => {
             const where = `${topic}/${batch.partition}/${m.offset}`;
+            const earlier = Number(m.offset) < position;
             try {
-              return { ok: true, where, deadLetter: deadLetterFromKafkaMessage(m) };
+              return { ok: true, where, deadLetter: deadLetterFromKafkaMessage(m), earlier };
             } catch (e) {
-              return { ok: false, where, error: toError(e).message };
+              return { ok: false, where, error: toError(e).message, earlier };
             }
           });
           let acked = 0;
@@ -172,7 +177,8 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             const last = messages[count - 1]!;
             const next = Number(last.offset) + 1;
             payload.resolveOffset(last.offset);
-            if (commit)
+            // Entries behind the position were read for the count only: the group never moves back.
+            if (commit && next > position)
               await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(next) }]);
             acked = count;
             if (next >= end) done(batch.partition);
@@ -189,6 +195,8 @@ export class TopicDeadLetterSource implements DeadLetterSource {
           }
         },
       });
+      // The whole topic, not just what follows the group's position (applied on the first fetch).
+      for (const [partition, start] of starts) consumer.seek({ topic, partition, offset: String(start) });
 
       const joinTimeoutMs = this.options.joinTimeoutMs ?? 60_000;
       const joinDeadline = Date.now() + joinTimeoutMs;
@@ -206,8 +214,11 @@ export class TopicDeadLetterSource implements DeadLetterSource {
           }
           const left = waitingSince + this.options.idleTimeoutMs - now;
           if (left > 0) return left;
-          this.log.info({ idleTimeoutMs: this.options.idleTimeoutMs }, 'no new DLQ message: stopping');
-          return null;
+          return new KafkaError(
+            'REPLAY_DLQ_READ_STALLED',
+            `DLQ topic ${topic} not read to its end: nothing arrived for ${this.options.idleTimeoutMs} ms with partitions ${[...remaining].join(',')} unfinished (another member of group ${groupId}? see --idle-timeout-ms)`,
+            true,
+          );
         });
         if (next === undefined) return;
         yield next;
@@ -218,8 +229,15 @@ export class TopicDeadLetterSource implements DeadLetterSource {
     }
   }
 
-  /** Exclusive end offset per partition that still has records for this group. */
-  private async endOffsets(): Promise<Map<number, number>> {
+  /**
+   * Per partition with records: where the read starts (low watermark), where it ends (high
+   * watermark, exclusive) and the group's position (entries below it are `earlier`).
+   */
+  private async endOffsets(): Promise<{
+    ends: Map<number, number>;
+    starts: Map<number, number>;
+    positions: Map<number, number>;
+  }> {
     const { kafka, topic, groupId } = this.options;
     const admin = kafka.admin();
     await admin.connect();
@@ -240,21 +258,24 @@ export class TopicDeadLetterSource implements DeadLetterSource {
       for (const p of committed.find((t) => t.topic === topic)?.partitions ?? [])
         startOf.set(p.partition, Number(p.offset));
       const ends = new Map<number, number>();
+      const starts = new Map<number, number>();
+      const positions = new Map<number, number>();
       let total = 0;
       for (const w of watermarks) {
         const low = Number(w.low);
         const high = Number(w.high);
         const c = startOf.get(w.partition) ?? -1;
-        // No commit yet, or a commit below what retention kept: the consumer starts at low.
-        const start = c < low ? low : c;
-        if (start < high) {
+        // No commit yet, or a commit below what retention kept: nothing of it is earlier.
+        positions.set(w.partition, c < low ? low : c);
+        if (low < high) {
           ends.set(w.partition, high);
-          total += high - start;
+          starts.set(w.partition, low);
+          total += high - low;
         }
       }
       this.total = total;
-      this.log.info({ partitions: ends.size, total }, 'replay range fixed at the current high watermarks');
-      return ends;
+      this.log.info({ partitions: ends.size, total }, 'replay range fixed at the current watermarks');
+      return { ends, starts, positions };
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
