@@ -485,6 +485,9 @@ void describe('replay-dlq arguments', () => {
     assert.deepEqual(result, {
       kind: 'run',
       options: {
+        mode: 'replay',
+        repair: false,
+        files: ['./.dlq'],
         source: { kind: 'topic' },
         filter: {},
         limit: undefined,
@@ -498,6 +501,33 @@ void describe('replay-dlq arguments', () => {
         logLevel: 'warn',
       },
     });
+  });
+
+  void it('--reconcile: files from --from-files, --dlq-dir or DLQ_DIR; --repair only with it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-reconcile-'));
+    const ok = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const { result } = parse(args, env);
+      assert.equal(result.kind, 'run');
+      return result.kind === 'run' ? result.options : undefined;
+    };
+    assert.deepEqual(
+      [ok(['--reconcile', '--dlq-dir', dir])?.files, ok(['--reconcile', '--dlq-dir', dir])?.mode],
+      [[dir], 'reconcile'],
+    );
+    assert.deepEqual(ok(['--reconcile', '--repair'], { DLQ_DIR: dir })?.files, [dir]);
+    assert.deepEqual(ok(['--reconcile', '--repair', '--from-files', dir])?.repair, true);
+    for (const [args, message] of [
+      [['--repair'], /--repair: only with --reconcile/],
+      [['--dlq-dir', dir], /--dlq-dir: only with --reconcile/],
+      [['--reconcile', '--dlq-dir', dir, '--dry-run'], /--dry-run: does not apply to --reconcile/],
+      [['--reconcile', '--dlq-dir', dir, '--to-topic', 'x'], /--to-topic: does not apply/],
+      [['--reconcile', '--dlq-dir', path.join(dir, 'nope')], /--dlq-dir: no such directory/],
+    ] as const) {
+      const { result, err } = parse([...args]);
+      assert.deepEqual(result, { kind: 'exit', code: 2 }, args.join(' '));
+      assert.match(err, message);
+    }
+    await fs.rm(dir, { recursive: true });
   });
 
   void it('parses filters, limits and files', () => {
