@@ -157,7 +157,12 @@ export function topicReader(
   stallTimeoutMs: number,
 ): ReconcileDeps['readTopic'] {
   return async (add, invalid) => {
+    // A read that starts over after a broker loss hands out some messages again.
+    const seen = new Set<string>();
     const onMessage = (t: string, partition: number, m: KafkaMessage): void => {
+      const at = `${partition}/${m.offset}`;
+      if (seen.has(at)) return;
+      seen.add(at);
       try {
         add(deadLetterFromKafkaMessage(m));
       } catch (e) {

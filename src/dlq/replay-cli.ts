@@ -313,11 +313,11 @@ function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Progress 
             { stream, format, hideCursor: true },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(Math.max(c.expected ?? 0, c.read), c.read, payload);
+          bar.start(Math.max(c.expected ?? 0, c.entries), c.entries, payload);
           return;
         }
-        if (c.expected !== undefined) bar.setTotal(Math.max(c.expected, c.read));
-        bar.update(c.read, payload);
+        if (c.expected !== undefined) bar.setTotal(Math.max(c.expected, c.entries));
+        bar.update(c.entries, payload);
       },
       stop: () => bar?.stop(),
     };
@@ -413,6 +413,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return 0;
   } catch (e) {
     progress.stop();
+    logger.error({ err: toError(e) }, 'replay failed');
     io.err(`error: ${toError(e).message}\n`);
     return 1;
   } finally {

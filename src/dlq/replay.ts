@@ -406,8 +406,11 @@ export class KafkaReplayTarget implements ReplayTarget {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // Bounded, unlike KafkaJS's idempotent default: an outage ends the run with exit 1 and
-      // the next run resumes from the last confirmed chunk, instead of hanging.
-      retry: { retries: 5 },
+      // the next run resumes from the last confirmed chunk, instead of hanging. About 20 s of
+      // retries (200 ms doubling, at most 5 s apart) ride out a leader failover, which takes
+      // the broker's session timeout (9 s by default) plus an election; a run ended by one
+      // would send again everything after its last confirmed chunk.
+      retry: { retries: 8, maxRetryTime: 5000 },
     });
     await producer.connect();
     this.producer = producer;

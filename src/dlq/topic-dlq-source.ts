@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
 import { deadLetterFromKafkaMessage } from './topic-dlq.js';
 import { KafkaError, toError } from '../errors.js';
+import { topicWatermarks } from './topic-range-reader.js';
 
 export interface TopicDeadLetterSourceOptions {
   readonly kafka: Kafka;
@@ -97,6 +98,9 @@ class Handoff<T> {
   }
 }
 
+/** How long a commit of the replay position keeps trying through a coordinator failover. */
+const COMMIT_TIMEOUT_MS = 30_000;
+
 export class TopicDeadLetterSource implements DeadLetterSource {
   private total: number | undefined;
   private readonly log: Logger;
@@ -179,7 +183,9 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             payload.resolveOffset(last.offset);
             // Entries behind the position were read for the count only: the group never moves back.
             if (commit && next > position)
-              await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(next) }]);
+              await this.commit(() =>
+                consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(next) }]),
+              );
             acked = count;
             if (next >= end) done(batch.partition);
           };
@@ -230,6 +236,24 @@ export class TopicDeadLetterSource implements DeadLetterSource {
   }
 
   /**
+   * A commit that fails while the group coordinator moves (its broker died) is tried again for
+   * up to COMMIT_TIMEOUT_MS: what was sent is confirmed already, and a run that gives up here
+   * makes the next one send it all again.
+   */
+  private async commit(once: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + COMMIT_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once();
+      } catch (e) {
+        if (Date.now() >= deadline) throw e;
+        this.log.warn({ err: toError(e), attempt }, 'replay position not committed: trying again');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /**
    * Per partition with records: where the read starts (low watermark), where it ends (high
    * watermark, exclusive) and the group's position (entries below it are `earlier`).
    */
@@ -250,10 +274,11 @@ export class TopicDeadLetterSource implements DeadLetterSource {
           false,
         );
       }
-      const [watermarks, committed] = await Promise.all([
-        admin.fetchTopicOffsets(topic),
+      const [marks, committed] = await Promise.all([
+        topicWatermarks(kafka, topic),
         admin.fetchOffsets({ groupId, topics: [topic] }),
       ]);
+      const watermarks = [...marks].map(([partition, w]) => ({ partition, ...w }));
       const startOf = new Map<number, number>();
       for (const p of committed.find((t) => t.topic === topic)?.partitions ?? [])
         startOf.set(p.partition, Number(p.offset));
@@ -262,8 +287,7 @@ export class TopicDeadLetterSource implements DeadLetterSource {
       const positions = new Map<number, number>();
       let total = 0;
       for (const w of watermarks) {
-        const low = Number(w.low);
-        const high = Number(w.high);
+        const { low, high } = w;
         const c = startOf.get(w.partition) ?? -1;
         // No commit yet, or a commit below what retention kept: nothing of it is earlier.
         positions.set(w.partition, c < low ? low : c);

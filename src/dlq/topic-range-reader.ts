@@ -23,54 +23,91 @@ export interface ReadRangesOptions {
 
 const partKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
+/** How long a watermark fetch keeps trying through a leader failover. */
+const WATERMARKS_TIMEOUT_MS = 30_000;
+
+/**
+ * Low and high watermark per partition. KafkaJS's admin gives up at once when a leader it
+ * knows is gone (BrokerNotFound, connection refused) instead of refreshing its metadata, so a
+ * failed fetch is tried again with a fresh admin, whose first request loads current metadata.
+ */
+export async function topicWatermarks(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = WATERMARKS_TIMEOUT_MS,
+): Promise<Map<number, { low: number; high: number }>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(offsets.map((w) => [w.partition, { low: Number(w.low), high: Number(w.high) }]));
+    } catch (e) {
+      const err = toError(e);
+      if (Date.now() >= deadline || err.name === 'KafkaJSNonRetriableError') {
+        throw new KafkaError(
+          'WATERMARKS_FAILED',
+          `${topic}: watermarks not fetched within ${timeoutMs} ms: ${err.message}`,
+          true,
+          e,
+        );
+      }
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 /**
  * Every partition of `topic` from its low to its high watermark as of now: a read of the
  * whole topic that ends, whatever is written meanwhile.
  */
 export async function wholeTopic(kafka: Kafka, topic: string): Promise<PartitionRange[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic))
-      .map((w) => ({ topic, partition: w.partition, from: Number(w.low), to: Number(w.high) }))
-      .sort((a, b) => a.partition - b.partition);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  return [...(await topicWatermarks(kafka, topic))]
+    .map(([partition, w]) => ({ topic, partition, from: w.low, to: w.high }))
+    .sort((a, b) => a.partition - b.partition);
 }
 
 /**
  * Calls `onMessage` for every record in the ranges (each once, in offset order per partition)
  * and resolves when all are read. Ranges past the high watermark end there: what is not in the
- * log cannot be waited for.
+ * log cannot be waited for. A read that fails (a broker lost mid-read) starts over, up to
+ * `attempts` times (default 3); `onMessage` then sees the records of the failed try again.
  */
 export async function readRanges(
+  ranges: readonly PartitionRange[],
+  onMessage: (topic: string, partition: number, message: KafkaMessage) => void,
+  options: ReadRangesOptions & { readonly attempts?: number },
+): Promise<void> {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readRangesOnce(ranges, onMessage, options);
+    } catch (e) {
+      if (attempt >= attempts) throw e;
+      options.logger.warn({ err: toError(e), attempt }, 'range read failed: starting over');
+    }
+  }
+}
+
+async function readRangesOnce(
   ranges: readonly PartitionRange[],
   onMessage: (topic: string, partition: number, message: KafkaMessage) => void,
   options: ReadRangesOptions,
 ): Promise<void> {
   const { kafka } = options;
   const wanted = new Map<string, { from: number; to: number }>();
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const topic of new Set(ranges.map((r) => r.topic))) {
-      const marks = new Map(
-        (await admin.fetchTopicOffsets(topic)).map((w) => [
-          w.partition,
-          { low: Number(w.low), high: Number(w.high) },
-        ]),
-      );
-      for (const r of ranges.filter((x) => x.topic === topic)) {
-        const m = marks.get(r.partition);
-        if (m === undefined) continue;
-        const from = Math.max(r.from, m.low);
-        const to = Math.min(r.to, m.high);
-        if (from < to) wanted.set(partKey(topic, r.partition), { from, to });
-      }
+  for (const topic of new Set(ranges.map((r) => r.topic))) {
+    const marks = await topicWatermarks(kafka, topic);
+    for (const r of ranges.filter((x) => x.topic === topic)) {
+      const m = marks.get(r.partition);
+      if (m === undefined) continue;
+      const from = Math.max(r.from, m.low);
+      const to = Math.min(r.to, m.high);
+      if (from < to) wanted.set(partKey(topic, r.partition), { from, to });
     }
-  } finally {
-    await admin.disconnect().catch(() => undefined);
   }
   if (wanted.size === 0) return;
 
