@@ -12,7 +12,7 @@ import {
 import type { Logger } from 'pino';
 import type { DeadLetter, DeadLetterReason } from './dead-letter.js';
 import { KafkaError, SinkError, toError } from '../errors.js';
-import { sendableHeaders } from './topic-dlq.js';
+import { partitionsWithoutResult, sendableHeaders } from './topic-dlq.js';
 import { DlqCensus, sourceKey } from './dlq-census.js';
 import { readRanges, type PartitionRange } from './topic-range-reader.js';
 
@@ -392,8 +392,17 @@ type PartitionMetadata = Parameters<
  * picks each message's partition itself (Kafka's murmur2 on the key, as the original producer
  * did), so every sent record has a known partition and offset that `confirm` reads back.
  */
+/** Tries of one send, each after the first through a new producer. */
+const SEND_ATTEMPTS = 3;
+
 export class KafkaReplayTarget implements ReplayTarget {
   private producer: Producer | null = null;
+  /**
+   * After a failed send, or one resolved without a result for a partition, the producer's
+   * sequence numbers no longer match the broker's (the next send would fail with
+   * OUT_OF_ORDER_SEQUENCE_NUMBER): the next send goes through a new producer.
+   */
+  private suspect = false;
   private readonly partitionsOf = new Map<string, PartitionMetadata>();
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private closing: Promise<void> | undefined;
@@ -401,6 +410,10 @@ export class KafkaReplayTarget implements ReplayTarget {
   constructor(private readonly options: KafkaReplayTargetOptions) {}
 
   async start(): Promise<void> {
+    this.producer = await this.connectProducer();
+  }
+
+  private async connectProducer(): Promise<Producer> {
     const producer = this.options.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -413,7 +426,7 @@ export class KafkaReplayTarget implements ReplayTarget {
       retry: { retries: 8, maxRetryTime: 5000 },
     });
     await producer.connect();
-    this.producer = producer;
+    return producer;
   }
 
   async send(messages: readonly ReplayMessage[]): Promise<SentRecord[]> {
@@ -434,19 +447,21 @@ export class KafkaReplayTarget implements ReplayTarget {
       list.push({ key: message.key, value: message.value, headers: message.headers, partition });
       byTopic.set(message.topic, list);
     }
-    let metadata: RecordMetadata[];
-    try {
-      metadata = await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-      });
-    } catch (e) {
-      throw new KafkaError(
-        'REPLAY_SEND_FAILED',
-        `replay: send of ${messages.length} records failed: ${toError(e).message}`,
-        true,
-        e,
+    const metadata = await this.sendWithFreshProducerOnFailure(byTopic, messages.length);
+    for (const [topic, msgs] of byTopic) {
+      const lost = partitionsWithoutResult(
+        topic,
+        msgs.map((m) => m.partition!),
+        metadata,
       );
+      if (lost.length > 0) {
+        // Their records get offset -1 below: confirm() reports them and they are sent again.
+        this.suspect = true;
+        this.options.logger.warn(
+          { topic, partitions: lost },
+          'send resolved without a result for partitions',
+        );
+      }
     }
     // KafkaJS keeps each partition's messages in order in one record batch: the n-th message of
     // a partition is at its base offset + n.
@@ -459,6 +474,46 @@ export class KafkaReplayTarget implements ReplayTarget {
       next.set(key, n + 1);
       return { message, partition, offset: b < 0 ? -1 : b + n };
     });
+  }
+
+  /**
+   * Up to SEND_ATTEMPTS tries, each after the first with a new producer (fresh sequence numbers).
+   * A failed try may have written part of its records: they can arrive twice, which a replay
+   * allows (upserts), where failing would make the next run send its whole unconfirmed window again.
+   */
+  private async sendWithFreshProducerOnFailure(
+    byTopic: Map<string, Message[]>,
+    count: number,
+  ): Promise<RecordMetadata[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (this.suspect || this.producer === null) {
+          await this.producer?.disconnect().catch(() => undefined);
+          this.producer = null;
+          this.producer = await this.connectProducer();
+          this.suspect = false;
+        }
+        return await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+      } catch (e) {
+        this.suspect = true;
+        if (attempt >= SEND_ATTEMPTS) {
+          throw new KafkaError(
+            'REPLAY_SEND_FAILED',
+            `replay: send of ${count} records failed ${attempt} times: ${toError(e).message}`,
+            true,
+            e,
+          );
+        }
+        this.options.logger.warn(
+          { err: toError(e), attempt },
+          'replay send failed: trying with a new producer',
+        );
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   }
 
   /** Reads the sent offsets back; a record is confirmed when its offset holds its replay source. */
