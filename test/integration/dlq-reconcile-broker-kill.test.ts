@@ -58,6 +58,13 @@ async function leaderOf(ctx: TestContext, topic: string, partition: number): Pro
   return meta.topics[0]!.partitions.find((p) => p.partitionId === partition)!.leader;
 }
 
+/** The __consumer_offsets partition of a group: Kafka's abs(String.hashCode) mod the partition count. */
+function coordinatorPartition(groupId: string, partitions: number): number {
+  let h = 0;
+  for (let i = 0; i < groupId.length; i++) h = (Math.imul(31, h) + groupId.charCodeAt(i)) | 0;
+  return (h === -2147483648 ? 0 : Math.abs(h)) % partitions;
+}
+
 async function topicKeys(ctx: TestContext): Promise<string[]> {
   return (await readTopicMessages(ctx.kafka, ctx.admin, ctx.dlqTopic)).map(({ message }) =>
     key(deadLetterFromKafkaMessage(message)),
@@ -143,7 +150,9 @@ test('3 brokers: reconcile finds and repairs what the DLQ topic lacks; a replay 
   // the replay group's position.
   const group = `${ctx.groupId}-replay`;
   const target = ctx.topic('bars');
-  const victim2 = await leaderOf(ctx, target, 0);
+  // The broker coordinating the replay group: its death also breaks the group's commits, which
+  // KafkaJS cannot redirect while the replay holds a batch. It leads a target partition too.
+  const victim2 = await leaderOf(ctx, '__consumer_offsets', coordinatorPartition(group, 3));
   const args = [REPLAY, '--brokers', brokers, '--dlq-topic', ctx.dlqTopic, '--group', group];
   const first = spawn('bash', [...args, '--rate', '40', '--idle-timeout-ms', '30000'], {
     env: ctx.env,
@@ -171,7 +180,9 @@ test('3 brokers: reconcile finds and repairs what the DLQ topic lacks; a replay 
   );
   t.diagnostic(`replay: ${runs.length} run(s), ${back.length} records in the target for ${N} dead letters`);
   const warned = (text: string): number =>
-    text.split('\n').filter((l) => /without a result|new producer|not found in the log/.test(l)).length;
+    text
+      .split('\n')
+      .filter((l) => /without a result|new producer|not found in the log|not committed yet/.test(l)).length;
   t.diagnostic(
     `replay warnings (lost or failed sends handled): ${runs.map((r) => warned(r.out)).join(', ')}`,
   );
