@@ -98,8 +98,10 @@ class Handoff<T> {
   }
 }
 
-/** How long a commit of the replay position keeps trying through a coordinator failover. */
-const COMMIT_TIMEOUT_MS = 30_000;
+/** How long one commit of the replay position is tried before the run goes on without it. */
+const COMMIT_TRY_MS = 5_000;
+/** How long saving the position after leaving keeps trying (a member left behind must expire). */
+const COMMIT_AFTER_LEAVING_MS = 30_000;
 
 export class TopicDeadLetterSource implements DeadLetterSource {
   private total: number | undefined;
@@ -125,7 +127,15 @@ export class TopicDeadLetterSource implements DeadLetterSource {
     if (ends.size === 0) return;
 
     const handoff = new Handoff<SourceBatch>();
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+    const consumer = kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 500,
+      // A member that could not leave (its coordinator died) expires soon, so the position can
+      // be saved after it (commitAfterLeaving); heartbeats go out every second meanwhile.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+    });
     let joined = false;
     // Idle time counts only while the loop waits for a batch, never while it works on one.
     let waitingSince = Date.now();
@@ -138,6 +148,9 @@ export class TopicDeadLetterSource implements DeadLetterSource {
       if (!e.payload.restart) handoff.fail(toError(e.payload.error));
     });
     const remaining = new Set(ends.keys());
+    /** Confirmed positions whose commit failed, per partition. */
+    const unsettled = new Map<number, number>();
+    let notSaved: Error | undefined;
     const done = (partition: number): void => {
       remaining.delete(partition);
       consumer.pause([{ topic, partitions: [partition] }]);
@@ -182,10 +195,15 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             const next = Number(last.offset) + 1;
             payload.resolveOffset(last.offset);
             // Entries behind the position were read for the count only: the group never moves back.
-            if (commit && next > position)
-              await this.commit(() =>
-                consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(next) }]),
+            if (commit && next > position) {
+              const p = batch.partition;
+              const committed = await this.tryCommit(() =>
+                consumer.commitOffsets([{ topic, partition: p, offset: String(next) }]),
               );
+              if (committed) {
+                if ((unsettled.get(p) ?? -1) <= next) unsettled.delete(p);
+              } else unsettled.set(p, Math.max(unsettled.get(p) ?? -1, next));
+            }
             acked = count;
             if (next >= end) done(batch.partition);
           };
@@ -226,30 +244,78 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             true,
           );
         });
-        if (next === undefined) return;
+        if (next === undefined) break;
         yield next;
       }
     } finally {
       handoff.close();
       await consumer.disconnect();
+      // Also when the run stops early (limit, abort, an error): what was confirmed is saved.
+      if (unsettled.size > 0) {
+        notSaved = await this.commitAfterLeaving(unsettled).then(
+          () => undefined,
+          (e: unknown) => {
+            this.log.error({ err: toError(e) }, 'replay position not saved');
+            return toError(e);
+          },
+        );
+      }
+    }
+    // Reached only when the read ended normally: then a position not saved fails the run.
+    if (notSaved !== undefined) throw notSaved;
+  }
+
+  /**
+   * A commit fails while the group coordinator's broker is gone, and KafkaJS finds the new
+   * coordinator only when the member rejoins, which it cannot while this batch is held. So a
+   * failed commit is not fatal: the run goes on (what was sent is confirmed; a batch KafkaJS
+   * hands out again after a rejoin is recognised as already sent), and the position is saved
+   * by a later commit or, after the member left, by commitAfterLeaving.
+   */
+  private async tryCommit(once: () => Promise<void>): Promise<boolean> {
+    const deadline = Date.now() + COMMIT_TRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await once();
+        return true;
+      } catch (e) {
+        if (Date.now() >= deadline) {
+          this.log.warn({ err: toError(e), attempt }, 'replay position not committed yet');
+          return false;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     }
   }
 
   /**
-   * A commit that fails while the group coordinator moves (its broker died) is tried again for
-   * up to COMMIT_TIMEOUT_MS: what was sent is confirmed already, and a run that gives up here
-   * makes the next one send it all again.
+   * Sets the group's offsets with the admin client once no member is left (its own coordinator
+   * lookup, unlike the consumer's): the positions whose commits failed during the run.
    */
-  private async commit(once: () => Promise<void>): Promise<void> {
-    const deadline = Date.now() + COMMIT_TIMEOUT_MS;
-    for (let attempt = 1; ; attempt++) {
+  private async commitAfterLeaving(positions: ReadonlyMap<number, number>): Promise<void> {
+    const { kafka, topic, groupId } = this.options;
+    const partitions = [...positions].map(([partition, offset]) => ({ partition, offset: String(offset) }));
+    const deadline = Date.now() + COMMIT_AFTER_LEAVING_MS;
+    for (;;) {
+      const admin = kafka.admin();
       try {
-        return await once();
+        await admin.connect();
+        await admin.setOffsets({ groupId, topic, partitions });
+        this.log.info({ partitions }, 'replay position saved after leaving the group');
+        return;
       } catch (e) {
-        if (Date.now() >= deadline) throw e;
-        this.log.warn({ err: toError(e), attempt }, 'replay position not committed: trying again');
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        if (Date.now() >= deadline) {
+          throw new KafkaError(
+            'REPLAY_COMMIT_FAILED',
+            `replay group ${groupId}: position ${JSON.stringify(partitions)} not saved: ${toError(e).message}; the next run sends those records again`,
+            true,
+            e,
+          );
+        }
+      } finally {
+        await admin.disconnect().catch(() => undefined);
       }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
 
