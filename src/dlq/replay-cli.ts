@@ -19,7 +19,6 @@ import { TopicDeadLetterSource } from './topic-dlq-source.js';
 import { KafkaTopicDeadLetterSink } from './topic-dlq.js';
 import { formatDiff, formatMissing, reconcile, topicReader } from './reconcile.js';
 import {
-  KafkaReplayTarget,
   formatCounts,
   formatSummary,
   replay,
@@ -27,6 +26,7 @@ import {
   type ReplayCounts,
   type ReplayFilter,
 } from './replay.js';
+import { KafkaReplayTarget } from './kafka-replay-target.js';
 
 export interface ReplayCliOptions {
   /** replay (the default) or reconcile the DLQ topic with the files. */
