@@ -3,7 +3,7 @@
 # cached outside the repository, no Docker) and PostgreSQL (the one already answering, or a
 # private cluster in the state dir).
 #
-#   scripts/services.sh up|down|status|env [--brokers 1|3] [--clean]
+#   scripts/services.sh up|down|status|env [--brokers 1|3] [--clean] [--install-postgres]
 #   scripts/services.sh stop-broker N [--kill] | start-broker N      (3-node cluster by default)
 #
 # `up` prints the export lines on stdout (progress goes to stderr); `env` prints only them, so
@@ -11,6 +11,9 @@
 # Environment: KAFKA_PORT (single node, default 9092; controller = port+1), PGPORT (default 5432),
 # MDS_RUN_DIR (state, default <repo>/.run), MDS_CACHE_DIR (jars, default ~/.cache/market-data-sink),
 # MDS_START_TIMEOUT / MDS_STOP_TIMEOUT (seconds), MDS_KAFKA_HEAP_OPTS, JAVA_HOME.
+# Nothing on the host is changed: no kernel setting, no package unless --install-postgres asks
+# for Debian's postgresql (as root) when no PostgreSQL answers and none is installed. A single
+# broker already answering on KAFKA_PORT (another checkout's, say) is used, not fought.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,7 +33,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- arguments
@@ -39,6 +42,7 @@ cmd=${1:-}
 brokers=""
 clean=0
 hard_kill=0
+install_pg=0
 node_arg=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --brokers=*) brokers=${1#*=}; shift ;;
     --clean) clean=1; shift ;;
     --kill) hard_kill=1; shift ;;
+    --install-postgres) install_pg=1; shift ;;
     -h | --help) usage; exit 0 ;;
     [0-9]*) node_arg=$1; shift ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -152,7 +157,9 @@ esac
 [ "$SINGLE_PORT" -ge 1 ] && [ "$SINGLE_PORT" -le 65534 ] || die "KAFKA_PORT: expected 1..65534 (controller uses port+1), got '$SINGLE_PORT'"
 
 broker_port() {
-  if [ "$brokers" = 1 ]; then echo "$SINGLE_PORT"; else echo $(($1 * 10000 + 9092)); fi
+  # 19092, 19094, 19096: below Linux's ephemeral range (32768-60999), so no client socket
+  # can be handed a node's port while it starts.
+  if [ "$brokers" = 1 ]; then echo "$SINGLE_PORT"; else echo $((19090 + 2 * $1)); fi
 }
 controller_port() { echo $(($(broker_port "$1") + 1)); }
 node_dir() { echo "$CDIR/node-$1"; }
@@ -205,7 +212,7 @@ write_props() {
       echo "share.coordinator.state.topic.replication.factor=1"
       echo "share.coordinator.state.topic.min.isr=1"
     else
-      echo "controller.quorum.voters=1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093"
+      echo "controller.quorum.voters=1@127.0.0.1:$(controller_port 1),2@127.0.0.1:$(controller_port 2),3@127.0.0.1:$(controller_port 3)"
       echo "offsets.topic.replication.factor=3"
       echo "offsets.topic.num.partitions=3"
       echo "transaction.state.log.replication.factor=3"
@@ -330,7 +337,7 @@ node_ready() {
 }
 
 # Waits for every listed node. A node that lost its listener port to an ephemeral client port
-# (see reserve_ports) is restarted up to twice. On failure stops the nodes this call started
+# is restarted up to twice. On failure stops the nodes this call started
 # (STARTED) that are not ready, and exits with their logs; nodes already running are left alone.
 STARTED=()
 wait_ready() {
@@ -389,38 +396,6 @@ bind_failed() {
   echo "127.0.0.1:$p held by: $(ss -tanpH "sport = :$p" 2>/dev/null | awk 'NR == 1 { print $1, $4, "->", $5, $6 }')"
 }
 
-# Best effort: 39092/39093 (and any KAFKA_PORT, or the private Postgres port) lie inside Linux's
-# ephemeral range (32768-60999), so a client connection - often one broker's connection to
-# another - can take the port while a node is still starting (seen here: "Socket server failed
-# to bind to 127.0.0.1:39092"). Reserving them keeps the kernel from handing them out.
-# MDS_RESERVE_PORTS=0 turns this off.
-reserve_ports() {
-  local f=/proc/sys/net/ipv4/ip_local_reserved_ports lo hi p cur want=()
-  [ "${MDS_RESERVE_PORTS:-1}" = 1 ] && [ -w "$f" ] || return 0
-  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range || return 0
-  cur=$(cat "$f" 2>/dev/null || true)
-  for p in "$@"; do
-    [ "$p" -ge "$lo" ] && [ "$p" -le "$hi" ] || continue
-    port_in_list "$p" "$cur" || want+=("$p")
-  done
-  [ ${#want[@]} = 0 ] && return 0
-  if (IFS=,; echo "${cur:+$cur,}${want[*]}" >"$f") 2>/dev/null; then
-    say "reserved port(s) ${want[*]} against ephemeral use (net.ipv4.ip_local_reserved_ports)"
-  fi
-  return 0
-}
-
-port_in_list() { # port_in_list PORT "a-b,c,..."
-  local item items=()
-  IFS=, read -ra items <<<"$2"
-  for item in "${items[@]}"; do
-    case $item in
-      *-*) [ "$1" -ge "${item%-*}" ] && [ "$1" -le "${item#*-}" ] && return 0 ;;
-      "$1") return 0 ;;
-    esac
-  done
-  return 1
-}
 
 # stop_nodes TERM|KILL i... : signal all first (a 3-node cluster stopped one by one would lose its
 # quorum and hang the last node's controlled shutdown), then wait, escalating to SIGKILL.
@@ -519,6 +494,7 @@ free_port_from() {
 }
 
 install_postgres() {
+  [ "$install_pg" = 1 ] || die "no PostgreSQL answers on 127.0.0.1:$PG_EXTERNAL_PORT and none is installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin): start one, set PGPORT, or pass --install-postgres to install Debian's postgresql package"
   [ "$(id -u)" = 0 ] || die "no PostgreSQL binaries under /usr/lib/postgresql/*/bin and not root: install Debian's postgresql package"
   say "no PostgreSQL binaries found: installing Debian's postgresql package"
   export DEBIAN_FRONTEND=noninteractive
@@ -567,9 +543,8 @@ EOF
     rm -f "$PG_STATE/port"
   fi
   port=$(pg_port)
-  if [ -z "$port" ] || port_open "$port"; then port=$(free_port_from 55432); fi
+  if [ -z "$port" ] || port_open "$port"; then port=$(free_port_from 25432); fi
   echo "$port" >"$PG_STATE/port"
-  reserve_ports "$port"
   if ! as_pg "$b/pg_ctl" -D "$r/data" -l "$r/postgres.log" -w -t "$START_TIMEOUT" -o "-p $port" start >/dev/null 2>&1 8>&- 9>&-; then
     tail -20 "$r/postgres.log" >&2 || true
     die "private PostgreSQL did not start on 127.0.0.1:$port (log: $r/postgres.log)"
@@ -600,12 +575,19 @@ print_env() {
 }
 
 # ---------------------------------------------------------------- commands
+# A single broker answering on our port that is not ours (another checkout's, a container's).
+external_broker() {
+  [ "$brokers" = 1 ] && ! node_pid 1 >/dev/null && port_open "$(broker_port 1)"
+}
+
 cmd_status() {
   local i pid rc=0 label
   if [ "$brokers" = 1 ]; then label="1 node"; else label="3 nodes"; fi
   echo "kafka $KVER ($label, $CDIR):"
   for i in "${NODES[@]}"; do
-    if pid=$(node_pid "$i"); then
+    if external_broker; then
+      echo "  node $i: a broker not managed here answers on 127.0.0.1:$(broker_port "$i") ($(port_owner "$(broker_port "$i")"))"
+    elif pid=$(node_pid "$i"); then
       if node_ready "$i"; then
         echo "  node $i: ready on 127.0.0.1:$(broker_port "$i") (pid $pid)"
       else
@@ -630,12 +612,17 @@ cmd_status() {
 
 cmd_up() {
   take_lock
+  if external_broker; then
+    say "kafka: using the broker already answering on 127.0.0.1:$(broker_port 1) (not managed here: $(port_owner "$(broker_port 1)"))"
+    ensure_pg
+    print_env
+    return 0
+  fi
   check_java
   ensure_jars
   mkdir -p "$CDIR"
   local i ports=()
   for i in "${NODES[@]}"; do ports+=("$(broker_port "$i")" "$(controller_port "$i")"); done
-  reserve_ports "${ports[@]}"
   for i in "${NODES[@]}"; do
     if node_pid "$i" >/dev/null; then continue; fi
     start_node "$i"
@@ -702,7 +689,6 @@ cmd_start_broker() {
   fi
   check_java
   ensure_jars
-  reserve_ports "$(broker_port "$node_arg")" "$(controller_port "$node_arg")"
   if node_pid "$node_arg" >/dev/null; then
     say "node $node_arg is already running"
   else
