@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
-import { ConfigError, toError } from '../errors.js';
+import { ConfigError, toError } from '../core/errors.js';
 import { registerFormats } from './formats.js';
 import { schema } from './schema.js';
 import { applySeedAliases } from './seed-aliases.js';
 import { projectRoot } from '../util/project-root.js';
 import { builtinMappings } from './builtin-mappings.js';
-import { validateMapping, type TopicMapping, type WriteMode } from '../pipeline/topic-mapping.js';
+import { validateMapping, type TopicMapping, type WriteMode } from '../core/topic-mapping.js';
 
 export interface AppConfig {
   env: 'production' | 'development' | 'test';

@@ -9,9 +9,9 @@ import { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { schema } from '../config/schema.js';
 import { formats } from '../config/formats.js';
-import { createLogger, kafkaLogCreator, kafkaLogLevel, type Logger } from '../logger.js';
-import { toError } from '../errors.js';
-import { DEAD_LETTER_REASONS, isDeadLetterReason, type DeadLetterReason } from './dead-letter.js';
+import { createLogger, kafkaLogCreator, kafkaLogLevel, type Logger } from '../core/logger.js';
+import { toError } from '../core/errors.js';
+import { DEAD_LETTER_REASONS, isDeadLetterReason, type DeadLetterReason } from '../core/dead-letter.js';
 import { NdjsonDeadLetterSource } from './ndjson-dlq-source.js';
 import { TopicDeadLetterSource } from './topic-dlq-source.js';
 import {

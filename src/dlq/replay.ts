@@ -3,8 +3,8 @@
 // core takes its source, target and clock as arguments; replay-cli.ts wires the real ones.
 import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { DeadLetter, DeadLetterReason } from './dead-letter.js';
-import { KafkaError, SinkError, toError } from '../errors.js';
+import type { DeadLetter, DeadLetterReason } from '../core/dead-letter.js';
+import { KafkaError, SinkError, toError } from '../core/errors.js';
 import { sendableHeaders } from './topic-dlq.js';
 
 export const REPLAY_HEADER = 'mds.replay';

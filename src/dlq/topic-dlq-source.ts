@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
 import { deadLetterFromKafkaMessage } from './topic-dlq.js';
-import { KafkaError, toError } from '../errors.js';
+import { KafkaError, toError } from '../core/errors.js';
 
 export interface TopicDeadLetterSourceOptions {
   readonly kafka: Kafka;

@@ -14,8 +14,8 @@ import type { AppConfig } from '../config/load-config.js';
 import type { Dispatcher } from '../pipeline/dispatcher.js';
 import { AssignmentTracker, type AssignmentChange, type TopicPartition } from './assignment.js';
 import { PartitionPositioner } from './partition-positioner.js';
-import { systemClock, type Clock } from '../util/clock.js';
-import { toError } from '../errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { toError } from '../core/errors.js';
 
 export interface SinkConsumerHooks {
   /** A new assignment arrived (after every join). Runs before fetching resumes for new partitions. */

@@ -3,7 +3,7 @@
 // worker per lane at a time, with record and byte accounting that signals the consumer to
 // pause at the high watermark and to resume under the low one. It never drops and never
 // blocks: Kafka itself is the buffer.
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 export interface QueueStats {
   /** Records held: queued plus taken by a worker and not yet released. */

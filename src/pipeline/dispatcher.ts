@@ -8,10 +8,10 @@
 // back) is queued once.
 import type { KafkaMessage } from 'kafkajs';
 import type { BoundedQueue } from './bounded-queue.js';
-import { tpKey, type SinkRecord } from './sink-record.js';
-import type { TopicMapping } from './topic-mapping.js';
+import { tpKey, type SinkRecord } from '../core/sink-record.js';
+import type { TopicMapping } from '../core/topic-mapping.js';
 import { decodeFailure, type DecodeResult, type RecordDecoder } from './decode.js';
-import { RecordError, SinkError } from '../errors.js';
+import { RecordError, SinkError } from '../core/errors.js';
 
 export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
 

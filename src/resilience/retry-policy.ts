@@ -1,7 +1,7 @@
 // How long a sink worker waits before retrying a failed batch: capped exponential backoff,
 // optionally with "full jitter" so workers that failed together do not retry in step.
 // Randomness is injected so the curve is testable.
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 export interface RetryPolicyOptions {
   /** Attempts in total, the first one included (so maxAttempts - 1 quick retries). */

@@ -8,16 +8,16 @@
 // Waiting is always on a promise (new records, a timer, the breaker), never a polling loop.
 import type { Logger } from 'pino';
 import type { BoundedQueue } from '../pipeline/bounded-queue.js';
-import type { SinkRecord } from '../pipeline/sink-record.js';
+import type { SinkRecord } from '../core/sink-record.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import type { RetryPolicy } from '../resilience/retry-policy.js';
 import { classifyError, type Classified } from '../resilience/classify-error.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { BatchResult, BatchWriter } from './batch-writer.js';
 import type { SinkConnection } from './sink-connection.js';
 import type { LaneInbox } from './lane-inbox.js';
-import type { PartitionOffset } from './offset-store.js';
-import { toError } from '../errors.js';
+import type { PartitionOffset } from '../core/sink-record.js';
+import { toError } from '../core/errors.js';
 
 export interface WorkerHooks {
   /** After the batch's transaction committed (rows and offsets durable). */

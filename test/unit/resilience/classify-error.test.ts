@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
 import { classifyError, isTransient, type Classified } from '../../../src/resilience/classify-error.js';
-import { ConfigError, DatabaseError, RecordError, SinkError } from '../../../src/errors.js';
+import { ConfigError, DatabaseError, RecordError, SinkError } from '../../../src/core/errors.js';
 
 /** What node-postgres throws for an ErrorResponse: a pg-protocol DatabaseError with `code`. */
 function pgError(sqlState: string, message = `pg says ${sqlState}`): pg.DatabaseError {

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RetryPolicy, type RetryPolicyOptions } from '../../../src/resilience/retry-policy.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/core/errors.js';
 
 const base: RetryPolicyOptions = {
   maxAttempts: 5,
