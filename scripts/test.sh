@@ -13,6 +13,7 @@ echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"
 npx eslint .
 npx prettier --check . >/dev/null
+npx knip
 
 was_up=0
 if bash scripts/services.sh status >/dev/null 2>&1; then was_up=1; fi

@@ -22,7 +22,7 @@ export function laneOf(topic: string, partition: number, lanes: number): number 
   return ((h >>> 0) + partition) % lanes;
 }
 
-export class QueueOverflowError extends SinkError {
+class QueueOverflowError extends SinkError {
   constructor(message: string) {
     super('QUEUE_OVERFLOW', message, { retriable: false });
   }

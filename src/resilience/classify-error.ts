@@ -119,10 +119,6 @@ export function classifyError(e: unknown): Classified {
   return classify(e, 0);
 }
 
-export function isTransient(e: unknown): boolean {
-  return classifyError(e).kind === 'transient';
-}
-
 function classify(e: unknown, depth: number): Classified {
   if (e instanceof SinkError) {
     const sqlState = stringProp(e, 'sqlState');

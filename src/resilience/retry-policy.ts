@@ -42,14 +42,6 @@ export class RetryPolicy {
     const capped = Math.min(maxBackoffMs, initialBackoffMs * multiplier ** (attempt - 1));
     return jitter ? this.random() * capped : capped;
   }
-
-  /**
-   * After `attempt` attempts have failed, may another one be made? Pairs with backoffMs:
-   * `if (policy.shouldRetry(n)) await sleep(policy.backoffMs(n))`.
-   */
-  shouldRetry(attempt: number): boolean {
-    return attempt < this.o.maxAttempts;
-  }
 }
 
 function validate(o: RetryPolicyOptions): void {

@@ -17,7 +17,7 @@ const TIME_COLUMNS: Record<string, string> = {
   news: 'published_at',
 };
 
-export function migrationFiles(): { name: string; sql: string }[] {
+function migrationFiles(): { name: string; sql: string }[] {
   const dir = path.join(projectRoot(), 'src', 'sql');
   return fs
     .readdirSync(dir)

@@ -50,15 +50,6 @@ void describe('RetryPolicy', () => {
     }
   });
 
-  void it('allows maxAttempts attempts in total', () => {
-    const p = new RetryPolicy(base);
-    assert.deepEqual(
-      [0, 1, 4, 5, 6].map((a) => p.shouldRetry(a)),
-      [true, true, true, false, false],
-    );
-    assert.equal(new RetryPolicy({ ...base, maxAttempts: 1 }).shouldRetry(1), false);
-  });
-
   void it('rejects an attempt number below 1', () => {
     const p = new RetryPolicy(base);
     assert.throws(() => p.backoffMs(0), {
