@@ -37,7 +37,9 @@ export interface ColumnSpec {
   readonly sqlType?: string;
 }
 
-export type WriteMode = 'upsert' | 'insert' | 'copy';
+/** How rows are written: upsert, insert with conflicts ignored, or plain COPY (append-only). */
+export const WRITE_MODES = ['upsert', 'insert', 'copy'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
 
 export interface TopicMapping {
   /** Topic name without the prefix (e.g. `bars` for `md.bars`). */

@@ -7,13 +7,12 @@
 // fetched twice (KafkaJS restarting a kept partition at Kafka's committed offset, a seek
 // back) is queued once.
 import type { KafkaMessage } from 'kafkajs';
+import type { AppConfig } from '../config/load-config.js';
 import type { BoundedQueue } from './bounded-queue.js';
 import { tpKey, type SinkRecord } from '../core/sink-record.js';
 import type { TopicMapping } from '../core/topic-mapping.js';
 import { decodeFailure, type DecodeResult, type RecordDecoder } from './decode.js';
 import { RecordError, SinkError } from '../core/errors.js';
-
-export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
 
 /** Stable partition → lane choice: a partition's records stay in one FIFO, in offset order. */
 export function laneOf(topic: string, partition: number, lanes: number): number {
@@ -39,8 +38,8 @@ export interface DispatcherOptions {
   readonly queue: BoundedQueue<SinkRecord>;
   readonly lanes: number;
   readonly routes: ReadonlyMap<string, Route>;
-  readonly tombstones: 'dlq' | 'ignore' | 'delete';
-  readonly overflow: OverflowStrategy;
+  readonly tombstones: AppConfig['tombstones'];
+  readonly overflow: AppConfig['queue']['overflow'];
   readonly now: () => number;
   /**
    * drop_oldest: whether the overflow gate takes one more record of `bytes`. When it does
