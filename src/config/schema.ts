@@ -108,7 +108,7 @@ export const schema = withArgs({
       env: 'KAFKA_REBALANCE_TIMEOUT_MS',
     },
     maxBytes: {
-      doc: 'Upper bound of one fetch response (the queue may overshoot its capacity by at most this). 4 MiB keeps the overload RSS under 300 MB (measured: 10 MiB gave 331 MB).',
+      doc: 'Upper bound of one fetch response (the queue may overshoot its capacity by at most this). 4 MiB keeps the overload RSS under 300 MB.',
       format: 'positive-int',
       default: 4194304,
       env: 'KAFKA_MAX_BYTES',
@@ -126,7 +126,7 @@ export const schema = withArgs({
       env: 'KAFKA_MAX_WAIT_TIME_MS',
     },
     pauseHoldMs: {
-      doc: 'When the queue crosses its high watermark the member stops fetching at once by holding the batch handler (heartbeats continue) until the queue is under the low watermark; only if that takes longer than this are the partitions paused in the client. The hold spares a paused client its sleep of maxWaitTime before the next fetch (measured in #7). 0 pauses the client at once.',
+      doc: 'When the queue crosses its high watermark the member stops fetching at once by holding the batch handler (heartbeats continue) until the queue is under the low watermark; only if that takes longer than this are the partitions paused in the client. The hold spares a paused client its sleep of maxWaitTime before the next fetch. 0 pauses the client at once.',
       format: 'non-negative-int',
       default: 1000,
       env: 'KAFKA_PAUSE_HOLD_MS',

@@ -1,7 +1,7 @@
 // Turns fetched Kafka messages into SinkRecords (decoded against their topic's mapping) and
-// hands them to the queue lane of the worker that owns their partition. This is where the
-// overflow strategy acts: block (pause at the high watermark, done by the consumer),
-// drop_oldest (dead-letter the oldest queued records) or error (stop the member).
+// hands them to their partition's queue lane, which one worker at a time claims. This is
+// where the overflow strategy acts: block (pause at the high watermark, done by the
+// consumer), drop_oldest (dead-letter the oldest queued records) or error (stop the member).
 // Offsets are a strict sequence per partition: a partition is queued only once it has been
 // positioned (open()), and never an offset below the next expected one, so an offset
 // fetched twice (KafkaJS restarting a kept partition at Kafka's committed offset, a seek

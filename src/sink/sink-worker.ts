@@ -158,9 +158,8 @@ export class SinkWorker {
    * Claims lanes into `lanes` and takes their records: the lane waiting longest first, up to
    * maxBatchSize; while that is under batchSize, further waiting lanes join the batch, and
    * then it waits for more at most flushIntervalMs after the first record arrived. A backlog
-   * thus goes out in few large transactions (measured in #7), while a lane that keeps up
-   * shares its transaction with other partitions, as when workers owned their lanes. Claims
-   * nothing and returns [] when no lane is waiting.
+   * thus goes out in few large transactions, and lanes that keep up share one transaction
+   * instead of committing one each. Claims nothing and returns [] when no lane is waiting.
    */
   private async collect(lanes: number[]): Promise<SinkRecord[]> {
     const { queue, batchSize, maxBatchSize, flushIntervalMs, clock } = this.o;
