@@ -1,7 +1,9 @@
-// `replay-dlq`: the operator's command to send dead letters back to their topics. Parses and
-// validates the flags (exit 2 on bad ones), wires the DLQ topic or NDJSON files to the replay
+// `replay-dlq`: the operator's command to send dead letters back to their topics, or with
+// --reconcile to compare the DLQ topic with the NDJSON files (and --repair the topic). Parses
+// and validates the flags (exit 2 on bad ones), wires the sources to the replay or reconcile
 // core, shows progress and prints the summary. Exit 0 done, 1 failed (or undecodable dead
-// letters), 2 bad arguments, 130 interrupted (what was sent is committed).
+// letters), 2 bad arguments, 3 the destinations differ (reconcile), 130 interrupted (what was
+// sent is committed).
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -14,8 +16,9 @@ import { toError } from '../core/errors.js';
 import { DEAD_LETTER_REASONS, isDeadLetterReason, type DeadLetterReason } from '../core/dead-letter.js';
 import { NdjsonDeadLetterSource } from './ndjson-dlq-source.js';
 import { TopicDeadLetterSource } from './topic-dlq-source.js';
+import { KafkaTopicDeadLetterSink } from './topic-dlq.js';
+import { formatDiff, formatMissing, reconcile, topicReader } from './reconcile.js';
 import {
-  KafkaReplayTarget,
   formatCounts,
   formatSummary,
   replay,
@@ -23,8 +26,15 @@ import {
   type ReplayCounts,
   type ReplayFilter,
 } from './replay.js';
+import { KafkaReplayTarget } from './kafka-replay-target.js';
 
 export interface ReplayCliOptions {
+  /** replay (the default) or reconcile the DLQ topic with the files. */
+  readonly mode: 'replay' | 'reconcile';
+  /** Reconcile: send the topic's missing entries from the files. */
+  readonly repair: boolean;
+  /** Reconcile: the NDJSON files (--from-files, else --dlq-dir, $DLQ_DIR or its default). */
+  readonly files: readonly string[];
   readonly source: { readonly kind: 'topic' } | { readonly kind: 'files'; readonly paths: readonly string[] };
   readonly filter: ReplayFilter;
   readonly limit: number | undefined;
@@ -154,9 +164,21 @@ function buildProgram(io: CliIo): Command {
     )
     .option(
       '--idle-timeout-ms <n>',
-      'stop reading the DLQ topic after no new message for this long',
+      'fail when reading the DLQ topic makes no progress for this long before its end',
       positiveInt,
       5000,
+    )
+    .option(
+      '--reconcile',
+      'compare the DLQ topic with the NDJSON files (in --since/--until and the other filters) and list entries either lacks; exit 3 if any',
+    )
+    .option(
+      '--repair',
+      'with --reconcile: send the entries the topic lacks from the files, then read it back',
+    )
+    .option(
+      '--dlq-dir <dir>',
+      `with --reconcile, unless --from-files: the NDJSON directory (default: $${schema.dlq.dir.env} or ${schema.dlq.dir.default})`,
     )
     .option('--log-level <level>', 'log level of the JSON logs on stderr', 'warn')
     .exitOverride()
@@ -181,6 +203,9 @@ interface RawOptions {
   dlqTopic?: string;
   idleTimeoutMs: number;
   logLevel: string;
+  reconcile?: true;
+  repair?: true;
+  dlqDir?: string;
 }
 
 function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (v: string) => T, fallback: T): T {
@@ -208,6 +233,24 @@ function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
   for (const p of raw.fromFiles ?? []) {
     if (!fs.existsSync(p)) throw new UsageError(`--from-files: no such file or directory: ${p}`);
   }
+  if (raw.repair === true && raw.reconcile !== true) throw new UsageError('--repair: only with --reconcile');
+  if (raw.dlqDir !== undefined && raw.reconcile !== true)
+    throw new UsageError('--dlq-dir: only with --reconcile');
+  if (raw.reconcile === true) {
+    const clash = (
+      [
+        ['--dry-run', raw.dryRun],
+        ['--limit', raw.limit],
+        ['--rate', raw.rate],
+        ['--to-topic', raw.toTopic],
+      ] as const
+    ).find(([, v]) => v !== undefined);
+    if (clash !== undefined) throw new UsageError(`${clash[0]}: does not apply to --reconcile`);
+  }
+  const files = raw.fromFiles ?? [raw.dlqDir ?? (env[schema.dlq.dir.env] || schema.dlq.dir.default)];
+  if (raw.reconcile === true && raw.fromFiles === undefined && !fs.existsSync(files[0]!)) {
+    throw new UsageError(`--dlq-dir: no such directory: ${files[0]}`);
+  }
   const filter: { -readonly [K in keyof ReplayFilter]: ReplayFilter[K] } = {};
   if (raw.topic !== undefined) filter.topics = raw.topic;
   if (raw.reason !== undefined) filter.reasons = raw.reason;
@@ -215,6 +258,9 @@ function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
   if (raw.since !== undefined) filter.since = raw.since;
   if (raw.until !== undefined) filter.until = raw.until;
   return {
+    mode: raw.reconcile === true ? 'reconcile' : 'replay',
+    repair: raw.repair === true,
+    files,
     source: raw.fromFiles !== undefined ? { kind: 'files', paths: raw.fromFiles } : { kind: 'topic' },
     filter,
     limit: raw.limit,
@@ -267,11 +313,11 @@ function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Progress 
             { stream, format, hideCursor: true },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(Math.max(c.expected ?? 0, c.read), c.read, payload);
+          bar.start(Math.max(c.expected ?? 0, c.entries), c.entries, payload);
           return;
         }
-        if (c.expected !== undefined) bar.setTotal(Math.max(c.expected, c.read));
-        bar.update(c.read, payload);
+        if (c.expected !== undefined) bar.setTotal(Math.max(c.expected, c.entries));
+        bar.update(c.entries, payload);
       },
       stop: () => bar?.stop(),
     };
@@ -306,6 +352,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (parsed.kind === 'exit') return parsed.code;
   const o = parsed.options;
   const root = createLogger(o.logLevel, pino.destination(2));
+  if (o.mode === 'reconcile') return runReconcile(o, io, root);
   const logger = root.child({ component: 'replay-dlq' });
   const kafka = o.source.kind === 'topic' || !o.dryRun ? createKafka(o, root) : undefined;
   const source: DeadLetterSource =
@@ -366,12 +413,59 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return 0;
   } catch (e) {
     progress.stop();
+    logger.error({ err: toError(e) }, 'replay failed');
     io.err(`error: ${toError(e).message}\n`);
     return 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await target?.close().catch(() => undefined);
+  }
+}
+
+/** --reconcile: compare, list, optionally repair; 0 when both hold every record, 3 when not. */
+async function runReconcile(o: ReplayCliOptions, io: CliIo, root: Logger): Promise<number> {
+  const logger = root.child({ component: 'replay-dlq-reconcile' });
+  const kafka = createKafka(o, root);
+  const topicSink = o.repair ? new KafkaTopicDeadLetterSink({ kafka, topic: o.dlqTopic, logger }) : undefined;
+  try {
+    await topicSink?.start();
+    const result = await reconcile(
+      { filter: o.filter, repair: o.repair },
+      {
+        // A whole-topic read joins a group of its own first: give it more than the idle timeout.
+        readTopic: topicReader(kafka, o.dlqTopic, logger, Math.max(o.idleTimeoutMs, 30_000)),
+        files: new NdjsonDeadLetterSource({ paths: o.files }),
+        ...(topicSink === undefined ? {} : { topicSink }),
+        logger,
+      },
+    );
+    const { first, last } = result;
+    for (const d of first.missingFromTopic) io.out(`${formatMissing('topic', d)}\n`);
+    for (const d of first.missingFromFiles) io.out(`${formatMissing('files', d)}\n`);
+    io.out(`reconcile: ${formatDiff(first)}\n`);
+    if (o.repair) {
+      io.out(`repair: ${result.repaired} entries sent to ${o.dlqTopic}; read back: ${formatDiff(last)}\n`);
+    }
+    if (last.missingFromTopic.length > 0 || last.missingFromFiles.length > 0) {
+      if (last.missingFromFiles.length > 0)
+        io.err(`error: ${last.missingFromFiles.length} entries of the topic are not in the files\n`);
+      if (last.missingFromTopic.length > 0)
+        io.err(
+          `error: ${last.missingFromTopic.length} entries of the files are not in the topic${o.repair ? ' after the repair' : ' (--repair sends them)'}\n`,
+        );
+      return 3;
+    }
+    if (first.topic.invalid + first.files.invalid > 0) {
+      io.err('error: some dead letters could not be decoded and were not compared (see the warnings)\n');
+      return 1;
+    }
+    return 0;
+  } catch (e) {
+    io.err(`error: ${toError(e).message}\n`);
+    return 1;
+  } finally {
+    await topicSink?.close().catch(() => undefined);
   }
 }
 

@@ -1,19 +1,24 @@
 // Replay: reads dead letters from a source (the DLQ topic or NDJSON files), filters them and
 // produces each original record back to its topic, rate-limited, with replay headers. The
 // core takes its source, target and clock as arguments; replay-cli.ts wires the real ones.
-import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import type { IHeaders } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeadLetter, DeadLetterReason } from '../core/dead-letter.js';
-import { KafkaError, SinkError, toError } from '../core/errors.js';
+import { KafkaError, SinkError } from '../core/errors.js';
 import { sendableHeaders } from './topic-dlq.js';
+import { DlqCensus, sourceKey } from './dlq-census.js';
 
 export const REPLAY_HEADER = 'mds.replay';
 export const REPLAY_SOURCE_HEADER = 'mds.replay.source';
 
-/** One entry read from a source; one that cannot be decoded is reported, not fatal. */
+/**
+ * One entry read from a source; one that cannot be decoded is reported, not fatal. `earlier`
+ * entries lie behind the source's position (an earlier replay went past them): they are
+ * counted and remembered as sent, never sent again.
+ */
 export type SourceEntry =
-  | { readonly ok: true; readonly where: string; readonly deadLetter: DeadLetter }
-  | { readonly ok: false; readonly where: string; readonly error: string };
+  | { readonly ok: true; readonly where: string; readonly deadLetter: DeadLetter; readonly earlier?: boolean }
+  | { readonly ok: false; readonly where: string; readonly error: string; readonly earlier?: boolean };
 
 export interface SourceBatch {
   readonly entries: readonly SourceEntry[];
@@ -35,9 +40,22 @@ export interface ReplayMessage {
   readonly headers: IHeaders;
 }
 
+/** A message as the target placed it: its partition and offset, or offset -1 when unknown. */
+export interface SentRecord {
+  readonly message: ReplayMessage;
+  readonly partition: number;
+  readonly offset: number;
+}
+
 export interface ReplayTarget {
-  /** Resolves when every message is acknowledged by the broker (acks=all). */
-  send(messages: readonly ReplayMessage[]): Promise<void>;
+  /** Resolves when every message is acknowledged by the broker (acks=all); in input order. */
+  send(messages: readonly ReplayMessage[]): Promise<SentRecord[]>;
+  /**
+   * Of the sent records, those not in the log at their partition and offset. A client can
+   * resolve a send whose records a broker failure then loses; replay sends those again
+   * before it moves the source's position.
+   */
+  confirm?(sent: readonly SentRecord[]): Promise<SentRecord[]>;
 }
 
 export interface ReplayClock {
@@ -73,14 +91,29 @@ export interface ReplayOptions {
   readonly toTopic?: string;
   /** Most records in one send (default 500). */
   readonly maxSendBatch?: number;
+  /** Rounds of re-sending records the target could not confirm before failing (default 3). */
+  readonly maxResends?: number;
   /** Stops after the record in progress; what was sent is acknowledged first. */
   readonly signal?: AbortSignal;
 }
 
 export interface ReplayCounts {
+  /** Every DLQ entry read, behind the source's position or not, decodable or not. */
+  entries: number;
+  /** Distinct source records (topic, partition, offset) among the decodable entries. */
+  distinct: number;
+  /** Decodable entries whose source record was already among those read. */
+  duplicates: number;
+  /** Entries behind the source's position (replayed or skipped by an earlier run). */
+  earlier: number;
+  /** Entries from the source's position on. */
   read: number;
   matched: number;
   replayed: number;
+  /** Matching entries not sent: their source record was sent already (by this run or an earlier one). */
+  alreadySent: number;
+  /** Records sent again because the target could not find them in the log. */
+  resent: number;
   /** Read but not matching the filter. */
   skipped: number;
   /** Could not be decoded (reported with where and why). */
@@ -166,7 +199,11 @@ export function formatCounts(c: Readonly<ReplayCounts>): string {
   const reasons = Object.entries(c.byReason)
     .map(([r, n]) => `${r}=${n}`)
     .join(' ');
-  return `read=${c.read} matched=${c.matched} replayed=${c.replayed} skipped=${c.skipped} invalid=${c.invalid} by reason: ${reasons === '' ? 'none' : reasons}`;
+  return (
+    `entries=${c.entries} distinct=${c.distinct} duplicates=${c.duplicates} earlier=${c.earlier} ` +
+    `read=${c.read} matched=${c.matched} replayed=${c.replayed} alreadySent=${c.alreadySent} ` +
+    `resent=${c.resent} skipped=${c.skipped} invalid=${c.invalid} by reason: ${reasons === '' ? 'none' : reasons}`
+  );
 }
 
 export function formatSummary(s: ReplaySummary): string {
@@ -176,9 +213,10 @@ export function formatSummary(s: ReplaySummary): string {
 }
 
 /**
- * Reads the source to its end, sends every matching record and acknowledges each sent chunk
- * to the source (for the DLQ topic: commits the replay group's offsets), so an interrupted
- * replay resumes after the last chunk the broker acknowledged.
+ * Reads the source to its end and sends every matching source record once, however often it
+ * was dead-lettered. Before each acknowledgement to the source (for the DLQ topic: a commit of
+ * the replay group's offsets) the target confirms what was sent, so an interrupted replay
+ * resumes after the last confirmed chunk and a record the client lost is sent again.
  */
 export async function replay(options: ReplayOptions, deps: ReplayDeps): Promise<ReplaySummary> {
   const dryRun = options.dryRun ?? false;
@@ -192,10 +230,20 @@ export async function replay(options: ReplayOptions, deps: ReplayDeps): Promise<
   const bucket = options.rate === undefined ? undefined : new TokenBucket(options.rate, clock);
   const filter = options.filter ?? {};
   const maxSend = options.maxSendBatch ?? 500;
+  const maxResends = options.maxResends ?? 3;
+  const census = new DlqCensus();
+  /** Source records sent by this run, or behind the source's position and matching the filter. */
+  const sent = new Set<string>();
   const counts: ReplayCounts = {
+    entries: 0,
+    distinct: 0,
+    duplicates: 0,
+    earlier: 0,
     read: 0,
     matched: 0,
     replayed: 0,
+    alreadySent: 0,
+    resent: 0,
     skipped: 0,
     invalid: 0,
     byReason: {},
@@ -203,20 +251,53 @@ export async function replay(options: ReplayOptions, deps: ReplayDeps): Promise<
   };
   let stoppedBy: ReplaySummary['stoppedBy'] = 'end';
   const report = (): void => {
+    counts.entries = census.entries;
+    counts.distinct = census.distinct;
+    counts.duplicates = census.duplicates;
     counts.expected = deps.source.expectedTotal();
     deps.progress?.(counts);
   };
 
   for await (const batch of deps.source.batches()) {
     let pending: ReplayMessage[] = [];
-    /** Entries of this batch that are fully handled once `pending` is sent. */
+    /** Sent since the last acknowledgement, not yet confirmed in the log. */
+    let unconfirmed: SentRecord[] = [];
+    /** Entries of this batch that are fully handled once `pending` is sent and confirmed. */
     let handled = 0;
-    const flush = async (): Promise<void> => {
-      if (pending.length > 0) {
-        await target!.send(pending);
-        counts.replayed += pending.length;
-        pending = [];
+    const send = async (): Promise<void> => {
+      if (pending.length === 0) return;
+      unconfirmed.push(...(await target!.send(pending)));
+      counts.replayed += pending.length;
+      pending = [];
+    };
+    const confirm = async (): Promise<void> => {
+      if (target?.confirm === undefined) {
+        unconfirmed = [];
+        return;
       }
+      for (let round = 0; unconfirmed.length > 0; round++) {
+        const missing = await target.confirm(unconfirmed);
+        if (missing.length === 0) break;
+        const first = missing[0]!;
+        if (round >= maxResends) {
+          throw new KafkaError(
+            'REPLAY_UNCONFIRMED',
+            `replay: ${missing.length} sent records still not in the log after ${maxResends} resends (first: ${first.message.headers[REPLAY_SOURCE_HEADER] as string} to ${first.message.topic}/${first.partition} at ${first.offset}); the replay position was not moved past them`,
+            true,
+          );
+        }
+        deps.logger?.warn(
+          { missing: missing.length, round: round + 1, topic: first.message.topic },
+          'sent records not found in the log: sending them again',
+        );
+        unconfirmed = await target.send(missing.map((m) => m.message));
+        counts.resent += missing.length;
+      }
+      unconfirmed = [];
+    };
+    const flush = async (): Promise<void> => {
+      await send();
+      await confirm();
       await batch.ack(handled);
       report();
     };
@@ -226,27 +307,44 @@ export async function replay(options: ReplayOptions, deps: ReplayDeps): Promise<
         stoppedBy = 'abort';
         break;
       }
+      if (entry.earlier === true) {
+        counts.earlier++;
+        if (!entry.ok) census.addInvalid();
+        else {
+          census.add(entry.deadLetter);
+          if (matchesFilter(entry.deadLetter, filter)) sent.add(sourceKey(entry.deadLetter));
+        }
+        handled++;
+        continue;
+      }
       counts.read++;
       if (!entry.ok) {
+        census.addInvalid();
         counts.invalid++;
         deps.logger?.warn(
           { where: entry.where, error: entry.error },
           'dead letter could not be decoded: skipped',
         );
       } else if (!matchesFilter(entry.deadLetter, filter)) {
+        census.add(entry.deadLetter);
         counts.skipped++;
       } else {
         const d = entry.deadLetter;
+        census.add(d);
         counts.matched++;
         counts.byReason[d.reason] = (counts.byReason[d.reason] ?? 0) + 1;
-        if (dryRun) {
+        const key = sourceKey(d);
+        if (sent.has(key)) {
+          counts.alreadySent++;
+        } else if (dryRun) {
+          sent.add(key);
           deps.output?.(formatDryRunLine(d, options.toTopic));
         } else {
+          sent.add(key);
           if (bucket !== undefined) {
-            // Send what we hold before waiting, so the target sees the configured rate and
-            // a crash during the wait loses no acknowledged work.
+            // Send what we hold before waiting, so the target sees the configured rate.
             for (let wait = bucket.take(); wait > 0; wait = bucket.take()) {
-              await flush();
+              await send();
               await clock.sleep(wait);
             }
           }
@@ -254,7 +352,7 @@ export async function replay(options: ReplayOptions, deps: ReplayDeps): Promise<
         }
       }
       handled++;
-      if (pending.length >= maxSend) await flush();
+      if (pending.length + unconfirmed.length >= maxSend) await flush();
       if (options.limit !== undefined && counts.matched >= options.limit) {
         stoppedBy = 'limit';
         break;
@@ -263,93 +361,6 @@ export async function replay(options: ReplayOptions, deps: ReplayDeps): Promise<
     await flush();
     if (stoppedBy !== 'end') break;
   }
+  report();
   return { ...counts, byReason: { ...counts.byReason }, dryRun, stoppedBy };
-}
-
-// ---------------------------------------------------------------------------------------
-// Kafka target
-
-export interface KafkaReplayTargetOptions {
-  readonly kafka: Kafka;
-  readonly logger: Logger;
-}
-
-/** Idempotent, acks=all producer; checks each target topic exists before its first send. */
-export class KafkaReplayTarget implements ReplayTarget {
-  private producer: Producer | null = null;
-  private readonly known = new Set<string>();
-  private closing: Promise<void> | undefined;
-
-  constructor(private readonly options: KafkaReplayTargetOptions) {}
-
-  async start(): Promise<void> {
-    const producer = this.options.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      // Same key → same partition as the original producer (both use Kafka's murmur2).
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-      // Bounded, unlike KafkaJS's idempotent default: an outage ends the run with exit 1 and
-      // the next run resumes from the last acknowledged chunk, instead of hanging.
-      retry: { retries: 5 },
-    });
-    await producer.connect();
-    this.producer = producer;
-  }
-
-  async send(messages: readonly ReplayMessage[]): Promise<void> {
-    if (this.producer === null)
-      throw new SinkError('REPLAY_NOT_STARTED', 'replay target: send before start()');
-    const byTopic = new Map<string, { key: Buffer | null; value: Buffer | null; headers: IHeaders }[]>();
-    for (const m of messages) {
-      const list = byTopic.get(m.topic) ?? [];
-      list.push({ key: m.key, value: m.value, headers: m.headers });
-      byTopic.set(m.topic, list);
-    }
-    await this.checkTopics([...byTopic.keys()]);
-    try {
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-      });
-    } catch (e) {
-      throw new KafkaError(
-        'REPLAY_SEND_FAILED',
-        `replay: send of ${messages.length} records failed: ${toError(e).message}`,
-        true,
-        e,
-      );
-    }
-  }
-
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      const p = this.producer;
-      this.producer = null;
-      if (p !== null) await p.disconnect();
-    })();
-    return this.closing;
-  }
-
-  /** Without this, a missing topic shows up as a long retry loop ending in a vague error. */
-  private async checkTopics(topics: readonly string[]): Promise<void> {
-    const unknown = topics.filter((t) => !this.known.has(t));
-    if (unknown.length === 0) return;
-    const admin = this.options.kafka.admin();
-    try {
-      await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const missing = unknown.filter((t) => !existing.has(t));
-      if (missing.length > 0) {
-        throw new KafkaError(
-          'REPLAY_TOPIC_MISSING',
-          `replay: target topic ${missing.join(', ')} does not exist`,
-          false,
-        );
-      }
-      for (const t of unknown) this.known.add(t);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
 }

@@ -1,10 +1,12 @@
 // Reads the DLQ topic for replay, with its own consumer group so a replay resumes where it
-// stopped; stops at the end of the topic as of the start (or on an idle timeout).
+// stopped. Every read covers the whole topic as of the start: entries behind the group's
+// position come as `earlier` (counted, and remembered so a duplicate is not sent again).
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
 import { deadLetterFromKafkaMessage } from './topic-dlq.js';
 import { KafkaError, toError } from '../core/errors.js';
+import { topicWatermarks } from './topic-range-reader.js';
 
 export interface TopicDeadLetterSourceOptions {
   readonly kafka: Kafka;
@@ -12,7 +14,7 @@ export interface TopicDeadLetterSourceOptions {
   /** The replay's own group: its committed offsets are where the next replay resumes. */
   readonly groupId: string;
   readonly logger: Logger;
-  /** Stop when no message arrived for this long after joining the group. */
+  /** Fail when the read makes no progress for this long before reaching the end. */
   readonly idleTimeoutMs: number;
   /** false for dry runs: positions move in memory only, so a later real run sees every record. */
   readonly commit: boolean;
@@ -96,6 +98,11 @@ class Handoff<T> {
   }
 }
 
+/** How long one commit of the replay position is tried before the run goes on without it. */
+const COMMIT_TRY_MS = 5_000;
+/** How long saving the position after leaving keeps trying (a member left behind must expire). */
+const COMMIT_AFTER_LEAVING_MS = 30_000;
+
 export class TopicDeadLetterSource implements DeadLetterSource {
   private total: number | undefined;
   private readonly log: Logger;
@@ -109,16 +116,26 @@ export class TopicDeadLetterSource implements DeadLetterSource {
   }
 
   /**
-   * Reads from the group's committed offsets up to the high watermarks fetched here: records
-   * dead-lettered while the replay runs are left for the next one.
+   * Reads every partition from its low watermark up to the high watermark fetched here:
+   * records dead-lettered while the replay runs are left for the next one. Ends only when
+   * every partition reached its end; a read that stalls (another member of the group holds
+   * partitions, the broker is gone) fails rather than report a short count.
    */
   async *batches(): AsyncGenerator<SourceBatch> {
     const { kafka, topic, groupId, commit } = this.options;
-    const ends = await this.endOffsets();
+    const { ends, starts, positions } = await this.endOffsets();
     if (ends.size === 0) return;
 
     const handoff = new Handoff<SourceBatch>();
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+    const consumer = kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 500,
+      // A member that could not leave (its coordinator died) expires soon, so the position can
+      // be saved after it (commitAfterLeaving); heartbeats go out every second meanwhile.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+    });
     let joined = false;
     // Idle time counts only while the loop waits for a batch, never while it works on one.
     let waitingSince = Date.now();
@@ -131,6 +148,9 @@ export class TopicDeadLetterSource implements DeadLetterSource {
       if (!e.payload.restart) handoff.fail(toError(e.payload.error));
     });
     const remaining = new Set(ends.keys());
+    /** Confirmed positions whose commit failed, per partition. */
+    const unsettled = new Map<number, number>();
+    let notSaved: Error | undefined;
     const done = (partition: number): void => {
       remaining.delete(partition);
       consumer.pause([{ topic, partitions: [partition] }]);
@@ -158,12 +178,14 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             if (batch.messages.length > 0) done(batch.partition);
             return;
           }
+          const position = positions.get(batch.partition) ?? 0;
           const entries = messages.map((m): SourceEntry => {
             const where = `${topic}/${batch.partition}/${m.offset}`;
+            const earlier = Number(m.offset) < position;
             try {
-              return { ok: true, where, deadLetter: deadLetterFromKafkaMessage(m) };
+              return { ok: true, where, deadLetter: deadLetterFromKafkaMessage(m), earlier };
             } catch (e) {
-              return { ok: false, where, error: toError(e).message };
+              return { ok: false, where, error: toError(e).message, earlier };
             }
           });
           let acked = 0;
@@ -172,8 +194,16 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             const last = messages[count - 1]!;
             const next = Number(last.offset) + 1;
             payload.resolveOffset(last.offset);
-            if (commit)
-              await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(next) }]);
+            // Entries behind the position were read for the count only: the group never moves back.
+            if (commit && next > position) {
+              const p = batch.partition;
+              const committed = await this.tryCommit(() =>
+                consumer.commitOffsets([{ topic, partition: p, offset: String(next) }]),
+              );
+              if (committed) {
+                if ((unsettled.get(p) ?? -1) <= next) unsettled.delete(p);
+              } else unsettled.set(p, Math.max(unsettled.get(p) ?? -1, next));
+            }
             acked = count;
             if (next >= end) done(batch.partition);
           };
@@ -189,6 +219,8 @@ export class TopicDeadLetterSource implements DeadLetterSource {
           }
         },
       });
+      // The whole topic, not just what follows the group's position (applied on the first fetch).
+      for (const [partition, start] of starts) consumer.seek({ topic, partition, offset: String(start) });
 
       const joinTimeoutMs = this.options.joinTimeoutMs ?? 60_000;
       const joinDeadline = Date.now() + joinTimeoutMs;
@@ -206,20 +238,96 @@ export class TopicDeadLetterSource implements DeadLetterSource {
           }
           const left = waitingSince + this.options.idleTimeoutMs - now;
           if (left > 0) return left;
-          this.log.info({ idleTimeoutMs: this.options.idleTimeoutMs }, 'no new DLQ message: stopping');
-          return null;
+          return new KafkaError(
+            'REPLAY_DLQ_READ_STALLED',
+            `DLQ topic ${topic} not read to its end: nothing arrived for ${this.options.idleTimeoutMs} ms with partitions ${[...remaining].join(',')} unfinished (another member of group ${groupId}? see --idle-timeout-ms)`,
+            true,
+          );
         });
-        if (next === undefined) return;
+        if (next === undefined) break;
         yield next;
       }
     } finally {
       handoff.close();
       await consumer.disconnect();
+      // Also when the run stops early (limit, abort, an error): what was confirmed is saved.
+      if (unsettled.size > 0) {
+        notSaved = await this.commitAfterLeaving(unsettled).then(
+          () => undefined,
+          (e: unknown) => {
+            this.log.error({ err: toError(e) }, 'replay position not saved');
+            return toError(e);
+          },
+        );
+      }
+    }
+    // Reached only when the read ended normally: then a position not saved fails the run.
+    if (notSaved !== undefined) throw notSaved;
+  }
+
+  /**
+   * A commit fails while the group coordinator's broker is gone, and KafkaJS finds the new
+   * coordinator only when the member rejoins, which it cannot while this batch is held. So a
+   * failed commit is not fatal: the run goes on (what was sent is confirmed; a batch KafkaJS
+   * hands out again after a rejoin is recognised as already sent), and the position is saved
+   * by a later commit or, after the member left, by commitAfterLeaving.
+   */
+  private async tryCommit(once: () => Promise<void>): Promise<boolean> {
+    const deadline = Date.now() + COMMIT_TRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await once();
+        return true;
+      } catch (e) {
+        if (Date.now() >= deadline) {
+          this.log.warn({ err: toError(e), attempt }, 'replay position not committed yet');
+          return false;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     }
   }
 
-  /** Exclusive end offset per partition that still has records for this group. */
-  private async endOffsets(): Promise<Map<number, number>> {
+  /**
+   * Sets the group's offsets with the admin client once no member is left (its own coordinator
+   * lookup, unlike the consumer's): the positions whose commits failed during the run.
+   */
+  private async commitAfterLeaving(positions: ReadonlyMap<number, number>): Promise<void> {
+    const { kafka, topic, groupId } = this.options;
+    const partitions = [...positions].map(([partition, offset]) => ({ partition, offset: String(offset) }));
+    const deadline = Date.now() + COMMIT_AFTER_LEAVING_MS;
+    for (;;) {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        await admin.setOffsets({ groupId, topic, partitions });
+        this.log.info({ partitions }, 'replay position saved after leaving the group');
+        return;
+      } catch (e) {
+        if (Date.now() >= deadline) {
+          throw new KafkaError(
+            'REPLAY_COMMIT_FAILED',
+            `replay group ${groupId}: position ${JSON.stringify(partitions)} not saved: ${toError(e).message}; the next run sends those records again`,
+            true,
+            e,
+          );
+        }
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
+  /**
+   * Per partition with records: where the read starts (low watermark), where it ends (high
+   * watermark, exclusive) and the group's position (entries below it are `earlier`).
+   */
+  private async endOffsets(): Promise<{
+    ends: Map<number, number>;
+    starts: Map<number, number>;
+    positions: Map<number, number>;
+  }> {
     const { kafka, topic, groupId } = this.options;
     const admin = kafka.admin();
     await admin.connect();
@@ -232,29 +340,32 @@ export class TopicDeadLetterSource implements DeadLetterSource {
           false,
         );
       }
-      const [watermarks, committed] = await Promise.all([
-        admin.fetchTopicOffsets(topic),
+      const [marks, committed] = await Promise.all([
+        topicWatermarks(kafka, topic),
         admin.fetchOffsets({ groupId, topics: [topic] }),
       ]);
+      const watermarks = [...marks].map(([partition, w]) => ({ partition, ...w }));
       const startOf = new Map<number, number>();
       for (const p of committed.find((t) => t.topic === topic)?.partitions ?? [])
         startOf.set(p.partition, Number(p.offset));
       const ends = new Map<number, number>();
+      const starts = new Map<number, number>();
+      const positions = new Map<number, number>();
       let total = 0;
       for (const w of watermarks) {
-        const low = Number(w.low);
-        const high = Number(w.high);
+        const { low, high } = w;
         const c = startOf.get(w.partition) ?? -1;
-        // No commit yet, or a commit below what retention kept: the consumer starts at low.
-        const start = c < low ? low : c;
-        if (start < high) {
+        // No commit yet, or a commit below what retention kept: nothing of it is earlier.
+        positions.set(w.partition, c < low ? low : c);
+        if (low < high) {
           ends.set(w.partition, high);
-          total += high - start;
+          starts.set(w.partition, low);
+          total += high - low;
         }
       }
       this.total = total;
-      this.log.info({ partitions: ends.size, total }, 'replay range fixed at the current high watermarks');
-      return ends;
+      this.log.info({ partitions: ends.size, total }, 'replay range fixed at the current watermarks');
+      return { ends, starts, positions };
     } finally {
       await admin.disconnect().catch(() => undefined);
     }

@@ -8,7 +8,9 @@ import {
   type Kafka,
   type KafkaMessage,
   type Message,
+  type PartitionMetadata,
   type Producer,
+  type RecordMetadata,
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
@@ -219,6 +221,24 @@ export function chunkMessages(messages: readonly Message[]): Message[][] {
   return chunks;
 }
 
+/**
+ * The partitions of `topic` a send targeted that came back without a result (errorCode 0 and a
+ * base offset). KafkaJS 2.2 can resolve a send with no result at all for a partition whose
+ * leader died mid-send, and those records are not in the log (tulios/kafkajs#1303).
+ */
+export function partitionsWithoutResult(
+  topic: string,
+  targeted: Iterable<number>,
+  results: readonly RecordMetadata[],
+): number[] {
+  const ok = new Set(
+    results
+      .filter((r) => r.topicName === topic && r.errorCode === 0 && Number(r.baseOffset ?? -1) >= 0)
+      .map((r) => r.partition),
+  );
+  return [...new Set(targeted)].filter((p) => !ok.has(p)).sort((a, b) => a - b);
+}
+
 export async function ensureTopic(
   admin: Admin,
   topic: string,
@@ -269,6 +289,9 @@ export class KafkaTopicDeadLetterSink implements DeadLetterSink {
   private producer: Producer | null = null;
   /** After a failed send the producer's sequence state is suspect: the next write replaces it. */
   private producerSuspect = false;
+  /** The topic's partitions as of start(): messages are placed here, so each send's result can be checked. */
+  private partitions: PartitionMetadata[] = [];
+  private readonly partitioner = Partitioners.DefaultPartitioner();
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
 
@@ -289,6 +312,10 @@ export class KafkaTopicDeadLetterSink implements DeadLetterSink {
         this.options.replicationFactor,
       );
       if (created) this.log.info('created the DLQ topic');
+      const meta = await admin.fetchTopicMetadata({ topics: [this.options.topic] });
+      this.partitions = meta.topics[0]?.partitions ?? [];
+      if (this.partitions.length === 0)
+        throw new KafkaError('DLQ_TOPIC_NO_PARTITIONS', 'no partition metadata for the topic', true);
       this.producer = await this.connectProducer();
     } catch (e) {
       throw new KafkaError(
@@ -316,8 +343,25 @@ export class KafkaTopicDeadLetterSink implements DeadLetterSink {
       }
       // In order, one chunk at a time: a failure leaves a prefix written, which the caller's
       // retry writes again (the DLQ is at-least-once; replays are idempotent).
-      for (const messages of chunkMessages(entries.map(kafkaMessageFromDeadLetter))) {
-        await this.producer.send({ topic: this.options.topic, messages, acks: -1 });
+      const { topic } = this.options;
+      for (const chunk of chunkMessages(entries.map(kafkaMessageFromDeadLetter))) {
+        const messages = chunk.map((m) => ({
+          ...m,
+          partition: this.partitioner({ topic, partitionMetadata: this.partitions, message: m }),
+        }));
+        const results = await this.producer.send({ topic, messages, acks: -1 });
+        const lost = partitionsWithoutResult(
+          topic,
+          messages.map((m) => m.partition),
+          results,
+        );
+        if (lost.length > 0) {
+          throw new KafkaError(
+            'DLQ_TOPIC_SEND_INCOMPLETE',
+            `the send resolved without a result for partition(s) ${lost.join(',')}: their records may be lost`,
+            true,
+          );
+        }
       }
     } catch (e) {
       this.producerSuspect = true;

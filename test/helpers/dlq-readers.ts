@@ -4,7 +4,9 @@ import path from 'node:path';
 import { decodeDeadLetterLine } from '../../src/dlq/ndjson-dlq.js';
 import { deadLetterFromKafkaMessage } from '../../src/dlq/topic-dlq.js';
 import type { DeadLetter } from '../../src/core/dead-letter.js';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { waitFor, type TestContext } from './sink-harness.js';
+import { randomName } from './services.js';
 
 export function readNdjson(dir: string): DeadLetter[] {
   const out: DeadLetter[] = [];
@@ -43,6 +45,43 @@ export async function readDlqTopic(
     await waitFor(
       async () => out.length >= (await total()) && out.length >= expected,
       () => `DLQ topic: read ${out.length}, expected ${expected}`,
+      timeoutMs,
+      100,
+    );
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/**
+ * Every message of a topic (all partitions) with a throwaway group, read until it holds as many
+ * as the partitions do (high minus low watermark: deleted records do not count).
+ */
+export async function readTopicMessages(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  timeoutMs = 60_000,
+): Promise<{ partition: number; message: KafkaMessage }[]> {
+  const consumer = kafka.consumer({ groupId: randomName('reader-'), maxWaitTimeInMs: 200 });
+  const out: { partition: number; message: KafkaMessage }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ partition, message }) => {
+        out.push({ partition, message });
+        return Promise.resolve();
+      },
+    });
+    let held = -1;
+    await waitFor(
+      async () => {
+        held = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+        return out.length >= held;
+      },
+      () => `${topic}: read ${out.length} of the ${held} records its partitions hold`,
       timeoutMs,
       100,
     );

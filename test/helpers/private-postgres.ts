@@ -242,3 +242,20 @@ function errorText(e: unknown): string {
   }
   return String(e);
 }
+
+/**
+ * A private cluster for one test, and a list of closers that run (last first) before the
+ * cluster is destroyed: node:test runs after-hooks in registration order, and clients must
+ * close before their server goes.
+ */
+export async function privatePostgresForTest(t: {
+  after(fn: () => Promise<void>): void;
+}): Promise<{ pg: PrivatePostgres; closers: (() => Promise<unknown>)[] }> {
+  const pg = await startPrivatePostgres();
+  const closers: (() => Promise<unknown>)[] = [];
+  t.after(async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    await pg.destroy();
+  });
+  return { pg, closers };
+}

@@ -264,3 +264,21 @@ export async function caughtUp(ctx: TestContext, topics: readonly string[]): Pro
   for (const [k, v] of hw) if (v > 0 && (stored.get(k) ?? 0) < v) return false;
   return true;
 }
+
+/**
+ * A statement trigger on `table` that holds every write while hold.closed is true, so a test
+ * decides when queued records are written. Returns the switch.
+ */
+export async function installWriteHold(
+  ctx: TestContext,
+  table: string,
+): Promise<(closed: boolean) => Promise<unknown>> {
+  const s = quoteIdent(ctx.schema);
+  await ctx.db.query(`
+    CREATE TABLE ${s}.hold (closed boolean NOT NULL);
+    INSERT INTO ${s}.hold VALUES (true);
+    CREATE FUNCTION ${s}.hold() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN WHILE (SELECT closed FROM ${s}.hold) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NULL; END $$;
+    CREATE TRIGGER hold AFTER INSERT ON ${s}.${quoteIdent(table)} FOR EACH STATEMENT EXECUTE FUNCTION ${s}.hold();`);
+  return (closed) => ctx.db.query(`UPDATE ${s}.hold SET closed = $1`, [closed]);
+}

@@ -11,6 +11,7 @@ import { startSink, type SinkHandle } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
 import {
   createTestContext,
+  installWriteHold,
   caughtUp,
   highWatermarks,
   sampleBatch,
@@ -69,15 +70,8 @@ test('the group coordinator killed -9 twice in turn mid-write: every record appl
     waitForLeaders: true,
   });
   await ctx.migrate();
-  // Writes wait while hold.closed is true, so the test decides when the queue is written.
-  await ctx.db.query(`
-    CREATE TABLE ${ctx.schema}.hold (closed boolean NOT NULL);
-    INSERT INTO ${ctx.schema}.hold VALUES (true);
-    CREATE FUNCTION ${ctx.schema}.hold() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN WHILE (SELECT closed FROM ${ctx.schema}.hold) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NULL; END $$;
-    CREATE TRIGGER hold AFTER INSERT ON ${ctx.schema}.bars FOR EACH STATEMENT EXECUTE FUNCTION ${ctx.schema}.hold();`);
-  const setHold = (closed: boolean): Promise<unknown> =>
-    ctx.db.query(`UPDATE ${ctx.schema}.hold SET closed = $1`, [closed]);
+  // Writes wait while the hold is closed, so the test decides when the queue is written.
+  const setHold = await installWriteHold(ctx, 'bars');
 
   const sink = await startSink(
     ctx.config({

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/core/logger.js';
 import {
   caughtUp,
   createTestContext,
+  installWriteHold,
   highWatermarks,
   sampleBatch,
   tableCount,
@@ -30,13 +31,8 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   await ctx.createTopics(['bars'], 2);
   const topic = ctx.topic('bars');
   await ctx.migrate();
-  // Writes wait while hold.closed is true.
-  await ctx.db.query(`
-    CREATE TABLE ${ctx.schema}.hold (closed boolean NOT NULL);
-    INSERT INTO ${ctx.schema}.hold VALUES (true);
-    CREATE FUNCTION ${ctx.schema}.hold() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN WHILE (SELECT closed FROM ${ctx.schema}.hold) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NULL; END $$;
-    CREATE TRIGGER hold AFTER INSERT ON ${ctx.schema}.bars FOR EACH STATEMENT EXECUTE FUNCTION ${ctx.schema}.hold();`);
+  // Writes wait while the hold is closed.
+  const setHold = await installWriteHold(ctx, 'bars');
   await ctx.produce(topic, toKafka(sampleBatch('bars', RECORDS, 300)));
 
   // One worker that waits for the whole topic before it writes: one batch holds every record.
@@ -66,7 +62,7 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   await waitFor(() => sink.consumer.assignment.size === 1, 'the sink did not lose a partition', 60_000);
 
   // The batch commits to PostgreSQL, partitions of both owners; then the other member leaves.
-  await ctx.db.query(`UPDATE ${ctx.schema}.hold SET closed = false`);
+  await setHold(false);
   await waitFor(() => caughtUp(ctx, [topic]), 'the batch was not committed', 60_000);
   assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), RECORDS);
   await other.disconnect();

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import { startPrivatePostgres } from '../helpers/private-postgres.js';
+import { privatePostgresForTest } from '../helpers/private-postgres.js';
 import {
   actualRows,
   caughtUp,
@@ -32,13 +32,7 @@ async function getJson(
 }
 
 test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no DLQ, no rebalance, exact recovery', async (t) => {
-  const pgPrivate = await startPrivatePostgres();
-  // node:test runs after-hooks in registration order: close clients before the server goes.
-  const closers: (() => Promise<unknown>)[] = [];
-  t.after(async () => {
-    for (const c of closers.reverse()) await c().catch(() => undefined);
-    await pgPrivate.destroy();
-  });
+  const { pg: pgPrivate, closers } = await privatePostgresForTest(t);
   const ctx = await createTestContext('dbdown');
   closers.push(() => ctx.cleanup());
   await ctx.createTopics(['bars'], 3);

@@ -15,7 +15,8 @@ import {
 import { TopicDeadLetterSource } from '../../src/dlq/topic-dlq-source.js';
 import { BROKERS, waitFor } from '../helpers/sink-harness.js';
 import { randomName } from '../helpers/services.js';
-import { KafkaReplayTarget, replay, type ReplayOptions, type ReplaySummary } from '../../src/dlq/replay.js';
+import { replay, type ReplayOptions, type ReplaySummary } from '../../src/dlq/replay.js';
+import { KafkaReplayTarget } from '../../src/dlq/kafka-replay-target.js';
 
 const REASONS: DeadLetterReason[] = ['decode', 'validation', 'database', 'overflow', 'tombstone'];
 

@@ -9,7 +9,7 @@ import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import { quoteIdent } from '../../src/core/sql-identifier.js';
-import { startPrivatePostgres } from '../helpers/private-postgres.js';
+import { privatePostgresForTest } from '../helpers/private-postgres.js';
 import { lastLines, spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import {
   actualRows,
@@ -44,13 +44,7 @@ async function exitWithin(
 }
 
 test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code 4; a new member then writes every record once', async (t) => {
-  const pgPrivate = await startPrivatePostgres();
-  // node:test runs after-hooks in registration order: close clients before the server goes.
-  const closers: (() => Promise<unknown>)[] = [];
-  t.after(async () => {
-    for (const c of closers.reverse()) await c().catch(() => undefined);
-    await pgPrivate.destroy();
-  });
+  const { pg: pgPrivate, closers } = await privatePostgresForTest(t);
   const ctx = await createTestContext('stopdbdown');
   closers.push(() => ctx.cleanup());
   await ctx.createTopics(['bars'], 3);

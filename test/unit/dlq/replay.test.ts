@@ -15,6 +15,7 @@ import {
   type DeadLetterSource,
   type ReplayClock,
   type ReplayMessage,
+  type SentRecord,
   type SourceBatch,
   type SourceEntry,
 } from '../../../src/dlq/replay.js';
@@ -73,11 +74,21 @@ class ArraySource implements DeadLetterSource {
   }
 }
 
+/** Places every message in partition 0 at the next offset of its topic. */
+function place(messages: readonly ReplayMessage[], next: Map<string, number>): SentRecord[] {
+  return messages.map((message) => {
+    const offset = next.get(message.topic) ?? 0;
+    next.set(message.topic, offset + 1);
+    return { message, partition: 0, offset };
+  });
+}
+
 class MemoryTarget {
   readonly sends: ReplayMessage[][] = [];
-  send(messages: readonly ReplayMessage[]): Promise<void> {
+  private readonly next = new Map<string, number>();
+  send(messages: readonly ReplayMessage[]): Promise<SentRecord[]> {
     this.sends.push([...messages]);
-    return Promise.resolve();
+    return Promise.resolve(place(messages, this.next));
   }
   get messages(): ReplayMessage[] {
     return this.sends.flat();
@@ -163,9 +174,15 @@ void describe('replay', () => {
       },
     ]);
     assert.deepEqual(summary, {
+      entries: 6,
+      distinct: 6,
+      duplicates: 0,
+      earlier: 0,
       read: 6,
       matched: 4,
       replayed: 4,
+      alreadySent: 0,
+      resent: 0,
       skipped: 2,
       invalid: 0,
       byReason: { decode: 3, database: 1 },
@@ -180,7 +197,7 @@ void describe('replay', () => {
     ]);
     assert.equal(
       formatSummary(summary),
-      'replay done: read=6 matched=4 replayed=4 skipped=2 invalid=0 by reason: decode=3 database=1',
+      'replay done: entries=6 distinct=6 duplicates=0 earlier=0 read=6 matched=4 replayed=4 alreadySent=0 resent=0 skipped=2 invalid=0 by reason: decode=3 database=1',
     );
   });
 
@@ -288,7 +305,7 @@ void describe('replay', () => {
     ]);
     assert.equal(
       formatSummary(summary),
-      'replay dry run done: read=4 matched=3 replayed=0 skipped=1 invalid=0 by reason: validation=1 decode=1 tombstone=1',
+      'replay dry run done: entries=4 distinct=4 duplicates=0 earlier=0 read=4 matched=3 replayed=0 alreadySent=0 resent=0 skipped=1 invalid=0 by reason: validation=1 decode=1 tombstone=1',
     );
   });
 
@@ -317,10 +334,10 @@ void describe('replay', () => {
     );
     const target = {
       sends: 0,
-      send(messages: readonly ReplayMessage[]): Promise<void> {
+      send(messages: readonly ReplayMessage[]): Promise<SentRecord[]> {
         this.sends += messages.length;
         abort.abort();
-        return Promise.resolve();
+        return Promise.resolve(place(messages, new Map()));
       },
     };
     const summary = await replay({ signal: abort.signal, maxSendBatch: 2 }, { source, target });
@@ -330,6 +347,118 @@ void describe('replay', () => {
       [0, 2],
       [0, 2],
     ]);
+  });
+
+  void it('sends each source record once however often it was dead-lettered, and counts the whole DLQ', async () => {
+    const dls = [dl(0), dl(1), dl(2), dl(1, { failedAt: T0 + 99_000 }), dl(0), dl(3, { reason: 'decode' })];
+    const target = new MemoryTarget();
+    const summary = await replay(
+      { filter: { reasons: ['validation'] } },
+      { source: ArraySource.of(dls, 2), target },
+    );
+    assert.deepEqual(
+      target.messages.map((m) => m.headers['mds.replay.source']),
+      ['md.bars/0/0', 'md.bars/1/1', 'md.bars/2/2'],
+    );
+    assert.deepEqual(
+      [
+        summary.entries,
+        summary.distinct,
+        summary.duplicates,
+        summary.matched,
+        summary.replayed,
+        summary.alreadySent,
+      ],
+      [6, 4, 2, 5, 3, 2],
+    );
+    const lines: string[] = [];
+    const dry = await replay(
+      { dryRun: true },
+      { source: ArraySource.of(dls, 2), output: (l) => lines.push(l) },
+    );
+    assert.equal(lines.length, 4, 'one dry-run line per distinct source record');
+    assert.deepEqual([dry.entries, dry.distinct, dry.duplicates, dry.alreadySent], [6, 4, 2, 2]);
+  });
+
+  void it('entries behind the source position are counted, not sent, and their duplicates are not sent again', async () => {
+    const entries: SourceEntry[] = [
+      { ok: true, where: 'a', deadLetter: dl(0), earlier: true },
+      { ok: true, where: 'b', deadLetter: dl(1, { reason: 'decode' }), earlier: true },
+      { ok: true, where: 'c', deadLetter: dl(2) },
+      { ok: true, where: 'd', deadLetter: dl(0) },
+      { ok: true, where: 'e', deadLetter: dl(1, { reason: 'decode' }) },
+    ];
+    const target = new MemoryTarget();
+    const source = new ArraySource(entries, 5);
+    const summary = await replay({}, { source, target });
+    // dl(1)'s earlier copy counts as sent too: an earlier run moved the position past it.
+    assert.deepEqual(
+      target.messages.map((m) => m.headers['mds.replay.source']),
+      ['md.bars/2/2'],
+    );
+    assert.deepEqual(
+      [
+        summary.entries,
+        summary.distinct,
+        summary.earlier,
+        summary.read,
+        summary.replayed,
+        summary.alreadySent,
+      ],
+      [5, 3, 2, 3, 1, 2],
+    );
+    assert.deepEqual(source.acks, [[0, 5]]);
+  });
+
+  void it('sends again what the target cannot confirm before acknowledging, a bounded number of times', async () => {
+    const acksAtConfirm: number[] = [];
+    const source = ArraySource.of([dl(0), dl(1), dl(2), dl(3)], 4);
+    let lose = 2;
+    const target = {
+      log: [] as (string | undefined)[],
+      sends: [] as number[],
+      send(messages: readonly ReplayMessage[]): Promise<SentRecord[]> {
+        this.sends.push(messages.length);
+        return Promise.resolve(
+          messages.map((message) => {
+            const offset = this.log.length;
+            // The client resolves the send, yet the broker failover loses the first record.
+            this.log.push(
+              message === messages[0] && lose-- > 0
+                ? undefined
+                : (message.headers['mds.replay.source'] as string),
+            );
+            return { message, partition: 0, offset };
+          }),
+        );
+      },
+      confirm: (sent: readonly SentRecord[]): Promise<SentRecord[]> => {
+        acksAtConfirm.push(source.acks.length);
+        return Promise.resolve(
+          sent.filter((r) => target.log[r.offset] !== r.message.headers['mds.replay.source']),
+        );
+      },
+    };
+    const summary = await replay({}, { source, target });
+    assert.deepEqual(target.sends, [4, 1, 1]);
+    assert.deepEqual(acksAtConfirm, [0, 0, 0], 'nothing acknowledged before every record is confirmed');
+    assert.deepEqual(source.acks, [[0, 4]]);
+    assert.deepEqual([summary.replayed, summary.resent], [4, 2]);
+    assert.deepEqual(
+      new Set(target.log.filter((x) => x !== undefined)),
+      new Set(['md.bars/0/0', 'md.bars/1/1', 'md.bars/2/2', 'md.bars/0/3']),
+    );
+
+    const never = {
+      send: (messages: readonly ReplayMessage[]) =>
+        Promise.resolve(messages.map((message) => ({ message, partition: 0, offset: -1 }))),
+      confirm: (sent: readonly SentRecord[]) => Promise.resolve([...sent]),
+    };
+    const stuck = ArraySource.of([dl(0)], 1);
+    await assert.rejects(replay({ maxResends: 2 }, { source: stuck, target: never }), {
+      code: 'REPLAY_UNCONFIRMED',
+    });
+    assert.deepEqual(stuck.acks, [], 'the position does not move past an unconfirmed record');
   });
 
   void it('needs a target unless dry run, and a positive integer limit', async () => {
@@ -356,6 +485,9 @@ void describe('replay-dlq arguments', () => {
     assert.deepEqual(result, {
       kind: 'run',
       options: {
+        mode: 'replay',
+        repair: false,
+        files: ['./.dlq'],
         source: { kind: 'topic' },
         filter: {},
         limit: undefined,
@@ -369,6 +501,33 @@ void describe('replay-dlq arguments', () => {
         logLevel: 'warn',
       },
     });
+  });
+
+  void it('--reconcile: files from --from-files, --dlq-dir or DLQ_DIR; --repair only with it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-reconcile-'));
+    const ok = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const { result } = parse(args, env);
+      assert.equal(result.kind, 'run');
+      return result.kind === 'run' ? result.options : undefined;
+    };
+    assert.deepEqual(
+      [ok(['--reconcile', '--dlq-dir', dir])?.files, ok(['--reconcile', '--dlq-dir', dir])?.mode],
+      [[dir], 'reconcile'],
+    );
+    assert.deepEqual(ok(['--reconcile', '--repair'], { DLQ_DIR: dir })?.files, [dir]);
+    assert.deepEqual(ok(['--reconcile', '--repair', '--from-files', dir])?.repair, true);
+    for (const [args, message] of [
+      [['--repair'], /--repair: only with --reconcile/],
+      [['--dlq-dir', dir], /--dlq-dir: only with --reconcile/],
+      [['--reconcile', '--dlq-dir', dir, '--dry-run'], /--dry-run: does not apply to --reconcile/],
+      [['--reconcile', '--dlq-dir', dir, '--to-topic', 'x'], /--to-topic: does not apply/],
+      [['--reconcile', '--dlq-dir', path.join(dir, 'nope')], /--dlq-dir: no such directory/],
+    ] as const) {
+      const { result, err } = parse([...args]);
+      assert.deepEqual(result, { kind: 'exit', code: 2 }, args.join(' '));
+      assert.match(err, message);
+    }
+    await fs.rm(dir, { recursive: true });
   });
 
   void it('parses filters, limits and files', () => {
@@ -464,7 +623,7 @@ void describe('replay-dlq arguments', () => {
       assert.equal(
         ok.stdout,
         'md.bars/2/2 -> md.bars reason=decode error=JSON_INVALID failedAt=2024-05-01T00:00:02.000Z\n' +
-          'replay dry run done: read=2 matched=1 replayed=0 skipped=1 invalid=0 by reason: decode=1\n',
+          'replay dry run done: entries=2 distinct=2 duplicates=0 earlier=0 read=2 matched=1 replayed=0 alreadySent=0 resent=0 skipped=1 invalid=0 by reason: decode=1\n',
       );
       const usage = await run(['--from-files', dir, '--limit', 'many']);
       assert.equal(usage.code, 2);
