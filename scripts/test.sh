@@ -13,6 +13,7 @@ echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"
 npx eslint .
 npx prettier --check . >/dev/null
+npx knip
 
 was_up=0
 if bash scripts/services.sh status >/dev/null 2>&1; then was_up=1; fi
@@ -31,8 +32,8 @@ export KAFKA_BROKERS DATABASE_URL
 echo "== tests"
 mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
 set +e
-# No --test-force-exit: on Node 20 it once cut the last 4 results of a file from the report
-# (338 of 342 counted, still "pass"); a hung file failing loudly at CI's limit is better.
+# No --test-force-exit: Node 20 can then drop a file's last results from the report and still
+# count the run as passed; a hung file failing loudly at CI's limit is better.
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 rc=$?
 set -e

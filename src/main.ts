@@ -6,10 +6,10 @@
 // signal (or a signal during `migrate`): exit at once.
 import pg from 'pg';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
-import { createLogger, redactUrl, type Logger } from './logger.js';
+import { createLogger, redactUrl, type Logger } from './core/logger.js';
 import { startSink, type SinkHandle } from './app.js';
 import { migrate } from './sink/migrate.js';
-import { ConfigError, SinkError, toError } from './errors.js';
+import { ConfigError, SinkError, toError } from './core/errors.js';
 
 const EXIT_DRAIN_TIMED_OUT = 4;
 const EXIT_AT_ONCE = 130;

@@ -1,6 +1,6 @@
 // The four market-data topics and their tables: the wire format producers rely on.
 // Column names, types and keys follow the seed models; keep them (add, don't rename).
-import type { TopicMapping, WriteMode } from '../pipeline/topic-mapping.js';
+import type { TopicMapping, WriteMode } from '../core/topic-mapping.js';
 
 const SYMBOL = { name: 'symbol', type: 'text', required: true, maxLength: 20, upperCase: true } as const;
 const TENANT = { name: 'tenant_id', type: 'uuid', required: true, defaultTenant: true } as const;

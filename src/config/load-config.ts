@@ -4,75 +4,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
-import { ConfigError, toError } from '../errors.js';
+import { ConfigError, toError } from '../core/errors.js';
 import { registerFormats } from './formats.js';
-import { schema } from './schema.js';
+import { schema, type SettingsOf } from './schema.js';
 import { applySeedAliases } from './seed-aliases.js';
 import { projectRoot } from '../util/project-root.js';
 import { builtinMappings } from './builtin-mappings.js';
-import { validateMapping, type TopicMapping, type WriteMode } from '../pipeline/topic-mapping.js';
+import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
 
-export interface AppConfig {
-  env: 'production' | 'development' | 'test';
-  log: { level: string };
-  kafka: {
-    brokers: string[];
-    clientId: string;
-    groupId: string;
-    topicPrefix: string;
-    topics: string[];
-    fromBeginning: boolean;
-    sessionTimeoutMs: number;
-    heartbeatIntervalMs: number;
-    rebalanceTimeoutMs: number;
-    maxBytes: number;
-    maxBytesPerPartition: number;
-    maxWaitTimeMs: number;
-    pauseHoldMs: number;
-    partitionsConsumedConcurrently: number;
-    ssl: boolean;
-    sasl: { mechanism: '' | 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
-  };
-  database: {
-    url: string;
-    schema: string;
-    migrateOnStart: boolean;
-    statementTimeoutMs: number;
-    connectTimeoutMs: number;
-  };
-  defaultTenantId: string;
-  maxMessageBytes: number;
-  tombstones: 'dlq' | 'ignore' | 'delete';
-  queue: {
-    capacityRecords: number;
-    capacityBytes: number;
-    highWatermark: number;
-    lowWatermark: number;
-    overflow: 'block' | 'drop_oldest' | 'error';
-    overflowPendingRecords: number;
-    overflowPendingBytes: number;
-  };
-  sink: {
-    workers: number;
-    batchSize: number;
-    /** Effective value: loadConfig turns the 0 default into 4 × batchSize. */
-    maxBatchSize: number;
-    flushIntervalMs: number;
-    writeMode: WriteMode;
-    mappingsFile: string;
-  };
-  retry: {
-    maxAttempts: number;
-    initialBackoffMs: number;
-    maxBackoffMs: number;
-    multiplier: number;
-    jitter: boolean;
-  };
-  breaker: { failureThreshold: number; openMs: number };
-  dlq: { topic: string; dir: string; maxFileBytes: number };
-  metrics: { host: string; port: number; queuePollMs: number };
-  shutdown: { timeoutMs: number };
-}
+/**
+ * The settings, typed from the schema (see SettingsOf). The values are convict's, validated,
+ * except the derived ones that deriveSettings computes.
+ */
+export type AppConfig = SettingsOf<typeof schema>;
 
 export interface LoadedConfig {
   config: AppConfig;
@@ -112,27 +56,6 @@ export function schemaLeaves(): Map<string, SchemaLeaf> {
   walk(schema, '');
   return out;
 }
-
-function schemaWithArgs(): Record<string, unknown> {
-  const deepCopy = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? [...(v as unknown[])]
-      : v !== null && typeof v === 'object'
-        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepCopy(x)]))
-        : v;
-  const clone = deepCopy(schema) as Record<string, unknown>;
-  const leaves = schemaLeaves();
-  for (const key of leaves.keys()) {
-    let node: Record<string, unknown> = clone;
-    const parts = key.split('.');
-    for (const p of parts.slice(0, -1)) node = node[p] as Record<string, unknown>;
-    const leaf = node[parts[parts.length - 1]!] as Record<string, unknown>;
-    leaf.arg = key.replace(/\./g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-  }
-  return clone;
-}
-
-let formatsRegistered = false;
 
 /** Rewrites convict's "key: message: value was …" lines as "key (ENV): message". */
 function explain(message: string, leaves: Map<string, SchemaLeaf>): string {
@@ -183,6 +106,15 @@ function crossChecks(c: AppConfig): string[] {
   return p;
 }
 
+/**
+ * The settings computed from others, once, after validation: the only values in AppConfig
+ * that differ from what was configured.
+ */
+function deriveSettings(c: AppConfig): AppConfig {
+  const { batchSize, maxBatchSize } = c.sink;
+  return { ...c, sink: { ...c.sink, maxBatchSize: maxBatchSize === 0 ? 4 * batchSize : maxBatchSize } };
+}
+
 function loadMappings(c: AppConfig): Map<string, TopicMapping> {
   const bySuffix = new Map<string, TopicMapping>();
   for (const m of builtinMappings(c.sink.writeMode)) bySuffix.set(m.topicSuffix, m);
@@ -229,19 +161,14 @@ function loadMappings(c: AppConfig): Map<string, TopicMapping> {
 }
 
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
-  if (!formatsRegistered) {
-    registerFormats();
-    formatsRegistered = true;
-  }
+  // addFormat replaces a format of the same name, so registering on every load is harmless.
+  registerFormats();
   const leaves = schemaLeaves();
   const env = applySeedAliases(opts.env ?? process.env);
-  const conf = convict(schemaWithArgs() as never, { env, args: opts.args ?? [] });
+  const conf = convict<AppConfig>(schema, { env, args: opts.args ?? [] });
   try {
     const dir = opts.configDir ?? path.join(projectRoot(), 'config');
-    const files = [
-      path.join(dir, 'default.json'),
-      path.join(dir, `${String(conf.get('env' as never))}.json`),
-    ];
+    const files = [path.join(dir, 'default.json'), path.join(dir, `${conf.get('env')}.json`)];
     for (const f of files) if (fs.existsSync(f)) conf.loadFile(f);
     if (opts.overrides) conf.load(opts.overrides);
     conf.validate({ allowed: 'strict' });
@@ -249,10 +176,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(explain(toError(e).message, leaves));
   }
-  const config = conf.getProperties() as AppConfig;
-  const problems = crossChecks(config);
+  const configured = conf.getProperties();
+  const problems = crossChecks(configured);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
-  if (config.sink.maxBatchSize === 0) config.sink.maxBatchSize = 4 * config.sink.batchSize;
+  const config = deriveSettings(configured);
   const mappings = loadMappings(config);
   const redacted = JSON.parse(conf.toString()) as Record<string, unknown>;
   return { config, mappings, redacted };

@@ -1,21 +1,56 @@
 // The one source of truth for settings: every key has a doc, a format, a default and an
 // env var. The README's configuration table is checked against this schema by a test.
 // Env names are public contracts (producers, operators, compose files): add, don't rename.
+// AppConfig is derived from it (SettingsOf). Its length is one entry per setting.
+import { WRITE_MODES } from '../core/topic-mapping.js';
 
-export const schema = {
-  env: {
+/**
+ * An enumerated setting: its type is the union of the values, and the default must be one
+ * of them (checked by the compiler).
+ */
+function oneOf<V extends string>(leaf: {
+  doc: string;
+  format: V[];
+  default: NoInfer<V>;
+  env: string;
+}): { doc: string; format: V[]; default: V; env: string } {
+  return leaf;
+}
+
+/** Every leaf's command-line flag is its dotted key in kebab-case: sink.batchSize → --sink-batch-size. */
+function withArgs<S extends object>(node: S, prefix = ''): S {
+  for (const [k, v] of Object.entries(node)) {
+    if (v === null || typeof v !== 'object') continue;
+    const key = prefix === '' ? k : `${prefix}.${k}`;
+    if ('default' in v) {
+      Object.assign(v, { arg: key.replace(/\./g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) });
+    } else withArgs(v, key);
+  }
+  return node;
+}
+
+/**
+ * The settings type, read off the schema: each leaf's `default` type (for a oneOf leaf, the
+ * union of its values). AppConfig is this type of `schema`; nothing restates it by hand.
+ */
+export type SettingsOf<S> = {
+  [K in keyof S]: S[K] extends { readonly default: infer D } ? D : SettingsOf<S[K]>;
+};
+
+export const schema = withArgs({
+  env: oneOf({
     doc: 'Config file layer to load after config/default.json (config/<env>.json).',
     format: ['production', 'development', 'test'],
     default: 'development',
     env: 'NODE_ENV',
-  },
+  }),
   log: {
-    level: {
+    level: oneOf({
       doc: 'pino log level.',
       format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       default: 'info',
       env: 'LOG_LEVEL',
-    },
+    }),
   },
   kafka: {
     brokers: {
@@ -73,7 +108,7 @@ export const schema = {
       env: 'KAFKA_REBALANCE_TIMEOUT_MS',
     },
     maxBytes: {
-      doc: 'Upper bound of one fetch response (the queue may overshoot its capacity by at most this). 4 MiB keeps the overload RSS under 300 MB (measured: 10 MiB gave 331 MB).',
+      doc: 'Upper bound of one fetch response (the queue may overshoot its capacity by at most this). 4 MiB keeps the overload RSS under 300 MB.',
       format: 'positive-int',
       default: 4194304,
       env: 'KAFKA_MAX_BYTES',
@@ -91,7 +126,7 @@ export const schema = {
       env: 'KAFKA_MAX_WAIT_TIME_MS',
     },
     pauseHoldMs: {
-      doc: 'When the queue crosses its high watermark the member stops fetching at once by holding the batch handler (heartbeats continue) until the queue is under the low watermark; only if that takes longer than this are the partitions paused in the client. The hold spares a paused client its sleep of maxWaitTime before the next fetch (measured in #7). 0 pauses the client at once.',
+      doc: 'When the queue crosses its high watermark the member stops fetching at once by holding the batch handler (heartbeats continue) until the queue is under the low watermark; only if that takes longer than this are the partitions paused in the client. The hold spares a paused client its sleep of maxWaitTime before the next fetch. 0 pauses the client at once.',
       format: 'non-negative-int',
       default: 1000,
       env: 'KAFKA_PAUSE_HOLD_MS',
@@ -104,12 +139,12 @@ export const schema = {
     },
     ssl: { doc: 'Use TLS to the brokers.', format: 'bool', default: false, env: 'KAFKA_SSL' },
     sasl: {
-      mechanism: {
+      mechanism: oneOf({
         doc: 'SASL mechanism (empty = no SASL).',
         format: ['', 'plain', 'scram-sha-256', 'scram-sha-512'],
         default: '',
         env: 'KAFKA_SASL_MECHANISM',
-      },
+      }),
       username: { doc: 'SASL user name.', format: String, default: '', env: 'KAFKA_SASL_USERNAME' },
       password: {
         doc: 'SASL password (never logged).',
@@ -165,12 +200,12 @@ export const schema = {
     default: 1048576,
     env: 'MAX_MESSAGE_BYTES',
   },
-  tombstones: {
+  tombstones: oneOf({
     doc: 'Null-valued messages: dlq (dead-letter them), ignore (count and skip) or delete (the message key is a JSON object of the conflict-key columns; that row is deleted, as Kafka Connect does with delete.enabled and pk.mode=record_key).',
     format: ['dlq', 'ignore', 'delete'],
     default: 'dlq',
     env: 'TOMBSTONE_POLICY',
-  },
+  }),
   queue: {
     capacityRecords: {
       doc: 'Records held between the consumer and the writers before partitions pause.',
@@ -196,12 +231,12 @@ export const schema = {
       default: 0.5,
       env: 'QUEUE_LOW_WATERMARK',
     },
-    overflow: {
+    overflow: oneOf({
       doc: 'block: pause partitions at the high watermark; drop_oldest: dead-letter the oldest queued records (reason overflow) when full; error: stop the member with a non-zero exit.',
       format: ['block', 'drop_oldest', 'error'],
       default: 'block',
       env: 'QUEUE_OVERFLOW',
-    },
+    }),
     overflowPendingRecords: {
       doc: 'drop_oldest: dropped records waiting for their DLQ write, at most. A full overflow gate pauses fetching until the DLQ has caught up to half of it, so a DLQ slower than the input slows the input instead of filling memory.',
       format: 'positive-int',
@@ -240,12 +275,12 @@ export const schema = {
       default: 250,
       env: 'SINK_FLUSH_INTERVAL_MS',
     },
-    writeMode: {
+    writeMode: oneOf({
       doc: 'Default write mode of the built-in tables: upsert, insert (conflicts ignored) or copy (straight COPY, append-only).',
-      format: ['upsert', 'insert', 'copy'],
+      format: [...WRITE_MODES],
       default: 'upsert',
       env: 'SINK_WRITE_MODE',
-    },
+    }),
     mappingsFile: {
       doc: 'JSON file with extra or replacement topic→table mappings (see README).',
       format: String,
@@ -347,4 +382,4 @@ export const schema = {
       env: 'SHUTDOWN_TIMEOUT_MS',
     },
   },
-};
+});

@@ -2,7 +2,7 @@
 // where the seed used seconds) and translated to our env names before convict reads them.
 // A seed name and our name that are both set and disagree stop the start: silently
 // preferring one would hide a misconfiguration.
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 type Convert = (raw: string, seedName: string) => string;
 

@@ -1,7 +1,7 @@
 // Counting a DLQ by source record: the DLQ is at-least-once, so one record (topic, partition,
 // offset) can be dead-lettered more than once. A census tells entries from distinct records;
 // replay and reconcile key everything by `sourceKey`.
-import type { DeadLetter } from './dead-letter.js';
+import type { DeadLetter } from '../core/dead-letter.js';
 
 export type SourceCoordinates = Pick<DeadLetter, 'topic' | 'partition' | 'offset'>;
 

@@ -1,8 +1,8 @@
 // The DLQ the pipeline writes to: the Kafka topic and the local NDJSON files together. A
 // record counts as dead-lettered only when both have it; after a partial failure the caller
 // retries the whole write, so one destination may hold a record twice (replay is idempotent).
-import type { DeadLetter, DeadLetterSink } from './dead-letter.js';
-import { SinkError, toError } from '../errors.js';
+import type { DeadLetter, DeadLetterSink } from '../core/dead-letter.js';
+import { SinkError, toError } from '../core/errors.js';
 
 export interface DualDeadLetterSinkOptions {
   readonly topic: DeadLetterSink;

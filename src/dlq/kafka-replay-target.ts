@@ -3,7 +3,7 @@
 // partition and offset, and reads those offsets back to confirm what it sent.
 import { Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
-import { KafkaError, SinkError, toError } from '../errors.js';
+import { KafkaError, SinkError, toError } from '../core/errors.js';
 import { REPLAY_SOURCE_HEADER, type ReplayMessage, type ReplayTarget, type SentRecord } from './replay.js';
 import { partitionsWithoutResult } from './topic-dlq.js';
 import { readRanges, type PartitionRange } from './topic-range-reader.js';

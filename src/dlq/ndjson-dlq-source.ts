@@ -6,7 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
 import { decodeDeadLetterLine } from './ndjson-dlq.js';
-import { toError } from '../errors.js';
+import { toError } from '../core/errors.js';
 
 const ROTATED = /^(.*?)(?:\.(\d+))?\.ndjson$/;
 

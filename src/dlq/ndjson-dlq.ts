@@ -11,8 +11,8 @@ import {
   type DeadLetter,
   type DeadLetterReason,
   type DeadLetterSink,
-} from './dead-letter.js';
-import { ConfigError, SinkError, toError } from '../errors.js';
+} from '../core/dead-letter.js';
+import { ConfigError, SinkError, toError } from '../core/errors.js';
 
 export interface NdjsonDeadLetterSinkOptions {
   /** Root directory; files are `<dir>/<topic>/<YYYY-MM-DD>[.<n>].ndjson`. */

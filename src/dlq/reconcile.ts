@@ -5,12 +5,12 @@
 // reading the topic back.
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { DeadLetter, DeadLetterSink } from './dead-letter.js';
+import type { DeadLetter, DeadLetterSink } from '../core/dead-letter.js';
 import { sourceKey } from './dlq-census.js';
 import { matchesFilter, type DeadLetterSource, type ReplayFilter } from './replay.js';
 import { deadLetterFromKafkaMessage } from './topic-dlq.js';
 import { readRanges, wholeTopic } from './topic-range-reader.js';
-import { SinkError, toError } from '../errors.js';
+import { SinkError, toError } from '../core/errors.js';
 
 export interface SideCounts {
   /** Entries in the range (decodable ones). */

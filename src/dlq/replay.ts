@@ -3,8 +3,8 @@
 // core takes its source, target and clock as arguments; replay-cli.ts wires the real ones.
 import type { IHeaders } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { DeadLetter, DeadLetterReason } from './dead-letter.js';
-import { KafkaError, SinkError } from '../errors.js';
+import type { DeadLetter, DeadLetterReason } from '../core/dead-letter.js';
+import { KafkaError, SinkError } from '../core/errors.js';
 import { sendableHeaders } from './topic-dlq.js';
 import { DlqCensus, sourceKey } from './dlq-census.js';
 

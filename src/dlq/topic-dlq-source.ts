@@ -5,7 +5,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
 import { deadLetterFromKafkaMessage } from './topic-dlq.js';
-import { KafkaError, toError } from '../errors.js';
+import { KafkaError, toError } from '../core/errors.js';
 import { topicWatermarks } from './topic-range-reader.js';
 
 export interface TopicDeadLetterSourceOptions {

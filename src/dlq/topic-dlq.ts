@@ -18,8 +18,8 @@ import {
   isDeadLetterReason,
   type DeadLetter,
   type DeadLetterSink,
-} from './dead-letter.js';
-import { KafkaError, SinkError, toError } from '../errors.js';
+} from '../core/dead-letter.js';
+import { KafkaError, SinkError, toError } from '../core/errors.js';
 
 /** Header names on DLQ messages. Kafka Connect's names first, so Connect tooling can read them. */
 export const DLQ_HEADERS = {

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { KafkaError, toError } from '../errors.js';
+import { KafkaError, toError } from '../core/errors.js';
 
 /** Offsets [from, to) of one partition. */
 export interface PartitionRange {

@@ -1,7 +1,7 @@
 // Which partitions this member owns. KafkaJS has no revoke callback; every GROUP_JOIN event
 // carries the full new assignment, and the difference with the previous one is what was
 // added and what was revoked.
-import { tpKey } from '../pipeline/sink-record.js';
+import { tpKey } from '../core/sink-record.js';
 
 export interface TopicPartition {
   readonly topic: string;

@@ -2,7 +2,7 @@
 import { Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
-import { kafkaLogCreator, kafkaLogLevel } from '../logger.js';
+import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
 
 export function createKafka(config: AppConfig, log: Logger, clientIdSuffix = ''): Kafka {
   const k = config.kafka;

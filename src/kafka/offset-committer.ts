@@ -5,11 +5,11 @@
 // time. Commits are coalesced (at most one OffsetCommit per interval), failures are counted
 // and warned about at most once per warnEveryMs, and close() commits what is left, bounded.
 import type { Logger } from 'pino';
-import type { Clock } from '../util/clock.js';
-import { tpKey } from '../pipeline/sink-record.js';
+import type { Clock } from '../core/clock.js';
+import { tpKey } from '../core/sink-record.js';
 import { classifyError } from '../resilience/classify-error.js';
-import { KafkaError, toError } from '../errors.js';
-import type { PartitionOffset } from '../sink/offset-store.js';
+import { KafkaError, toError } from '../core/errors.js';
+import type { PartitionOffset } from '../core/sink-record.js';
 
 export interface CommitTarget {
   commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void>;

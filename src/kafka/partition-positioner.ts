@@ -5,9 +5,9 @@
 // partitions stay paused (fetching blindly could skip records); a read that hangs counts
 // as failed after readTimeoutMs; close() ends the wait.
 import type { Logger } from 'pino';
-import type { Clock } from '../util/clock.js';
-import { tpKey } from '../pipeline/sink-record.js';
-import { DatabaseError, toError } from '../errors.js';
+import type { Clock } from '../core/clock.js';
+import { tpKey } from '../core/sink-record.js';
+import { DatabaseError, toError } from '../core/errors.js';
 import type { TopicPartition } from './assignment.js';
 
 export interface PositionerTarget {

@@ -14,8 +14,8 @@ import type { AppConfig } from '../config/load-config.js';
 import type { Dispatcher } from '../pipeline/dispatcher.js';
 import { AssignmentTracker, type AssignmentChange, type TopicPartition } from './assignment.js';
 import { PartitionPositioner } from './partition-positioner.js';
-import { systemClock, type Clock } from '../util/clock.js';
-import { toError } from '../errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { toError } from '../core/errors.js';
 
 export interface SinkConsumerHooks {
   /** A new assignment arrived (after every join). Runs before fetching resumes for new partitions. */
@@ -174,7 +174,7 @@ export class SinkConsumer {
     if (this.pausedAll && !this.kafkaPaused) await this.hold(payload);
     // KafkaJS hands over a fetch's partitions back to back through promises only, so
     // PostgreSQL replies waiting in the writers would sit until the whole fetch is decoded.
-    // One turn of the event loop per partition batch lets them run (measured in #7).
+    // One turn of the event loop per partition batch lets them run.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
@@ -259,7 +259,7 @@ export class SinkConsumer {
   /**
    * Stops fetching without pausing the client: KafkaJS fetches again only after onBatch
    * returns. A paused client instead sleeps maxWaitTime between checks, so after a resume
-   * the queue ran dry before the next fetch landed (measured in #7). Heartbeats go on; a
+   * the queue would run dry before the next fetch lands. Heartbeats go on; a
    * queue that stays high (a database outage) ends the hold with a real pause, which lets
    * the fetch loop, rebalances and shutdown run as usual.
    */

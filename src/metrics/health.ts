@@ -2,13 +2,13 @@
 // (workers_alive, queue_size, capacity, circuit_state) next to ours.
 import type pg from 'pg';
 import type { BoundedQueue } from '../pipeline/bounded-queue.js';
-import type { SinkRecord } from '../pipeline/sink-record.js';
+import type { SinkRecord } from '../core/sink-record.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import type { Classified } from '../resilience/classify-error.js';
 import type { SinkWorker } from '../sink/sink-worker.js';
 import type { SinkConsumer } from '../kafka/sink-consumer.js';
 import type { HealthReport, HealthSource } from './http-server.js';
-import { toError } from '../errors.js';
+import { toError } from '../core/errors.js';
 
 /** One cause that holds writes: the environment, not a record (e.g. SQLSTATE 42P01). */
 export interface EnvironmentHold {

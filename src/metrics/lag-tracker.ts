@@ -1,7 +1,7 @@
 // Consumer lag per partition = high watermark − next offset committed in PostgreSQL. High
 // watermarks come from fetches and, while paused (no fetches), from a periodic admin query,
 // so lag keeps rising on the dashboard during a database outage instead of freezing.
-import { tpKey } from '../pipeline/sink-record.js';
+import { tpKey } from '../core/sink-record.js';
 
 interface PartitionLag {
   topic: string;

@@ -3,7 +3,7 @@
 // worker per lane at a time, with record and byte accounting that signals the consumer to
 // pause at the high watermark and to resume under the low one. It never drops and never
 // blocks: Kafka itself is the buffer.
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 export interface QueueStats {
   /** Records held: queued plus taken by a worker and not yet released. */
@@ -120,7 +120,7 @@ export class BoundedQueue<T> {
    * no unclaimed lane has records. Until unclaim() no other worker takes from it, so a
    * partition's records are written by one worker at a time, in order, while any idle
    * worker can pick up any lane: with fewer lanes in use than workers, or uneven
-   * partitions, no worker sits idle beside a backlog (measured in #7).
+   * partitions, no worker sits idle beside a backlog.
    */
   claimNext(): number {
     let best = -1;

@@ -2,8 +2,13 @@
 // COPY needs (PostgreSQL text input per column) plus a conflict key for in-batch dedup. Built
 // once per mapping (JSON Schema compiled up front) because it runs for every message.
 import Ajv, { type ErrorObject } from 'ajv';
-import { ConfigError, RecordError } from '../errors.js';
-import { validateMapping, type ColumnSpec, type ColumnType, type TopicMapping } from './topic-mapping.js';
+import { ConfigError, RecordError } from '../core/errors.js';
+import {
+  validateMapping,
+  type ColumnSpec,
+  type ColumnType,
+  type TopicMapping,
+} from '../core/topic-mapping.js';
 import {
   isDigit,
   ymdIsValid,

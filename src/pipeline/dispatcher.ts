@@ -1,19 +1,18 @@
 // Turns fetched Kafka messages into SinkRecords (decoded against their topic's mapping) and
-// hands them to the queue lane of the worker that owns their partition. This is where the
-// overflow strategy acts: block (pause at the high watermark, done by the consumer),
-// drop_oldest (dead-letter the oldest queued records) or error (stop the member).
+// hands them to their partition's queue lane, which one worker at a time claims. This is
+// where the overflow strategy acts: block (pause at the high watermark, done by the
+// consumer), drop_oldest (dead-letter the oldest queued records) or error (stop the member).
 // Offsets are a strict sequence per partition: a partition is queued only once it has been
 // positioned (open()), and never an offset below the next expected one, so an offset
 // fetched twice (KafkaJS restarting a kept partition at Kafka's committed offset, a seek
 // back) is queued once.
 import type { KafkaMessage } from 'kafkajs';
+import type { AppConfig } from '../config/load-config.js';
 import type { BoundedQueue } from './bounded-queue.js';
-import { tpKey, type SinkRecord } from './sink-record.js';
-import type { TopicMapping } from './topic-mapping.js';
+import { tpKey, type SinkRecord } from '../core/sink-record.js';
+import type { TopicMapping } from '../core/topic-mapping.js';
 import { decodeFailure, type DecodeResult, type RecordDecoder } from './decode.js';
-import { RecordError, SinkError } from '../errors.js';
-
-export type OverflowStrategy = 'block' | 'drop_oldest' | 'error';
+import { RecordError, SinkError } from '../core/errors.js';
 
 /** Stable partition → lane choice: a partition's records stay in one FIFO, in offset order. */
 export function laneOf(topic: string, partition: number, lanes: number): number {
@@ -22,7 +21,7 @@ export function laneOf(topic: string, partition: number, lanes: number): number 
   return ((h >>> 0) + partition) % lanes;
 }
 
-export class QueueOverflowError extends SinkError {
+class QueueOverflowError extends SinkError {
   constructor(message: string) {
     super('QUEUE_OVERFLOW', message, { retriable: false });
   }
@@ -39,8 +38,8 @@ export interface DispatcherOptions {
   readonly queue: BoundedQueue<SinkRecord>;
   readonly lanes: number;
   readonly routes: ReadonlyMap<string, Route>;
-  readonly tombstones: 'dlq' | 'ignore' | 'delete';
-  readonly overflow: OverflowStrategy;
+  readonly tombstones: AppConfig['tombstones'];
+  readonly overflow: AppConfig['queue']['overflow'];
   readonly now: () => number;
   /**
    * drop_oldest: whether the overflow gate takes one more record of `bytes`. When it does

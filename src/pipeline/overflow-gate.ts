@@ -6,11 +6,11 @@
 // (onFull) until it is back under half its bound (onRoom); a failed DLQ write is retried with
 // bounded backoff until close(); nothing is skipped, and close() never leaves a waiter hanging.
 import type { Logger } from 'pino';
-import { toDeadLetter, type DeadLetter, type DeadLetterSink } from '../dlq/dead-letter.js';
-import type { SinkRecord } from './sink-record.js';
-import type { Clock } from '../util/clock.js';
+import { toDeadLetter, type DeadLetter, type DeadLetterSink } from '../core/dead-letter.js';
+import type { SinkRecord } from '../core/sink-record.js';
+import type { Clock } from '../core/clock.js';
 import { classifyError } from '../resilience/classify-error.js';
-import { SinkError, toError } from '../errors.js';
+import { SinkError, toError } from '../core/errors.js';
 
 export interface OverflowGateOptions {
   readonly dlq: DeadLetterSink;

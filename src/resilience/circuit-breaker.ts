@@ -1,8 +1,8 @@
 // Shared by all sink workers: after `failureThreshold` consecutive failed writes the
 // database is left alone for `openMs`, then exactly one probe batch is let through; its
 // outcome closes the circuit or opens it for another `openMs`.
-import { ConfigError } from '../errors.js';
-import type { Clock } from '../util/clock.js';
+import { ConfigError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 

@@ -8,7 +8,7 @@
 //   environment  nothing a record holds can cause it: pause behind the breaker, never
 //                dead-letter, report the SQLSTATE until it is fixed.
 // One table per error family, so a new code is a new row, not a branch.
-import { RecordError, SinkError, toError } from '../errors.js';
+import { RecordError, SinkError, toError } from '../core/errors.js';
 
 export type ErrorKind = 'transient' | 'record' | 'undecided' | 'environment';
 
@@ -117,10 +117,6 @@ const MAX_CAUSE_DEPTH = 5;
  */
 export function classifyError(e: unknown): Classified {
   return classify(e, 0);
-}
-
-export function isTransient(e: unknown): boolean {
-  return classifyError(e).kind === 'transient';
 }
 
 function classify(e: unknown, depth: number): Classified {

@@ -1,7 +1,7 @@
 // How long a sink worker waits before retrying a failed batch: capped exponential backoff,
 // optionally with "full jitter" so workers that failed together do not retry in step.
 // Randomness is injected so the curve is testable.
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 export interface RetryPolicyOptions {
   /** Attempts in total, the first one included (so maxAttempts - 1 quick retries). */
@@ -41,14 +41,6 @@ export class RetryPolicy {
     // A large attempt overflows multiplier ** n to Infinity; min() still yields the cap.
     const capped = Math.min(maxBackoffMs, initialBackoffMs * multiplier ** (attempt - 1));
     return jitter ? this.random() * capped : capped;
-  }
-
-  /**
-   * After `attempt` attempts have failed, may another one be made? Pairs with backoffMs:
-   * `if (policy.shouldRetry(n)) await sleep(policy.backoffMs(n))`.
-   */
-  shouldRetry(attempt: number): boolean {
-    return attempt < this.o.maxAttempts;
   }
 }
 

@@ -5,7 +5,7 @@
 export const SAMPLE_TENANT = '6f1c1b9e-3a59-4f4e-9d43-2a1f0c7b8e01';
 
 /** Small fast PRNG (mulberry32): deterministic per seed, no dependency. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

@@ -6,13 +6,14 @@
 // undecided one (a trigger's P0001, a row too large, a missing table) is isolated only when
 // the worker says the attempt may decide; three single-record probes first tell whether
 // the records' neighbours apply, so the environment is recognised without bisecting.
-import { toDeadLetter, type DeadLetter, type DeadLetterSink } from '../dlq/dead-letter.js';
-import { tpKey, type SinkRecord } from '../pipeline/sink-record.js';
+import { toDeadLetter, type DeadLetter, type DeadLetterSink } from '../core/dead-letter.js';
+import { tpKey, type SinkRecord } from '../core/sink-record.js';
 import type { SinkConnection } from './sink-connection.js';
-import type { OffsetStore, PartitionOffset } from './offset-store.js';
+import type { OffsetStore } from './offset-store.js';
+import type { PartitionOffset } from '../core/sink-record.js';
 import type { TableSql } from './table-sql.js';
 import { encodeCopyRows } from './copy-text.js';
-import { toError } from '../errors.js';
+import { toError } from '../core/errors.js';
 import { classifyError, type Classified } from '../resilience/classify-error.js';
 import { inOffsetOrder, latestPerKey, probePositions, probesSayEnvironment } from './record-isolation.js';
 

@@ -2,8 +2,7 @@
 // they are durable in the DLQ their offsets wait here, per queue lane, for a worker to
 // commit them. That worker must hold the lane, so no older record of those partitions is
 // still in flight: moving next_offset past a batch that then rolls back would skip it.
-import { tpKey } from '../pipeline/sink-record.js';
-import type { PartitionOffset } from './offset-store.js';
+import { tpKey, type PartitionOffset } from '../core/sink-record.js';
 
 export class LaneInbox {
   private readonly byLane = new Map<number, Map<string, PartitionOffset>>();

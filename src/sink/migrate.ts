@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client, ClientBase } from 'pg';
 import type { Logger } from 'pino';
-import { quoteIdent, type TopicMapping } from '../pipeline/topic-mapping.js';
+import { quoteIdent } from '../core/sql-identifier.js';
+import type { TopicMapping } from '../core/topic-mapping.js';
 import { projectRoot } from '../util/project-root.js';
-import { DatabaseError } from '../errors.js';
+import { DatabaseError } from '../core/errors.js';
 
 const TIME_COLUMNS: Record<string, string> = {
   bars: 'ts',
@@ -16,7 +17,7 @@ const TIME_COLUMNS: Record<string, string> = {
   news: 'published_at',
 };
 
-export function migrationFiles(): { name: string; sql: string }[] {
+function migrationFiles(): { name: string; sql: string }[] {
   const dir = path.join(projectRoot(), 'src', 'sql');
   return fs
     .readdirSync(dir)

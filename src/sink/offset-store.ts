@@ -3,15 +3,9 @@
 // deadlock) serialises a zombie member behind the partition's new owner; records below
 // next_offset were already applied and are dropped, so nothing is applied twice.
 import { escapeLiteral, type ClientBase, type Pool, type QueryResult } from 'pg';
-import { quoteIdent } from '../pipeline/topic-mapping.js';
-import { tpKey } from '../pipeline/sink-record.js';
+import { quoteIdent } from '../core/sql-identifier.js';
+import { tpKey, type PartitionOffset } from '../core/sink-record.js';
 import { lastResult } from './sink-connection.js';
-
-export interface PartitionOffset {
-  readonly topic: string;
-  readonly partition: number;
-  readonly nextOffset: number;
-}
 
 export class OffsetStore {
   private readonly table: string;

@@ -1,7 +1,7 @@
 // The pure decisions of isolating a failed batch: which records probe it, what the probes'
 // outcomes say (bound to records, or the environment), and which record of a key is kept.
 // The batch writer does the I/O; these are unit-tested on their own.
-import type { SinkRecord } from '../pipeline/sink-record.js';
+import type { SinkRecord } from '../core/sink-record.js';
 import type { Classified } from '../resilience/classify-error.js';
 
 /**

@@ -70,8 +70,8 @@ export class SinkConnection {
    * `opening` (literal SQL, no parameters) goes out with BEGIN as one simple query and
    * `work` gets its last result; `work` may end the transaction itself with
    * `commitWith(sql)`: its last statements and COMMIT go out as one simple query. Each
-   * saves a round trip per batch, and a round trip costs a worker far more than the
-   * statement (measured in #7: BEGIN alone took 11 ms on average under load).
+   * saves a round trip per batch: under load a round trip costs a worker far more than a
+   * statement like BEGIN takes to run.
    */
   async transaction<T>(
     work: (commitWith: (sql: string) => Promise<void>, opened: pg.QueryResult | undefined) => Promise<T>,

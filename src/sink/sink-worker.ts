@@ -8,16 +8,16 @@
 // Waiting is always on a promise (new records, a timer, the breaker), never a polling loop.
 import type { Logger } from 'pino';
 import type { BoundedQueue } from '../pipeline/bounded-queue.js';
-import type { SinkRecord } from '../pipeline/sink-record.js';
+import type { SinkRecord } from '../core/sink-record.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import type { RetryPolicy } from '../resilience/retry-policy.js';
 import { classifyError, type Classified } from '../resilience/classify-error.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { BatchResult, BatchWriter } from './batch-writer.js';
 import type { SinkConnection } from './sink-connection.js';
 import type { LaneInbox } from './lane-inbox.js';
-import type { PartitionOffset } from './offset-store.js';
-import { toError } from '../errors.js';
+import type { PartitionOffset } from '../core/sink-record.js';
+import { toError } from '../core/errors.js';
 
 export interface WorkerHooks {
   /** After the batch's transaction committed (rows and offsets durable). */
@@ -158,9 +158,8 @@ export class SinkWorker {
    * Claims lanes into `lanes` and takes their records: the lane waiting longest first, up to
    * maxBatchSize; while that is under batchSize, further waiting lanes join the batch, and
    * then it waits for more at most flushIntervalMs after the first record arrived. A backlog
-   * thus goes out in few large transactions (measured in #7), while a lane that keeps up
-   * shares its transaction with other partitions, as when workers owned their lanes. Claims
-   * nothing and returns [] when no lane is waiting.
+   * thus goes out in few large transactions, and lanes that keep up share one transaction
+   * instead of committing one each. Claims nothing and returns [] when no lane is waiting.
    */
   private async collect(lanes: number[]): Promise<SinkRecord[]> {
     const { queue, batchSize, maxBatchSize, flushIntervalMs, clock } = this.o;

@@ -1,6 +1,7 @@
 // SQL text per mapped table, built once at start from validated, quoted identifiers.
 // Rows reach these statements only through COPY data, never through the SQL text.
-import { quoteIdent, type TopicMapping } from '../pipeline/topic-mapping.js';
+import { quoteIdent } from '../core/sql-identifier.js';
+import type { TopicMapping } from '../core/topic-mapping.js';
 
 export interface TableSql {
   readonly mapping: TopicMapping;

@@ -1,8 +1,8 @@
 // Bounds for waits that cannot be cancelled themselves (a KafkaJS join, a pg connect, a
 // drain): the caller stops waiting while the work goes on, and whatever the work still
 // produces is cleaned up instead of leaking.
-import { AbortedError, toError } from '../errors.js';
-import type { Clock } from './clock.js';
+import { AbortedError, toError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
 
 /**
  * Settles as `work` does, or rejects with AbortedError(`what`) as soon as `signal` aborts

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeDeadLetterLine } from '../../src/dlq/ndjson-dlq.js';
 import { deadLetterFromKafkaMessage } from '../../src/dlq/topic-dlq.js';
-import type { DeadLetter } from '../../src/dlq/dead-letter.js';
+import type { DeadLetter } from '../../src/core/dead-letter.js';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { waitFor, type TestContext } from './sink-harness.js';
 import { randomName } from './services.js';

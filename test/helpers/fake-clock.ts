@@ -1,7 +1,7 @@
 // A Clock whose time moves only when a test calls advance(): sleepers wake in due-time
 // order, and the code they resume runs before the next one wakes, so chained sleeps
 // (sleep → work → sleep) behave as they would on the real clock, in no real time.
-import type { Clock } from '../../src/util/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 
 interface Sleeper {
   readonly due: number;

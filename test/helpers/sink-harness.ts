@@ -7,9 +7,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import { loadConfig, type LoadedConfig } from '../../src/config/load-config.js';
-import { quoteIdent, type TopicMapping } from '../../src/pipeline/topic-mapping.js';
+import { quoteIdent } from '../../src/core/sql-identifier.js';
+import type { TopicMapping } from '../../src/core/topic-mapping.js';
 import { sampleMessage, symbols, type Kind, type SampleMessage } from '../../src/sample/sample-data.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { databaseUrl, kafkaBrokers, randomName, waitFor as poll } from './services.js';
 import { migrate } from '../../src/sink/migrate.js';
 

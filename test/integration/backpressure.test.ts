@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import type { QueueStats } from '../../src/pipeline/bounded-queue.js';
 import {

@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import type { DeadLetter } from '../../src/dlq/dead-letter.js';
+import type { DeadLetter } from '../../src/core/dead-letter.js';
 import { DualDeadLetterSink } from '../../src/dlq/dual-dlq.js';
 import { KafkaTopicDeadLetterSink, deadLetterFromKafkaMessage } from '../../src/dlq/topic-dlq.js';
 import { NdjsonDeadLetterSink } from '../../src/dlq/ndjson-dlq.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { createTestContext, waitFor, type TestContext } from '../helpers/sink-harness.js';
 import { readNdjson, readTopicMessages } from '../helpers/dlq-readers.js';
 

@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
-import type { DeadLetter, DeadLetterReason } from '../../src/dlq/dead-letter.js';
-import { createLogger } from '../../src/logger.js';
+import type { DeadLetter, DeadLetterReason } from '../../src/core/dead-letter.js';
+import { createLogger } from '../../src/core/logger.js';
 import {
   DLQ_HEADERS,
   KafkaTopicDeadLetterSink,

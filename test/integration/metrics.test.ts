@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { httpGet as get } from '../helpers/services.js';
 import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { caughtUp, createTestContext, sampleBatch, waitFor } from '../helpers/sink-harness.js';
 
 /** Sum of a metric's samples whose labels include every `match` pair. */

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { AssignerProtocol } from 'kafkajs';
 import { startSink, type SinkHandle } from '../../src/app.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import { createLogger } from '../../src/logger.js';
-import { quoteIdent } from '../../src/pipeline/topic-mapping.js';
+import { createLogger } from '../../src/core/logger.js';
+import { quoteIdent } from '../../src/core/sql-identifier.js';
 import type { SampleMessage } from '../../src/sample/sample-data.js';
 import {
   actualRows,

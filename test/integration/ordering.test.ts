@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { SAMPLE_TENANT, symbols } from '../../src/sample/sample-data.js';
 import { caughtUp, createTestContext, waitFor } from '../helpers/sink-harness.js';
 

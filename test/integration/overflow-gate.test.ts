@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigResourceTypes } from 'kafkajs';
 import { startSink, type SinkHandle } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import {
   caughtUp,
   createTestContext,

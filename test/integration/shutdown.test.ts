@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import { quoteIdent } from '../../src/pipeline/topic-mapping.js';
+import { quoteIdent } from '../../src/core/sql-identifier.js';
 import { privatePostgresForTest } from '../helpers/private-postgres.js';
 import { lastLines, spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import {

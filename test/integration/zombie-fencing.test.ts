@@ -9,8 +9,8 @@ import { BatchWriter } from '../../src/sink/batch-writer.js';
 import { OffsetStore } from '../../src/sink/offset-store.js';
 import { SinkConnection } from '../../src/sink/sink-connection.js';
 import { buildTableSql } from '../../src/sink/table-sql.js';
-import type { SinkRecord } from '../../src/pipeline/sink-record.js';
-import type { DeadLetter, DeadLetterSink } from '../../src/dlq/dead-letter.js';
+import type { SinkRecord } from '../../src/core/sink-record.js';
+import type { DeadLetter, DeadLetterSink } from '../../src/core/dead-letter.js';
 import { SAMPLE_TENANT } from '../../src/sample/sample-data.js';
 import { createTestContext, DATABASE_URL, storedOffsets } from '../helpers/sink-harness.js';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { SEED_ALIASES } from '../../../src/config/seed-aliases.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/core/errors.js';
 
 const load = (env: Record<string, string>, args: string[] = []) =>
   loadConfig({ env: { NODE_ENV: 'development', ...env }, args });

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DualDeadLetterSink } from '../../../src/dlq/dual-dlq.js';
-import type { DeadLetter, DeadLetterSink } from '../../../src/dlq/dead-letter.js';
-import { SinkError } from '../../../src/errors.js';
+import type { DeadLetter, DeadLetterSink } from '../../../src/core/dead-letter.js';
+import { SinkError } from '../../../src/core/errors.js';
 
 class Recording implements DeadLetterSink {
   readonly written: DeadLetter[] = [];

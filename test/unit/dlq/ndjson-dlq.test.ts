@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { DeadLetter } from '../../../src/dlq/dead-letter.js';
+import type { DeadLetter } from '../../../src/core/dead-letter.js';
 import {
   NdjsonDeadLetterSink,
   decodeDeadLetterLine,

@@ -2,7 +2,7 @@
 // within the range, by source record, and the repair loop that reads the topic back.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeadLetter, DeadLetterSink } from '../../../src/dlq/dead-letter.js';
+import type { DeadLetter, DeadLetterSink } from '../../../src/core/dead-letter.js';
 import { ReconcileIndex, formatDiff, reconcile } from '../../../src/dlq/reconcile.js';
 import type { DeadLetterSource } from '../../../src/dlq/replay.js';
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { DeadLetter } from '../../../src/dlq/dead-letter.js';
+import type { DeadLetter } from '../../../src/core/dead-letter.js';
 import {
   TokenBucket,
   formatSummary,

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OffsetCommitter, type CommitTarget } from '../../../src/kafka/offset-committer.js';
-import { createLogger } from '../../../src/logger.js';
-import { KafkaError } from '../../../src/errors.js';
+import { createLogger } from '../../../src/core/logger.js';
+import { KafkaError } from '../../../src/core/errors.js';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 
 type Commit = { topic: string; partition: number; offset: string }[];

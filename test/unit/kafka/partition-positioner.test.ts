@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionPositioner, type PositionerTarget } from '../../../src/kafka/partition-positioner.js';
 import type { TopicPartition } from '../../../src/kafka/assignment.js';
-import { tpKey } from '../../../src/pipeline/sink-record.js';
-import { createLogger } from '../../../src/logger.js';
+import { tpKey } from '../../../src/core/sink-record.js';
+import { createLogger } from '../../../src/core/logger.js';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 
 const T = 'md.bars';

@@ -7,7 +7,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { SinkConsumer } from '../../../src/kafka/sink-consumer.js';
 import type { Dispatcher } from '../../../src/pipeline/dispatcher.js';
-import { createLogger } from '../../../src/logger.js';
+import { createLogger } from '../../../src/core/logger.js';
 
 test('pauseAll and resumeAll do not throw while KafkaJS has no consumer group', () => {
   const { config } = loadConfig({ env: { NODE_ENV: 'development' } });

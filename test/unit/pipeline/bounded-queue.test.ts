@@ -7,7 +7,7 @@ import {
   type BoundedQueueOptions,
   type QueueStats,
 } from '../../../src/pipeline/bounded-queue.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/core/errors.js';
 import { flushMicrotasks } from '../../helpers/fake-clock.js';
 
 interface Item {

@@ -11,8 +11,8 @@ import {
   type RecordDecoder,
 } from '../../../src/pipeline/decode.js';
 import { builtinMappings } from '../../../src/config/builtin-mappings.js';
-import type { TopicMapping } from '../../../src/pipeline/topic-mapping.js';
-import { ConfigError, RecordError } from '../../../src/errors.js';
+import type { TopicMapping } from '../../../src/core/topic-mapping.js';
+import { ConfigError, RecordError } from '../../../src/core/errors.js';
 
 const TENANT = '6f1c1b9e-3a59-4f4e-9d43-2a1f0c7b8e01';
 const DEFAULT_TENANT = '0b5e6c1e-8f3a-4d2b-9c71-2f1a3e4d5c6b';

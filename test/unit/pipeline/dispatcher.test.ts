@@ -8,7 +8,7 @@ import { builtinMappings } from '../../../src/config/builtin-mappings.js';
 import { BoundedQueue } from '../../../src/pipeline/bounded-queue.js';
 import { createDecoder } from '../../../src/pipeline/decode.js';
 import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
-import type { SinkRecord } from '../../../src/pipeline/sink-record.js';
+import type { SinkRecord } from '../../../src/core/sink-record.js';
 import { sampleMessage, symbols } from '../../../src/sample/sample-data.js';
 
 const TOPIC = 'md.bars';

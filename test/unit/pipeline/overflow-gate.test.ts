@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OverflowGate, OverflowGateClosedError } from '../../../src/pipeline/overflow-gate.js';
-import type { DeadLetter, DeadLetterSink } from '../../../src/dlq/dead-letter.js';
-import type { SinkRecord } from '../../../src/pipeline/sink-record.js';
-import { createLogger } from '../../../src/logger.js';
+import type { DeadLetter, DeadLetterSink } from '../../../src/core/dead-letter.js';
+import type { SinkRecord } from '../../../src/core/sink-record.js';
+import { createLogger } from '../../../src/core/logger.js';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 
 class ScriptedDlq implements DeadLetterSink {

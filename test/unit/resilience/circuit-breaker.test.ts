@@ -7,7 +7,7 @@ import {
   type CircuitState,
   type TransitionInfo,
 } from '../../../src/resilience/circuit-breaker.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/core/errors.js';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 
 function setup(failureThreshold = 3, openMs = 1000) {

@@ -2,7 +2,7 @@
 // record of a key is kept.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SinkRecord } from '../../../src/pipeline/sink-record.js';
+import type { SinkRecord } from '../../../src/core/sink-record.js';
 import type { Classified } from '../../../src/resilience/classify-error.js';
 import {
   inOffsetOrder,

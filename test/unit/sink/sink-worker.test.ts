@@ -5,15 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 import { BoundedQueue } from '../../../src/pipeline/bounded-queue.js';
-import type { SinkRecord } from '../../../src/pipeline/sink-record.js';
+import type { SinkRecord } from '../../../src/core/sink-record.js';
 import { CircuitBreaker } from '../../../src/resilience/circuit-breaker.js';
 import { RetryPolicy } from '../../../src/resilience/retry-policy.js';
 import { SinkWorker } from '../../../src/sink/sink-worker.js';
 import type { BatchResult, BatchWriter } from '../../../src/sink/batch-writer.js';
 import type { SinkConnection } from '../../../src/sink/sink-connection.js';
-import type { PartitionOffset } from '../../../src/sink/offset-store.js';
+import type { PartitionOffset } from '../../../src/core/sink-record.js';
 import { LaneInbox } from '../../../src/sink/lane-inbox.js';
-import { createLogger } from '../../../src/logger.js';
+import { createLogger } from '../../../src/core/logger.js';
 import { builtinMappings } from '../../../src/config/builtin-mappings.js';
 
 const mapping = builtinMappings()[0]!;

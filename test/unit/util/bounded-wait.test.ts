@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { settlesWithin, unlessAborted } from '../../../src/util/bounded-wait.js';
-import { AbortedError } from '../../../src/errors.js';
+import { AbortedError } from '../../../src/core/errors.js';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: Error) => void } {

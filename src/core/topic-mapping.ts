@@ -2,6 +2,7 @@
 // mode. The four market-data topics are built in (config/builtin-mappings.ts); config can add
 // or replace mappings, so the worker is not tied to those shapes. Names are validated here
 // and quoted by the SQL builders; nothing from a message is ever put into SQL text.
+import { isValidIdentifier } from './sql-identifier.js';
 
 export type ColumnType =
   | 'text'
@@ -36,7 +37,9 @@ export interface ColumnSpec {
   readonly sqlType?: string;
 }
 
-export type WriteMode = 'upsert' | 'insert' | 'copy';
+/** How rows are written: upsert, insert with conflicts ignored, or plain COPY (append-only). */
+export const WRITE_MODES = ['upsert', 'insert', 'copy'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
 
 export interface TopicMapping {
   /** Topic name without the prefix (e.g. `bars` for `md.bars`). */
@@ -46,18 +49,6 @@ export interface TopicMapping {
   /** Conflict key (the table's primary key); required for upsert/insert modes. */
   readonly key: readonly string[];
   readonly mode: WriteMode;
-}
-
-const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** Identifiers from config must be plain lower-case SQL names; we still quote them. */
-export function isValidIdentifier(name: string): boolean {
-  return IDENT.test(name);
-}
-
-export function quoteIdent(name: string): string {
-  if (!isValidIdentifier(name)) throw new Error(`invalid SQL identifier: ${JSON.stringify(name)}`);
-  return `"${name}"`;
 }
 
 /** Returns a list of problems (empty when the mapping is usable). */

@@ -2,7 +2,7 @@
 // raw bytes (kept for the DLQ, which must be able to replay the original), and the result
 // of decoding it against its topic's mapping.
 import type { IHeaders } from 'kafkajs';
-import type { RecordError } from '../errors.js';
+import type { RecordError } from './errors.js';
 import type { TopicMapping } from './topic-mapping.js';
 
 export interface SinkRecord {
@@ -27,6 +27,13 @@ export interface SinkRecord {
   readonly error: RecordError | null;
   /** A tombstone under TOMBSTONE_POLICY=delete: `values` are the conflict-key columns. */
   readonly isDelete?: boolean;
+}
+
+/** Where a partition resumes: the next offset to apply (stored with the rows, mirrored to Kafka). */
+export interface PartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly nextOffset: number;
 }
 
 export function tpKey(topic: string, partition: number): string {

@@ -1,7 +1,7 @@
 // What a rejected record becomes: the original message, byte for byte (so it can be
 // replayed), its coordinates, and why it was rejected. Both DLQ destinations (topic and
 // NDJSON file) store this; a record counts as handled only when both have it.
-import type { SinkRecord } from '../pipeline/sink-record.js';
+import type { SinkRecord } from './sink-record.js';
 
 /** Every reason a record is dead-lettered for; the DLQ readers accept exactly these. */
 export const DEAD_LETTER_REASONS = ['decode', 'validation', 'database', 'overflow', 'tombstone'] as const;
