@@ -28,7 +28,7 @@ class QueueOverflowError extends SinkError {
 }
 
 /** keyDecoder decodes a tombstone's key (JSON of the conflict-key columns) for deletes. */
-interface Route {
+export interface Route {
   readonly mapping: TopicMapping;
   readonly decoder: RecordDecoder;
   readonly keyDecoder?: RecordDecoder;

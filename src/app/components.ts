@@ -1,0 +1,235 @@
+// The components startSink connects, each built from its settings and the few collaborators
+// it is given: the database control plane, the dead-letter destinations, the queue and its
+// overflow gate, the dispatcher, the Kafka committer, the writer and the worker pool. Nothing
+// here starts fetching or holds state beyond the objects it returns.
+import pg from 'pg';
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { AppConfig, LoadedConfig } from '../config/load-config.js';
+import { DualDeadLetterSink } from '../dlq/dual-dlq.js';
+import { NdjsonDeadLetterSink } from '../dlq/ndjson-dlq.js';
+import { KafkaTopicDeadLetterSink } from '../dlq/topic-dlq.js';
+import type { Backpressure } from '../kafka/backpressure.js';
+import { OffsetCommitter, type CommitTarget } from '../kafka/offset-committer.js';
+import type { SinkInstrumentation } from '../metrics/instrumentation.js';
+import { BoundedQueue } from '../pipeline/bounded-queue.js';
+import { Dispatcher, laneOf } from '../pipeline/dispatcher.js';
+import { OverflowGate } from '../pipeline/overflow-gate.js';
+import { buildRoutes } from '../pipeline/routes.js';
+import type { SinkRecord } from '../core/sink-record.js';
+import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import type { RetryPolicy } from '../resilience/retry-policy.js';
+import { BatchWriter } from '../sink/batch-writer.js';
+import type { LaneInbox } from '../sink/lane-inbox.js';
+import { checkMappedTables, migrate } from '../sink/migrate.js';
+import { SinkConnection } from '../sink/sink-connection.js';
+import { SinkWorker, type WorkerHooks } from '../sink/sink-worker.js';
+import type { OffsetStore } from '../sink/offset-store.js';
+import type { TableSql } from '../sink/table-sql.js';
+import { unlessAborted } from '../util/bounded-wait.js';
+import type { Clock } from '../core/clock.js';
+import { KAFKA_COMMIT } from './constants.js';
+
+/** Two connections for migrations, the table check, stored offsets on assignment and readiness. */
+export function createControlPool(config: AppConfig): pg.Pool {
+  const control = new pg.Pool({
+    connectionString: config.database.url,
+    max: 2,
+    connectionTimeoutMillis: config.database.connectTimeoutMs,
+    application_name: `${config.kafka.clientId}:control`,
+  });
+  control.on('error', () => undefined); // idle client errors surface on the next query
+  return control;
+}
+
+/** Migrations (when migrateOnStart) and the mapped tables' check; an abort gives both up. */
+export async function prepareDatabase(
+  control: pg.Pool,
+  { config, mappings }: LoadedConfig,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const schema = config.database.schema;
+  // A client checked out after the abort is destroyed, or control.end() would wait for it.
+  const c = await unlessAborted('PostgreSQL connect', control.connect(), signal, (late) =>
+    late.release(true),
+  );
+  try {
+    const steps = async (): Promise<void> => {
+      if (config.database.migrateOnStart) await migrate(c, schema, log.child({ component: 'migrate' }));
+      await checkMappedTables(c, schema, mappings.values());
+    };
+    await unlessAborted('migrations', steps(), signal);
+  } finally {
+    // Aborted mid-migration: the connection goes (its transaction rolls back), not back to the pool.
+    c.release(signal?.aborted === true);
+  }
+}
+
+/** Every dead letter goes to the DLQ topic and to the NDJSON file. */
+export function createDeadLetterSink(kafka: Kafka, config: AppConfig, log: Logger): DualDeadLetterSink {
+  return new DualDeadLetterSink({
+    topic: new KafkaTopicDeadLetterSink({
+      kafka,
+      topic: config.dlq.topic,
+      logger: log.child({ component: 'dlq-topic' }),
+    }),
+    file: new NdjsonDeadLetterSink({ dir: config.dlq.dir, maxFileBytes: config.dlq.maxFileBytes }),
+  });
+}
+
+export interface WorkerPoolDeps {
+  readonly queue: BoundedQueue<SinkRecord>;
+  readonly inbox: LaneInbox;
+  readonly writer: BatchWriter;
+  readonly breaker: CircuitBreaker;
+  readonly retry: RetryPolicy;
+  readonly clock: Clock;
+  readonly tables: readonly TableSql[];
+  readonly hooks: WorkerHooks;
+  readonly log: Logger;
+}
+
+/** sink.workers workers, each with its own connection, sharing the queue, breaker and writer. */
+export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[] {
+  return Array.from(
+    { length: config.sink.workers },
+    (_, id) =>
+      new SinkWorker({
+        id,
+        queue: d.queue,
+        inbox: d.inbox,
+        writer: d.writer,
+        breaker: d.breaker,
+        retry: d.retry,
+        clock: d.clock,
+        openConnection: () =>
+          SinkConnection.open(
+            {
+              url: config.database.url,
+              statementTimeoutMs: config.database.statementTimeoutMs,
+              connectTimeoutMs: config.database.connectTimeoutMs,
+              applicationName: `${config.kafka.clientId}:worker-${id}`,
+            },
+            d.tables,
+          ),
+        batchSize: config.sink.batchSize,
+        maxBatchSize: config.sink.maxBatchSize,
+        flushIntervalMs: config.sink.flushIntervalMs,
+        hooks: d.hooks,
+        log: d.log.child({ component: 'worker', worker: id }),
+      }),
+  );
+}
+
+/** The queue between the consumer and the workers; its watermarks drive backpressure. */
+export function createQueue(
+  config: AppConfig,
+  lanes: number,
+  backpressure: Backpressure,
+): BoundedQueue<SinkRecord> {
+  return new BoundedQueue<SinkRecord>({
+    capacityRecords: config.queue.capacityRecords,
+    capacityBytes: config.queue.capacityBytes,
+    highWatermark: config.queue.highWatermark,
+    lowWatermark: config.queue.lowWatermark,
+    lanes,
+    onHigh: (s) => backpressure.queueHigh(s),
+    onLow: (s) => backpressure.queueLow(s),
+  });
+}
+
+export interface OverflowGateDeps {
+  readonly dlq: DualDeadLetterSink;
+  readonly queue: BoundedQueue<SinkRecord>;
+  readonly lanes: number;
+  readonly inbox: LaneInbox;
+  readonly retry: RetryPolicy;
+  readonly backpressure: Backpressure;
+  readonly instrument: SinkInstrumentation;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/**
+ * drop_oldest: the records dropped from the queue wait here for their DLQ write. Once they
+ * are durable, their offsets are committed by a worker holding their lane (see LaneInbox).
+ */
+export function createOverflowGate(config: AppConfig, d: OverflowGateDeps): OverflowGate {
+  const gate: OverflowGate = new OverflowGate({
+    dlq: d.dlq,
+    clock: d.clock,
+    log: d.log.child({ component: 'overflow' }),
+    maxRecords: config.queue.overflowPendingRecords,
+    maxBytes: config.queue.overflowPendingBytes,
+    backoffMs: (attempt) => d.retry.backoffMs(attempt),
+    onDropped: (entries) => {
+      d.instrument.deadLettered(entries);
+      for (const e of entries)
+        d.inbox.add(laneOf(e.topic, e.partition, d.lanes), [
+          { topic: e.topic, partition: e.partition, nextOffset: e.offset + 1 },
+        ]);
+      d.queue.notify();
+    },
+    onFull: () => d.backpressure.gateFull(d.queue.stats(), gate.stats()),
+    onRoom: () => d.backpressure.gateRoom(d.queue.stats(), gate.stats()),
+  });
+  return gate;
+}
+
+export function createDispatcher(
+  { config, mappings }: LoadedConfig,
+  d: { queue: BoundedQueue<SinkRecord>; gate: OverflowGate; lanes: number; clock: Clock },
+): Dispatcher {
+  return new Dispatcher({
+    queue: d.queue,
+    lanes: d.lanes,
+    routes: buildRoutes(mappings, {
+      tombstones: config.tombstones,
+      defaultTenantId: config.defaultTenantId === '' ? undefined : config.defaultTenantId,
+      maxMessageBytes: config.maxMessageBytes,
+    }),
+    tombstones: config.tombstones,
+    overflow: config.queue.overflow,
+    now: () => d.clock.now(),
+    overflowAdmits: (bytes) => d.gate.admits(bytes),
+    onOverflowDrop: (dropped) => d.gate.drop(dropped),
+  });
+}
+
+/** Mirrors PostgreSQL's offsets to Kafka; its close is bounded by shutdown.timeoutMs too. */
+export function createCommitter(
+  config: AppConfig,
+  d: { target: CommitTarget; instrument: SinkInstrumentation; clock: Clock; log: Logger },
+): OffsetCommitter {
+  return new OffsetCommitter({
+    target: d.target,
+    clock: d.clock,
+    log: d.log.child({ component: 'committer' }),
+    ...KAFKA_COMMIT,
+    closeTimeoutMs: Math.min(KAFKA_COMMIT.closeTimeoutMs, config.shutdown.timeoutMs),
+    onCommitted: (_o, ms) => d.instrument.kafkaCommitted(ms),
+    onFailed: (reason) => d.instrument.kafkaCommitFailed(reason),
+  });
+}
+
+/** Under drop_oldest a batch commits only once the gate's pending DLQ writes are settled. */
+export function createWriter(
+  config: AppConfig,
+  d: {
+    tables: ReadonlyMap<string, TableSql>;
+    offsets: OffsetStore;
+    dlq: DualDeadLetterSink;
+    gate: OverflowGate;
+    clock: Clock;
+  },
+): BatchWriter {
+  return new BatchWriter({
+    tables: d.tables,
+    offsets: d.offsets,
+    dlq: d.dlq,
+    workerId: `${config.kafka.clientId}:${process.pid}`,
+    now: () => d.clock.now(),
+    ...(config.queue.overflow === 'drop_oldest' ? { beforeCommit: () => d.gate.settled() } : {}),
+  });
+}

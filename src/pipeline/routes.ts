@@ -1,0 +1,37 @@
+// Per topic, the mapping and the decoders the dispatcher routes its records through. With
+// tombstones=delete, an upsert/insert topic also gets a key decoder: a tombstone's key is the
+// JSON of the conflict-key columns only, each of them required.
+import { createDecoder, type DecoderOptions } from './decode.js';
+import type { Route } from './dispatcher.js';
+import type { TopicMapping } from '../core/topic-mapping.js';
+
+export interface RouteOptions extends DecoderOptions {
+  readonly tombstones: 'dlq' | 'ignore' | 'delete';
+}
+
+export function buildRoutes(
+  mappings: ReadonlyMap<string, TopicMapping>,
+  opts: RouteOptions,
+): ReadonlyMap<string, Route> {
+  const decoderOptions: DecoderOptions = {
+    defaultTenantId: opts.defaultTenantId,
+    maxMessageBytes: opts.maxMessageBytes,
+  };
+  const routes = new Map<string, Route>();
+  for (const [topic, mapping] of mappings) {
+    const decoder = createDecoder(mapping, decoderOptions);
+    if (opts.tombstones !== 'delete' || mapping.mode === 'copy') {
+      routes.set(topic, { mapping, decoder });
+      continue;
+    }
+    const keyColumns = mapping.key.map((k) => {
+      const column = mapping.columns.find((c) => c.name === k);
+      if (column === undefined)
+        throw new Error(`${topic}: key column ${JSON.stringify(k)} is not a mapped column`);
+      return { ...column, required: true };
+    });
+    const keyDecoder = createDecoder({ ...mapping, columns: keyColumns }, decoderOptions);
+    routes.set(topic, { mapping, decoder, keyDecoder });
+  }
+  return routes;
+}
