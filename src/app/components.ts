@@ -17,13 +17,12 @@ import { Dispatcher, laneOf } from '../pipeline/dispatcher.js';
 import { OverflowGate } from '../pipeline/overflow-gate.js';
 import { buildRoutes } from '../pipeline/routes.js';
 import type { SinkRecord } from '../core/sink-record.js';
-import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import type { RetryPolicy } from '../resilience/retry-policy.js';
 import { BatchWriter } from '../sink/batch-writer.js';
 import type { LaneInbox } from '../sink/lane-inbox.js';
 import { checkMappedTables, migrate } from '../sink/migrate.js';
 import { SinkConnection } from '../sink/sink-connection.js';
-import { SinkWorker, type WorkerHooks } from '../sink/sink-worker.js';
+import { SinkWorker, type SinkWorkerOptions } from '../sink/sink-worker.js';
 import type { OffsetStore } from '../sink/offset-store.js';
 import type { TableSql } from '../sink/table-sql.js';
 import { unlessAborted } from '../util/bounded-wait.js';
@@ -78,17 +77,10 @@ export function createDeadLetterSink(kafka: Kafka, config: AppConfig, log: Logge
   });
 }
 
-export interface WorkerPoolDeps {
-  readonly queue: BoundedQueue<SinkRecord>;
-  readonly inbox: LaneInbox;
-  readonly writer: BatchWriter;
-  readonly breaker: CircuitBreaker;
-  readonly retry: RetryPolicy;
-  readonly clock: Clock;
-  readonly tables: readonly TableSql[];
-  readonly hooks: WorkerHooks;
-  readonly log: Logger;
-}
+export type WorkerPoolDeps = Pick<
+  SinkWorkerOptions,
+  'queue' | 'inbox' | 'writer' | 'breaker' | 'retry' | 'clock' | 'hooks' | 'log'
+> & { readonly tables: readonly TableSql[] };
 
 /** sink.workers workers, each with its own connection, sharing the queue, breaker and writer. */
 export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[] {

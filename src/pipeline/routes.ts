@@ -24,12 +24,11 @@ export function buildRoutes(
       routes.set(topic, { mapping, decoder });
       continue;
     }
-    const keyColumns = mapping.key.map((k) => {
-      const column = mapping.columns.find((c) => c.name === k);
-      if (column === undefined)
-        throw new Error(`${topic}: key column ${JSON.stringify(k)} is not a mapped column`);
-      return { ...column, required: true };
-    });
+    // createDecoder above has checked that every key column is a mapped column.
+    const keyColumns = mapping.key.map((k) => ({
+      ...mapping.columns.find((c) => c.name === k)!,
+      required: true,
+    }));
     const keyDecoder = createDecoder({ ...mapping, columns: keyColumns }, decoderOptions);
     routes.set(topic, { mapping, decoder, keyDecoder });
   }
