@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { LoadedConfig } from './config/load-config.js';
 import {
   createCommitter,
+  createConsumer,
   createControlPool,
   createDeadLetterSink,
   createDispatcher,
@@ -55,12 +56,8 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
   const schema = config.database.schema;
   const topics = [...mappings.keys()];
   const releasers = new Releasers((err) => log.warn({ err }, 'error while closing'));
-  const shutdown = new Shutdown({
-    clock,
-    log,
-    timeoutMs: config.shutdown.timeoutMs,
-    stopStepMs: STOP_STEP_MS,
-  });
+  const { timeoutMs } = config.shutdown;
+  const shutdown = new Shutdown({ clock, log, timeoutMs, stopStepMs: STOP_STEP_MS });
   const consumerRef = new LateBound<SinkConsumer>('consumer');
   const events: SinkEvents = new EventEmitter<SinkEventMap>();
   const instrument = new SinkInstrumentation(metrics, coord, log);
@@ -176,29 +173,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
 
     // --- consumer, health, shutdown
     const consumer = consumerRef.bind(
-      new SinkConsumer(
-        kafka,
-        config,
-        topics,
-        dispatcher,
-        {
-          onAssignment: (change) => rebalance.onAssignment(change),
-          readStoredOffsets: (added) => rebalance.readStoredOffsets(added),
-          onBatchFetched: (topic, partition, n, hw) => {
-            lag.highWatermark(topic, partition, Number(hw));
-            instrument.batchFetched(topic, n);
-          },
-          onCrash: (e, restart) => {
-            log.error(
-              { err: e, restart },
-              restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed for good',
-            );
-            if (!restart) shutdown.fail(e);
-          },
-          onFatal: (e) => shutdown.fail(e),
-        },
-        log.child({ component: 'consumer' }),
-      ),
+      createConsumer(kafka, config, topics, dispatcher, { rebalance, lag, instrument, shutdown, log }),
     );
     const health = new SinkHealth({
       workers,

@@ -11,6 +11,9 @@ import { NdjsonDeadLetterSink } from '../dlq/ndjson-dlq.js';
 import { KafkaTopicDeadLetterSink } from '../dlq/topic-dlq.js';
 import type { Backpressure } from '../kafka/backpressure.js';
 import { OffsetCommitter, type CommitTarget } from '../kafka/offset-committer.js';
+import type { RebalanceHandler } from '../kafka/rebalance.js';
+import { SinkConsumer } from '../kafka/sink-consumer.js';
+import type { LagTracker } from '../metrics/lag-tracker.js';
 import type { SinkInstrumentation } from '../metrics/instrumentation.js';
 import { BoundedQueue } from '../pipeline/bounded-queue.js';
 import { Dispatcher, laneOf } from '../pipeline/dispatcher.js';
@@ -28,6 +31,7 @@ import type { TableSql } from '../sink/table-sql.js';
 import { unlessAborted } from '../util/bounded-wait.js';
 import type { Clock } from '../core/clock.js';
 import { KAFKA_COMMIT } from './constants.js';
+import type { Shutdown } from './shutdown.js';
 
 /** Two connections for migrations, the table check, stored offsets on assignment and readiness. */
 export function createControlPool(config: AppConfig): pg.Pool {
@@ -224,4 +228,47 @@ export function createWriter(
     now: () => d.clock.now(),
     ...(config.queue.overflow === 'drop_oldest' ? { beforeCommit: () => d.gate.settled() } : {}),
   });
+}
+
+/**
+ * The group member: rebalances go to the handler, fetched high watermarks to the lag
+ * tracker, and a crash KafkaJS does not recover from stops the sink.
+ */
+export function createConsumer(
+  kafka: Kafka,
+  config: AppConfig,
+  topics: readonly string[],
+  dispatcher: Dispatcher,
+  d: {
+    rebalance: RebalanceHandler;
+    lag: LagTracker;
+    instrument: SinkInstrumentation;
+    shutdown: Shutdown;
+    log: Logger;
+  },
+): SinkConsumer {
+  const { rebalance, lag, instrument, shutdown, log } = d;
+  return new SinkConsumer(
+    kafka,
+    config,
+    topics,
+    dispatcher,
+    {
+      onAssignment: (change) => rebalance.onAssignment(change),
+      readStoredOffsets: (added) => rebalance.readStoredOffsets(added),
+      onBatchFetched: (topic, partition, n, hw) => {
+        lag.highWatermark(topic, partition, Number(hw));
+        instrument.batchFetched(topic, n);
+      },
+      onCrash: (e, restart) => {
+        log.error(
+          { err: e, restart },
+          restart ? 'consumer crashed; KafkaJS restarts it' : 'consumer crashed for good',
+        );
+        if (!restart) shutdown.fail(e);
+      },
+      onFatal: (e) => shutdown.fail(e),
+    },
+    log.child({ component: 'consumer' }),
+  );
 }
