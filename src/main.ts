@@ -4,8 +4,12 @@
 // queue.overflow=error, 4 the drain did not finish within SHUTDOWN_TIMEOUT_MS (open
 // transactions rolled back; what was not committed is re-read on restart), 130 a second
 // signal (or a signal during `migrate`): exit at once.
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
-import { loadConfig, type LoadedConfig } from './config/load-config.js';
+import { loadConfig, schemaLeaves, type LoadedConfig } from './config/load-config.js';
+import { helpText, parseCommandLine, type CommandLine, type FlagSetting } from './cli/command-line.js';
+import { projectRoot } from './util/project-root.js';
 import { createLogger, redactUrl, type Logger } from './core/logger.js';
 import { startSink, type SinkHandle } from './app.js';
 import { migrate } from './sink/migrate.js';
@@ -19,6 +23,22 @@ const EXIT_AT_ONCE = 130;
  * (a broker or database that does not answer must not keep it alive).
  */
 const EXIT_GRACE_MS = 3000;
+
+/** Each setting with its env name and convict's flag, for the command line and --help. */
+function flagSettings(): FlagSetting[] {
+  const out: FlagSetting[] = [];
+  for (const [key, leaf] of schemaLeaves())
+    if (leaf.env !== undefined && leaf.arg !== undefined)
+      out.push({ key, env: leaf.env, arg: leaf.arg, doc: leaf.doc });
+  return out;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
 function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError) return 2;
@@ -74,9 +94,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const argv = process.argv.slice(2);
-  const command = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'run';
-  const args = command === 'run' && argv[0] !== 'run' ? argv : argv.slice(1);
+  const settings = flagSettings();
+  let cl: CommandLine;
+  try {
+    cl = parseCommandLine(process.argv.slice(2), settings);
+  } catch (e) {
+    die(null, e, 'usage');
+  }
+  if (cl.kind === 'version' || cl.kind === 'help') {
+    const version = packageVersion();
+    process.stdout.write(cl.kind === 'version' ? `${version}\n` : helpText(cl.command, settings, version));
+    process.exit(0);
+  }
+  const { command, args } = cl;
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig({ args });
@@ -95,13 +125,6 @@ async function main(): Promise<void> {
       die(logger, e, `migration failed (database ${redactUrl(loaded.config.database.url)})`);
     }
   }
-  if (command !== 'run')
-    die(
-      logger,
-      new ConfigError(`unknown command ${JSON.stringify(command)}; expected run or migrate`),
-      'usage',
-    );
-
   const timeoutMs = loaded.config.shutdown.timeoutMs;
   let handle: SinkHandle | null = null;
   onFirstSignal = () => {
