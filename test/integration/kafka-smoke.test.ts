@@ -17,7 +17,13 @@ test('KafkaJS against the local broker: topics, keyed produce, group with manual
   const topic = randomName('smoke.');
   const groupId = randomName('smoke-group-');
   const admin: Admin = kafka.admin();
-  const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  // Idempotent: a produce request retried after a timeout (a loaded machine, a broker just
+  // started) would otherwise append its records twice, and the counts below are exact.
+  const producer: Producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
 
   await waitFor(() => admin.connect().then(() => true), {
