@@ -352,7 +352,7 @@ async function measureLatency(
   await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions }], waitForLeaders: true });
   const sink = await startSink(loadConfig({ env }), { log: createLogger('warn'), http: false });
   const latencies: number[] = [];
-  sink.events.on('committed', (batch: readonly SinkRecord[], now: number) => {
+  sink.on('committed', (batch: readonly SinkRecord[], now: number) => {
     for (const r of batch) latencies.push(now - r.timestamp);
   });
   await new Promise((r) => setTimeout(r, 3000)); // joined and idle before the clock starts

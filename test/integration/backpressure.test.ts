@@ -55,23 +55,23 @@ async function slowSink(t: TestContext, label: string, holdMs: number): Promise<
   );
   t.after(() => sink.kill());
   const run: Run = { events: [], peakRecords: 0, peakPausedTopics: 0 };
-  const pausedTopics = (): number => sink.consumer.consumer.paused().length;
-  sink.events.on('pause', (stats: QueueStats) => {
+  const pausedTopics = (): number => sink.snapshot().consumer.kafkaPaused.length;
+  sink.on('pause', (stats: QueueStats) => {
     run.events.push({ kind: 'pause', stats, pausedTopics: pausedTopics() });
   });
-  sink.events.on('resume', (stats: QueueStats) => {
+  sink.on('resume', (stats: QueueStats) => {
     run.events.push({ kind: 'resume', stats, pausedTopics: pausedTopics() });
   });
   // Newly assigned partitions stay paused until sought to their stored offsets; that pause
   // is not backpressure, so sampling starts once records flow.
-  await waitFor(() => sink.queue.stats().records > 0, 'nothing was queued', 60_000, 5);
+  await waitFor(() => sink.snapshot().queue.records > 0, 'nothing was queued', 60_000, 5);
   const sampler = setInterval(() => {
-    run.peakRecords = Math.max(run.peakRecords, sink.queue.stats().records);
+    run.peakRecords = Math.max(run.peakRecords, sink.snapshot().queue.records);
     run.peakPausedTopics = Math.max(run.peakPausedTopics, pausedTopics());
   }, 5);
   t.after(() => clearInterval(sampler));
   let joins = 0;
-  sink.consumer.consumer.on(sink.consumer.consumer.events.GROUP_JOIN, () => joins++);
+  sink.on('joined', () => joins++);
 
   await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'slow sink did not finish', 120_000);
   clearInterval(sampler);

@@ -96,12 +96,12 @@ test('the group coordinator killed -9 twice in turn mid-write: every record appl
       [...(await highWatermarks(ctx.admin, [topic])).values()].reduce((a, b) => a + b, 0);
     await waitFor(
       async () =>
-        sink.queue.stats().records + (await tableCount(ctx.db, ctx.schema, 'bars')) >= (await logEnd()),
+        sink.snapshot().queue.records + (await tableCount(ctx.db, ctx.schema, 'bars')) >= (await logEnd()),
       async () =>
-        `round ${round}: the member did not queue the new records (queue ${JSON.stringify(sink.queue.stats())}, ` +
-        `table ${await tableCount(ctx.db, ctx.schema, 'bars')} of ${produced}, assigned ${sink.consumer.assignment.size}, ` +
-        `joined ${sink.consumer.isJoined}, paused ${sink.consumer.isPaused}, ` +
-        `KafkaJS paused ${JSON.stringify(sink.consumer.consumer.paused())}, ` +
+        `round ${round}: the member did not queue the new records (queue ${JSON.stringify(sink.snapshot().queue)}, ` +
+        `table ${await tableCount(ctx.db, ctx.schema, 'bars')} of ${produced}, assigned ${sink.snapshot().consumer.assigned}, ` +
+        `joined ${sink.snapshot().consumer.joined}, paused ${sink.snapshot().consumer.paused}, ` +
+        `KafkaJS paused ${JSON.stringify(sink.snapshot().consumer.kafkaPaused)}, ` +
         `log end ${JSON.stringify([...(await highWatermarks(ctx.admin, [topic]))])}, ` +
         `PostgreSQL ${JSON.stringify([...(await storedOffsets(ctx.db, ctx.schema, ctx.groupId))])})`,
       60_000,

@@ -49,8 +49,8 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   );
   running.sink = sink;
   await waitFor(
-    () => sink.queue.stats().records === RECORDS && sink.queue.stats().queued === 0,
-    () => `the batch of ${RECORDS} records is not in flight (${JSON.stringify(sink.queue.stats())})`,
+    () => sink.snapshot().queue.records === RECORDS && sink.snapshot().queue.queued === 0,
+    () => `the batch of ${RECORDS} records is not in flight (${JSON.stringify(sink.snapshot().queue)})`,
   );
 
   // A second member joins: the rebalance takes one partition from the sink mid-batch.
@@ -59,7 +59,7 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   await other.connect();
   await other.subscribe({ topics: [topic], fromBeginning: true });
   await other.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: () => Promise.resolve() });
-  await waitFor(() => sink.consumer.assignment.size === 1, 'the sink did not lose a partition', 60_000);
+  await waitFor(() => sink.snapshot().consumer.assigned === 1, 'the sink did not lose a partition', 60_000);
 
   // The batch commits to PostgreSQL, partitions of both owners; then the other member leaves.
   await setHold(false);
@@ -67,7 +67,11 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), RECORDS);
   await other.disconnect();
   delete running.other;
-  await waitFor(() => sink.consumer.assignment.size === 2, 'the sink did not get its partition back', 60_000);
+  await waitFor(
+    () => sink.snapshot().consumer.assigned === 2,
+    'the sink did not get its partition back',
+    60_000,
+  );
 
   const end = await highWatermarks(ctx.admin, [topic]);
   let committed = new Map<string, number>();

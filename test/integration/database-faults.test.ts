@@ -51,8 +51,8 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
   );
   closers.push(() => sink.kill());
   let joins = 0;
-  sink.consumer.consumer.on(sink.consumer.consumer.events.GROUP_JOIN, () => joins++);
-  await waitFor(() => sink.consumer.isJoined, 'never joined', 30_000);
+  sink.on('joined', () => joins++);
+  await waitFor(() => sink.snapshot().consumer.joined, 'never joined', 30_000);
   const joinsBefore = joins;
   await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 10_000)));
   const privateDb = new pg.Pool({ connectionString: pgPrivate.url, max: 1 });
@@ -74,7 +74,7 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
     const h = await getJson(sink.metricsPort, '/readyz');
     if (h.status === 503) sawUnready = true;
     if (h.body.circuit_state === 'open') sawOpen = true;
-    if (sink.consumer.isPaused) sawPaused = true;
+    if (sink.snapshot().consumer.paused) sawPaused = true;
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.ok(sawOpen, 'breaker opened during the outage');

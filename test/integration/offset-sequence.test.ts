@@ -145,7 +145,7 @@ test('partitions kept through a rebalance while their records are queued: no off
   sinks.push(keeper);
   await waitFor(
     async () =>
-      (await tableCount(ctx.db, ctx.schema, 'bars')) >= 2000 && keeper.queue.stats().records >= 4000,
+      (await tableCount(ctx.db, ctx.schema, 'bars')) >= 2000 && keeper.snapshot().queue.records >= 4000,
     'the first member wrote nothing or queued too little',
     60_000,
     50,

@@ -87,7 +87,7 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
   const sink = await startSink(ctx.config(SINK_ENV), { log: createLogger('error') });
   running.sink = sink;
   let paused = false;
-  sink.events.on('pause', () => (paused = true));
+  sink.on('pause', () => (paused = true));
   let peakRss = 0;
   const rss = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   t.after(() => clearInterval(rss));
@@ -117,7 +117,7 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
   // The DLQ recovers: the gate drains, fetching resumes, everything is handled.
   await setDlqMaxMessageBytes(ctx, 16 * 1024 * 1024);
   await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'drop_oldest sink did not finish', 180_000, 250);
-  const gate = sink.overflowGate.stats();
+  const gate = sink.snapshot().overflowGate;
   await sink.stop();
 
   const ident = (v: Record<string, unknown>): string => `${String(v.symbol)}@${String(v.ts)}`;

@@ -45,7 +45,7 @@ test('drop_oldest under a slow sink: DLQ holds exactly the dropped records, the 
   );
   t.after(() => sink.kill());
   let paused = false;
-  sink.events.on('pause', () => (paused = true));
+  sink.on('pause', () => (paused = true));
   await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'drop_oldest sink did not finish', 120_000);
   await sink.stop();
 

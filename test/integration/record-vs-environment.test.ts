@@ -144,7 +144,7 @@ test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 4
     { log: createLogger('silent') },
   );
   t.after(() => sink.kill());
-  await waitFor(() => sink.consumer.isJoined, 'never joined', 30_000);
+  await waitFor(() => sink.snapshot().consumer.joined, 'never joined', 30_000);
   await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 8000)));
   await waitFor(
     async () => (await ctx.db.query(`SELECT 1 FROM ${ctx.schema}.bars LIMIT 1`)).rowCount === 1,
@@ -164,7 +164,7 @@ test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 4
     if (r.status === 503 && reason !== undefined) named = reason;
     if ((await sink.metrics.registry.metrics()).includes('mds_sink_environment_error{sqlstate="42P01"} 1'))
       gauge = true;
-    if (sink.consumer.isPaused) paused = true;
+    if (sink.snapshot().consumer.paused) paused = true;
     await new Promise((res) => setTimeout(res, 250));
   }
   assert.notEqual(named, '', '/readyz answered 503 naming SQLSTATE 42P01 while the table was away');
@@ -274,7 +274,7 @@ async function environmentOutage(
     { log: createLogger('silent') },
   );
   t.after(() => sink.kill());
-  await waitFor(() => sink.consumer.isJoined, 'never joined', 30_000);
+  await waitFor(() => sink.snapshot().consumer.joined, 'never joined', 30_000);
   await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 3000)));
   await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'first half not applied', 60_000);
   await ctx.db.query(breakSql(ctx.schema));

@@ -194,7 +194,7 @@ test('stop above the high watermark with a large backlog: nothing fetched after 
   const submitted = async (): Promise<number> =>
     (await sink.metrics.itemsSubmitted.get()).values.reduce((n, v) => n + v.value, 0);
   await waitFor(
-    async () => sink.consumer.isPaused && (await tableCount(ctx.db, ctx.schema, 'bars')) > 0,
+    async () => sink.snapshot().consumer.paused && (await tableCount(ctx.db, ctx.schema, 'bars')) > 0,
     'the queue never rose above the high watermark while writing',
     60_000,
   );
