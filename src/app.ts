@@ -46,7 +46,7 @@ import { systemClock } from './core/clock.js';
 import { LateBound } from './util/late-bound.js';
 import { Releasers } from './util/releasers.js';
 
-export type { SinkDeps, SinkHandle, SinkSnapshot } from './app/types.js';
+export type { SinkDeps, SinkHandle } from './app/types.js';
 
 export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<SinkHandle> {
   const { config, mappings } = loaded;
