@@ -89,3 +89,15 @@ export function errorText(e: unknown): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A small state file's trimmed text, or '' when it does not exist. */
+export function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** A failure the user can act on: printed as one "services.sh: error: …" line. */
+export class ServicesError extends Error {}

@@ -8,9 +8,18 @@ import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pidRuns, portOpen, portOwner, portSocket, readTail, sleep } from './host.js';
-
-export class ServicesError extends Error {}
+import { KafkaJars } from './kafka-jars.js';
+import { serverProperties } from './kafka-properties.js';
+import {
+  ServicesError,
+  pidRuns,
+  portOpen,
+  portOwner,
+  portSocket,
+  readTail,
+  readText,
+  sleep,
+} from './host.js';
 
 export interface KafkaEnv {
   readonly root: string;
@@ -26,11 +35,8 @@ export interface KafkaEnv {
 export class KafkaCluster {
   readonly dir: string;
   readonly nodes: readonly number[];
-  readonly version: string;
   private readonly conf: string;
-  private readonly libs: string;
-  /** <cache>/kafka-<version>: the jars in libs/, the .resolved marker, the resolution lock. */
-  readonly jarHome: string;
+  readonly jars: KafkaJars;
 
   constructor(
     private readonly env: KafkaEnv,
@@ -41,9 +47,7 @@ export class KafkaCluster {
     this.dir = path.join(env.runDir, brokers === 1 ? 'kafka-single' : 'kafka-cluster3');
     this.nodes = brokers === 1 ? [1] : [1, 2, 3];
     this.conf = path.join(env.root, 'scripts/kafka');
-    this.version = kafkaVersion(this.conf);
-    this.jarHome = path.join(env.cacheDir, `kafka-${this.version}`);
-    this.libs = path.join(this.jarHome, 'libs');
+    this.jars = new KafkaJars(this.conf, env.cacheDir, env.java, env.say);
   }
 
   brokerPort(i: number): number {
@@ -87,80 +91,6 @@ export class KafkaCluster {
     );
   }
 
-  checkJava(): void {
-    const r = spawnSync(this.env.java, ['-XshowSettings:properties', '-version'], { encoding: 'utf8' });
-    if (r.error)
-      throw new ServicesError(`no java on PATH (Kafka ${this.version} needs Java 17+; set JAVA_HOME)`);
-    const v = /java\.specification\.version = (\S+)/.exec(r.stderr)?.[1] ?? '';
-    if (v.startsWith('1.') || (Number(v) >= 9 && Number(v) <= 16)) {
-      throw new ServicesError(`Kafka ${this.version} needs Java 17+, ${this.env.java} is ${v}`);
-    }
-  }
-
-  /** The jars match the pom (its sha256 is in the .resolved marker) and the broker jar is there. */
-  jarsResolved(): boolean {
-    const home = this.jarHome;
-    return (
-      readText(path.join(home, '.resolved')) === this.pomHash() &&
-      fs.existsSync(path.join(this.libs, `kafka_2.13-${this.version}.jar`))
-    );
-  }
-
-  /**
-   * Copies the pom's runtime dependencies into the cache. Callers hold <cache>/kafka-<v>/.lock
-   * (checkouts share the cache) and check jarsResolved() first.
-   */
-  resolveJars(): void {
-    const home = this.jarHome;
-    const hasMvn = spawnSync('sh', ['-c', 'command -v mvn'], { stdio: 'ignore' }).status === 0;
-    if (!hasMvn)
-      throw new ServicesError(
-        `Maven (mvn) is needed once to fetch the Kafka ${this.version} jars into ${this.libs}`,
-      );
-    this.env.say(`resolving Kafka ${this.version} runtime jars into ${this.libs} (once)`);
-    const t0 = Date.now();
-    const tmp = path.join(home, `libs.tmp.${process.pid}`);
-    const log = path.join(home, 'resolve.log');
-    fs.rmSync(tmp, { recursive: true, force: true });
-    const out = fs.openSync(log, 'w');
-    const r = spawnSync(
-      'mvn',
-      [
-        '-q',
-        '-B',
-        '-f',
-        path.join(this.conf, 'pom.xml'),
-        'org.apache.maven.plugins:maven-dependency-plugin:3.7.0:copy-dependencies',
-        '-DincludeScope=runtime',
-        `-DoutputDirectory=${tmp}`,
-      ],
-      { stdio: ['ignore', out, out] },
-    );
-    fs.closeSync(out);
-    if (r.status !== 0) {
-      process.stderr.write((readTail(log, 30) ?? '') + '\n');
-      fs.rmSync(tmp, { recursive: true, force: true });
-      throw new ServicesError(`Maven could not resolve ${this.conf}/pom.xml (log: ${log})`);
-    }
-    // A silent broker is the classic failure here: check the logging jars the pom is there for.
-    const jars = fs.readdirSync(tmp);
-    for (const want of [`kafka_2.13-${this.version}.jar`, 'slf4j-api-1.7.36.jar']) {
-      if (!jars.includes(want)) throw new ServicesError(`resolved jars lack ${want} (see ${tmp})`);
-    }
-    for (const prefix of ['log4j-slf4j-impl-', 'log4j-core-']) {
-      if (!jars.some((j) => j.startsWith(prefix))) {
-        throw new ServicesError(`resolved jars lack ${prefix.slice(0, -1)} (see ${tmp})`);
-      }
-    }
-    if (jars.some((j) => j.startsWith('slf4j-api-2.'))) {
-      throw new ServicesError('slf4j-api 2.x was resolved; the 1.x binding would be ignored');
-    }
-    fs.rmSync(this.libs, { recursive: true, force: true });
-    fs.renameSync(tmp, this.libs);
-    fs.writeFileSync(path.join(home, '.resolved'), this.pomHash() + '\n');
-    this.env.say(`resolved ${jars.length} jars in ${Math.round((Date.now() - t0) / 1000)}s`);
-  }
-
   /** Writes properties, formats if needed and launches the JVM detached; does not wait. */
   async startNode(i: number): Promise<void> {
     if (this.pid(i) !== undefined) return;
@@ -175,7 +105,7 @@ export class KafkaCluster {
     fs.mkdirSync(path.join(d, 'data'), { recursive: true });
     fs.mkdirSync(path.join(d, 'logs'), { recursive: true });
     if (this.brokers === 1) fs.writeFileSync(path.join(this.dir, 'port'), `${this.brokerPort(i)}\n`);
-    fs.writeFileSync(path.join(d, 'server.properties'), this.properties(i));
+    fs.writeFileSync(path.join(d, 'server.properties'), serverProperties(this, i));
     this.format(i);
     let offset = 0;
     try {
@@ -203,7 +133,7 @@ export class KafkaCluster {
         `-Dkafka.logs.dir=${d}/logs`,
         `-Dlog4j2.configurationFile=${this.conf}/log4j2.xml`,
         '-cp',
-        `${this.libs}/*`,
+        `${this.jars.libs}/*`,
         'kafka.Kafka',
         path.join(d, 'server.properties'),
       ],
@@ -366,7 +296,7 @@ export class KafkaCluster {
         '-Xmx256m',
         '-XX:+UseSerialGC',
         '-cp',
-        `${this.libs}/*`,
+        `${this.jars.libs}/*`,
         `-Dlog4j2.configurationFile=${this.conf}/tools-log4j2.xml`,
         'kafka.tools.StorageTool',
         'format',
@@ -385,74 +315,6 @@ export class KafkaCluster {
       throw new ServicesError(`formatting node ${i} failed (log: ${log})`);
     }
   }
-
-  private properties(i: number): string {
-    const [bp, cp] = [this.brokerPort(i), this.controllerPort(i)];
-    const voters = [1, 2, 3].map((n) => `${n}@127.0.0.1:${this.controllerPort(n)}`).join(',');
-    const lines = [
-      '# Written by scripts/services.sh on each start; edits are overwritten.',
-      'process.roles=broker,controller',
-      `node.id=${i}`,
-      `listeners=PLAINTEXT://127.0.0.1:${bp},CONTROLLER://127.0.0.1:${cp}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${bp},CONTROLLER://127.0.0.1:${cp}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-      `log.dirs=${this.nodeDir(i)}/data`,
-      ...(this.brokers === 1
-        ? [
-            `controller.quorum.bootstrap.servers=127.0.0.1:${cp}`,
-            'offsets.topic.replication.factor=1',
-            'offsets.topic.num.partitions=1',
-            'transaction.state.log.replication.factor=1',
-            'transaction.state.log.min.isr=1',
-            'transaction.state.log.num.partitions=1',
-            'share.coordinator.state.topic.replication.factor=1',
-            'share.coordinator.state.topic.min.isr=1',
-          ]
-        : [
-            `controller.quorum.voters=${voters}`,
-            'offsets.topic.replication.factor=3',
-            'offsets.topic.num.partitions=3',
-            'transaction.state.log.replication.factor=3',
-            'transaction.state.log.min.isr=2',
-            'transaction.state.log.num.partitions=3',
-            'share.coordinator.state.topic.replication.factor=3',
-            'share.coordinator.state.topic.min.isr=2',
-            '# Fault tests kill one node: topics they create without an explicit RF survive that.',
-            'default.replication.factor=3',
-            'min.insync.replicas=2',
-            '# A SIGKILLed node keeps its partition leaderships until the controller fences it',
-            '# (default 9 s session); fault tests want a faster failover on this loopback cluster.',
-            'broker.session.timeout.ms=4000',
-            'broker.heartbeat.interval.ms=1000',
-          ]),
-      'num.partitions=1',
-      'auto.create.topics.enable=true',
-      'group.initial.rebalance.delay.ms=0',
-      'num.io.threads=2',
-      'num.network.threads=2',
-      'num.recovery.threads.per.data.dir=1',
-      '# The cleaner allocates its dedupe buffer on-heap at startup (default 128 MiB).',
-      'log.cleaner.dedupe.buffer.size=33554432',
-    ];
-    return lines.join('\n') + '\n';
-  }
-
-  private pomHash(): string {
-    return crypto
-      .createHash('sha256')
-      .update(fs.readFileSync(path.join(this.conf, 'pom.xml')))
-      .digest('hex');
-  }
-}
-
-function kafkaVersion(conf: string): string {
-  const m = /<kafka\.version>(.*)<\/kafka\.version>/.exec(
-    fs.readFileSync(path.join(conf, 'pom.xml'), 'utf8'),
-  );
-  if (!m?.[1]) throw new ServicesError(`no <kafka.version> in ${conf}/pom.xml`);
-  return m[1];
 }
 
 /** 22 characters of URL-safe base64 not starting with '-', as StorageTool expects. */
@@ -460,13 +322,5 @@ function randomClusterId(): string {
   for (;;) {
     const id = crypto.randomBytes(16).toString('base64url');
     if (!id.startsWith('-') && id.length === 22) return id;
-  }
-}
-
-export function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return '';
   }
 }

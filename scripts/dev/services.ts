@@ -6,16 +6,16 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KafkaCluster, ServicesError, readText, type KafkaEnv } from './kafka.js';
-import { portOwner } from './host.js';
+import { KafkaCluster, type KafkaEnv } from './kafka.js';
+import { ServicesError, portOwner, readText } from './host.js';
 import {
   devPostgresRunning,
   ensureDevPostgres,
-  pgIsReady,
   removeDevPostgres,
   stopDevPostgres,
   type DevPostgres,
-} from './postgres.js';
+} from './dev-postgres.js';
+import { pgIsReady } from './postgres.js';
 
 const USAGE = `Local services for development and tests: a real Kafka 4.x broker (KRaft, run from Maven jars
 cached outside the repository, no Docker) and PostgreSQL (the one already answering, or a
@@ -163,8 +163,8 @@ function printEnv(c: Context): void {
 
 /** Jars for this pom, resolved under the cache's lock (checkouts share the cache). */
 function ensureJars(k: KafkaCluster): void {
-  if (k.jarsResolved()) return;
-  fs.mkdirSync(k.jarHome, { recursive: true });
+  if (k.jars.resolved()) return;
+  fs.mkdirSync(k.jars.home, { recursive: true });
   // The check and the resolution run again under the lock in a child: flock(1) is the lock
   // other checkouts' services.sh take on the same cache.
   const r = spawnSync(
@@ -172,7 +172,7 @@ function ensureJars(k: KafkaCluster): void {
     [
       '-w',
       '600',
-      path.join(k.jarHome, '.lock'),
+      path.join(k.jars.home, '.lock'),
       process.execPath,
       ...process.execArgv,
       __filename,
@@ -181,14 +181,15 @@ function ensureJars(k: KafkaCluster): void {
     ],
     { stdio: 'inherit' },
   );
-  if (r.status !== 0) throw new ServicesError(`Kafka jars not resolved (see above; lock ${k.jarHome}/.lock)`);
+  if (r.status !== 0)
+    throw new ServicesError(`Kafka jars not resolved (see above; lock ${k.jars.home}/.lock)`);
 }
 
 async function cmdStatus(c: Context): Promise<number> {
   const { kafka } = c;
   let rc = 0;
   process.stdout.write(
-    `kafka ${kafka.version} (${kafka.brokers === 1 ? '1 node' : '3 nodes'}, ${kafka.dir}):\n`,
+    `kafka ${kafka.jars.version} (${kafka.brokers === 1 ? '1 node' : '3 nodes'}, ${kafka.dir}):\n`,
   );
   const external = await kafka.external();
   for (const i of kafka.nodes) {
@@ -230,7 +231,7 @@ async function cmdUp(c: Context): Promise<void> {
       `kafka: using the broker already answering on 127.0.0.1:${port} (not managed here: ${portOwner(port)})`,
     );
   } else {
-    kafka.checkJava();
+    kafka.jars.checkJava();
     ensureJars(kafka);
     fs.mkdirSync(kafka.dir, { recursive: true });
     const started: number[] = [];
@@ -299,7 +300,7 @@ async function cmdStartBroker(c: Context): Promise<void> {
       `start-broker ${n}: no other node of ${kafka.dir} is running, and one node alone cannot form the KRaft quorum (2 of 3 voters); use 'up --brokers 3'`,
     );
   }
-  kafka.checkJava();
+  kafka.jars.checkJava();
   ensureJars(kafka);
   const started: number[] = [];
   if (kafka.pid(n) !== undefined) say(`node ${n} is already running`);
@@ -313,7 +314,7 @@ async function cmdStartBroker(c: Context): Promise<void> {
 async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === '__resolve-jars') {
     const c = context(parseArgs(['up', ...argv.slice(1)]) as Args);
-    if (!c.kafka.jarsResolved()) c.kafka.resolveJars();
+    if (!c.kafka.jars.resolved()) c.kafka.jars.resolve();
     return 0;
   }
   const args = parseArgs(argv);

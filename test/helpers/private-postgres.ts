@@ -1,13 +1,13 @@
 // A throw-away PostgreSQL cluster for fault tests (stop it under a running sink, start it again)
 // without touching the shared server: initdb + pg_ctl in a temp dir on a free loopback port.
 // The cluster code is scripts/dev/postgres.ts, which scripts/services.sh uses too.
-import { startPrivatePostgres, type PrivatePostgres } from '../../scripts/dev/postgres.js';
+import { startPrivatePostgres, type PrivatePostgres } from '../../scripts/dev/private-postgres.js';
 
 export {
   startPrivatePostgres,
   type PrivatePostgres,
   type PrivatePostgresOptions,
-} from '../../scripts/dev/postgres.js';
+} from '../../scripts/dev/private-postgres.js';
 
 /**
  * A private cluster for one test, and a list of closers that run (last first) before the
