@@ -322,27 +322,18 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const c = context(args);
-  switch (args.cmd) {
-    case 'up':
-      await cmdUp(c);
-      return 0;
-    case 'down':
-      await cmdDown(c);
-      return 0;
-    case 'status':
-      return cmdStatus(c);
-    case 'env':
-      printEnv(c);
-      return 0;
-    case 'stop-broker':
-      await cmdStopBroker(c);
-      return 0;
-    case 'start-broker':
-      await cmdStartBroker(c);
-      return 0;
-  }
+  return COMMAND_RUNNERS[args.cmd](context(args));
 }
+
+/** Each command; the number is the exit code (status: 3 when something is not ready). */
+const COMMAND_RUNNERS: Record<Command, (c: Context) => Promise<number>> = {
+  up: (c) => cmdUp(c).then(() => 0),
+  down: (c) => cmdDown(c).then(() => 0),
+  status: cmdStatus,
+  env: (c) => Promise.resolve(printEnv(c)).then(() => 0),
+  'stop-broker': (c) => cmdStopBroker(c).then(() => 0),
+  'start-broker': (c) => cmdStartBroker(c).then(() => 0),
+};
 
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),

@@ -12,16 +12,9 @@ import { SinkMetrics } from '../../../src/metrics/sink-metrics.js';
 
 function parts() {
   const events = new EventEmitter<SinkEventMap>();
-  const queueStats: QueueStats = {
-    records: 0,
-    bytes: 0,
-    queued: 0,
-    capacityRecords: 100,
-    capacityBytes: 1000,
-    high: false,
-  };
+  const empty = { records: 0, bytes: 0, queued: 0 };
   const state = {
-    queue: queueStats,
+    queue: { ...empty, capacityRecords: 100, capacityBytes: 1000, high: false } as QueueStats,
     gate: { records: 0, bytes: 0, peakRecords: 0, peakBytes: 0, full: false } as OverflowGateStats,
     joined: false,
     paused: false,
