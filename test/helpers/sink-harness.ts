@@ -14,6 +14,11 @@ import { createLogger } from '../../src/core/logger.js';
 import { databaseUrl, kafkaBrokers, randomName, waitFor as poll } from './services.js';
 import { migrate } from '../../src/sink/migrate.js';
 
+// What integration tests use alongside the harness, so one namespace import serves a test.
+export { startSink, type SinkHandle } from '../../src/app.js';
+export { createLogger } from '../../src/core/logger.js';
+export { builtinMappings } from '../../src/config/builtin-mappings.js';
+
 export const BROKERS = kafkaBrokers();
 export const DATABASE_URL = databaseUrl();
 

@@ -6,17 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigResourceTypes } from 'kafkajs';
-import { startSink, type SinkHandle } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import {
-  caughtUp,
-  createTestContext,
-  sampleBatch,
-  toKafka,
-  waitFor,
-  storedOffsets,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 
 const RECORDS = 40_000;
@@ -26,7 +16,7 @@ const GATE_BYTES = 400_000;
 /** Records one fetch can bring past a bound (KAFKA_MAX_BYTES below, ~270 wire bytes a record, whole batches). */
 const FETCH_OVERSHOOT = 3000;
 
-async function setDlqMaxMessageBytes(ctx: TestContext, bytes: number): Promise<void> {
+async function setDlqMaxMessageBytes(ctx: harness.TestContext, bytes: number): Promise<void> {
   await ctx.admin.alterConfigs({
     validateOnly: false,
     resources: [
@@ -44,7 +34,7 @@ async function setDlqMaxMessageBytes(ctx: TestContext, bytes: number): Promise<v
  * with its default size) and refuses every record batch, so each DLQ write fails with
  * MESSAGE_TOO_LARGE; and a slow table, so the queue overflows and records are dropped.
  */
-async function failingDlqAndSlowTable(ctx: TestContext): Promise<void> {
+async function failingDlqAndSlowTable(ctx: harness.TestContext): Promise<void> {
   await ctx.createTopics(['bars'], 2);
   await ctx.admin.createTopics({
     topics: [
@@ -73,18 +63,18 @@ const SINK_ENV = {
 };
 
 test('drop_oldest with a DLQ slower than the input: the overflow gate stays bounded, the member pauses, nothing is lost', async (t) => {
-  const ctx = await createTestContext('dropgate');
+  const ctx = await harness.createTestContext('dropgate');
   // Stop the member before its topics and schema go away.
-  const running: { sink?: SinkHandle } = {};
+  const running: { sink?: harness.SinkHandle } = {};
   t.after(async () => {
     await running.sink?.kill();
     await ctx.cleanup();
   });
   await failingDlqAndSlowTable(ctx);
-  const msgs = sampleBatch('bars', RECORDS, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const msgs = harness.sampleBatch('bars', RECORDS, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
 
-  const sink = await startSink(ctx.config(SINK_ENV), { log: createLogger('error') });
+  const sink = await harness.startSink(ctx.config(SINK_ENV), { log: harness.createLogger('error') });
   running.sink = sink;
   let paused = false;
   sink.on('pause', () => (paused = true));
@@ -96,7 +86,7 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
   const limit = QUEUE_CAPACITY + GATE_RECORDS + FETCH_OVERSHOOT;
 
   // While the DLQ fails, the member may hold the queue and the gate, and one fetch more.
-  await waitFor(
+  await harness.waitFor(
     async () => paused || (await fetched()) > limit,
     async () => `neither paused nor past ${limit} fetched records (fetched ${await fetched()})`,
     60_000,
@@ -116,7 +106,12 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
 
   // The DLQ recovers: the gate drains, fetching resumes, everything is handled.
   await setDlqMaxMessageBytes(ctx, 16 * 1024 * 1024);
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'drop_oldest sink did not finish', 180_000, 250);
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'drop_oldest sink did not finish',
+    180_000,
+    250,
+  );
   const gate = sink.snapshot().overflowGate;
   await sink.stop();
 
@@ -151,31 +146,31 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
 });
 
 test('drop_oldest: a graceful stop while the DLQ fails ends once the DLQ is back, with nothing lost or written twice', async (t) => {
-  const ctx = await createTestContext('dropstop');
-  const running: { sink?: SinkHandle } = {};
+  const ctx = await harness.createTestContext('dropstop');
+  const running: { sink?: harness.SinkHandle } = {};
   t.after(async () => {
     // Bounded: a member that cannot stop must not hang the test file.
     await Promise.race([running.sink?.kill(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     await ctx.cleanup();
   });
   await failingDlqAndSlowTable(ctx);
-  const msgs = sampleBatch('bars', 10_000, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
-  const sink = await startSink(ctx.config(SINK_ENV), { log: createLogger('error') });
+  const msgs = harness.sampleBatch('bars', 10_000, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
+  const sink = await harness.startSink(ctx.config(SINK_ENV), { log: harness.createLogger('error') });
   running.sink = sink;
   // Records dropped and waiting for the failing DLQ (the file half of each failed write lands).
-  await waitFor(() => readNdjson(ctx.dlqDir).length > 0, 'no record was dropped', 60_000);
+  await harness.waitFor(() => readNdjson(ctx.dlqDir).length > 0, 'no record was dropped', 60_000);
 
   let stopped = false;
   const stopping = sink.stop().then(() => (stopped = true));
   await new Promise((r) => setTimeout(r, 2000)); // the drain meets DLQ failures
   await setDlqMaxMessageBytes(ctx, 16 * 1024 * 1024);
-  await waitFor(() => stopped, 'stop() did not end after the DLQ came back', 60_000);
+  await harness.waitFor(() => stopped, 'stop() did not end after the DLQ came back', 60_000);
   await stopping;
 
   // Every record is in the table or in both DLQ destinations, or not yet applied (read again
   // by the next member: at or past its partition's next_offset); none is in two of these.
-  const stored = await storedOffsets(ctx.db, ctx.schema, ctx.groupId);
+  const stored = await harness.storedOffsets(ctx.db, ctx.schema, ctx.groupId);
   const fileDlq = readNdjson(ctx.dlqDir);
   const coords = (ds: readonly { partition: number; offset: number }[]): Set<string> =>
     new Set(ds.map((d) => `${d.partition}/${d.offset}`));
