@@ -44,6 +44,11 @@ function sys(code: string, label = code): Row {
   return [label, sysError(code), { kind: T, code, message: `connect ${code} 127.0.0.1:5432` }];
 }
 
+/** node-postgres's own connection errors: no code, so the message decides (transient). */
+function pgClient(label: string, message: string, code: string): Row {
+  return [label, new Error(message), { kind: T, code, message }];
+}
+
 const rows: Row[] = [
   // SQLSTATE, transient: the server or the connection, not the data
   sql('08006 connection_failure (class 08)', '08006', T, 'connection_exception'),
@@ -102,35 +107,19 @@ const rows: Row[] = [
     { kind: T, code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5432' },
   ],
   // node-postgres connection messages (no code)
-  [
+  pgClient(
     'pg: Connection terminated unexpectedly',
-    new Error('Connection terminated unexpectedly'),
-    { kind: T, code: 'PG_CONNECTION_TERMINATED', message: 'Connection terminated unexpectedly' },
-  ],
-  [
-    'pg: Connection terminated',
-    new Error('Connection terminated'),
-    { kind: T, code: 'PG_CONNECTION_TERMINATED', message: 'Connection terminated' },
-  ],
-  [
-    'pg: connect timeout',
-    new Error('timeout exceeded when trying to connect'),
-    { kind: T, code: 'PG_CONNECT_TIMEOUT', message: 'timeout exceeded when trying to connect' },
-  ],
-  [
+    'Connection terminated unexpectedly',
+    'PG_CONNECTION_TERMINATED',
+  ),
+  pgClient('pg: Connection terminated', 'Connection terminated', 'PG_CONNECTION_TERMINATED'),
+  pgClient('pg: connect timeout', 'timeout exceeded when trying to connect', 'PG_CONNECT_TIMEOUT'),
+  pgClient(
     'pg: broken client',
-    new Error('Client has encountered a connection error and is not queryable'),
-    {
-      kind: T,
-      code: 'PG_CLIENT_BROKEN',
-      message: 'Client has encountered a connection error and is not queryable',
-    },
-  ],
-  [
-    'pg: query_timeout',
-    new Error('Query read timeout'),
-    { kind: T, code: 'PG_QUERY_TIMEOUT', message: 'Query read timeout' },
-  ],
+    'Client has encountered a connection error and is not queryable',
+    'PG_CLIENT_BROKEN',
+  ),
+  pgClient('pg: query_timeout', 'Query read timeout', 'PG_QUERY_TIMEOUT'),
   // KafkaJS: follow `retriable`
   [
     'KafkaJSConnectionError (retriable)',
