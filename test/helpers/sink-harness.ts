@@ -20,6 +20,18 @@ export { createLogger } from '../../src/core/logger.js';
 export { builtinMappings } from '../../src/config/builtin-mappings.js';
 
 export const BROKERS = kafkaBrokers();
+
+/**
+ * A sink that meets a database outage: the breaker opens after 3 failures and probes every
+ * 2 s, retries and connects give up fast, and a small queue makes backpressure reach Kafka.
+ */
+export const OUTAGE_ENV = {
+  QUEUE_CAPACITY_RECORDS: '3000',
+  CB_FAILURE_THRESHOLD: '3',
+  CB_OPEN_MS: '2000',
+  RETRY_MAX_BACKOFF_MS: '500',
+  DATABASE_CONNECT_TIMEOUT_MS: '1000',
+} as const;
 export const DATABASE_URL = databaseUrl();
 
 /**
@@ -230,6 +242,19 @@ export async function actualRows(db: pg.Pool, schema: string, mapping: TopicMapp
   return (r.rows as unknown as (string | null)[][])
     .map((row) => row.map((x, i) => (x === null ? '∅' : isDouble[i] ? String(Number(x)) : x)).join('|'))
     .sort();
+}
+
+/** A bars value's identity: `symbol@ts`, ts as the producer sends it (ISO 8601, ms, UTC). */
+export function barIdent(v: Record<string, unknown>): string {
+  return `${String(v.symbol)}@${String(v.ts)}`;
+}
+
+/** barIdent of every row of the test's bars table, one entry per row (a row written twice shows twice). */
+export async function writtenBarIdents(ctx: TestContext): Promise<string[]> {
+  const rows = await ctx.db.query<{ s: string }>(
+    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
+  );
+  return rows.rows.map((r) => r.s);
 }
 
 export async function tableCount(db: pg.Pool, schema: string, table: string): Promise<number> {

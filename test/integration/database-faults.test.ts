@@ -30,11 +30,7 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
     ctx.config({
       KAFKA_TOPICS: 'bars',
       DATABASE_URL: pgPrivate.url,
-      QUEUE_CAPACITY_RECORDS: '3000',
-      CB_FAILURE_THRESHOLD: '3',
-      CB_OPEN_MS: '2000',
-      RETRY_MAX_BACKOFF_MS: '500',
-      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      ...harness.OUTAGE_ENV,
     }),
     { log: harness.createLogger('error') },
   );

@@ -115,13 +115,11 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
   const gate = sink.snapshot().overflowGate;
   await sink.stop();
 
-  const ident = (v: Record<string, unknown>): string => `${String(v.symbol)}@${String(v.ts)}`;
+  const ident = harness.barIdent;
   const all = new Set(msgs.map((m) => ident(m.value)));
-  const rows = await ctx.db.query<{ s: string }>(
-    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
-  );
-  const written = new Set(rows.rows.map((r) => r.s));
-  assert.equal(written.size, rows.rows.length, 'no row written twice');
+  const rows = await harness.writtenBarIdents(ctx);
+  const written = new Set(rows);
+  assert.equal(written.size, rows.length, 'no row written twice');
   const fileDlq = readNdjson(ctx.dlqDir);
   assert.ok(fileDlq.every((d) => d.reason === 'overflow' && d.errorCode === 'QUEUE_OVERFLOW'));
   // A failed dual write is retried whole, so the file may hold a record more than once.
@@ -177,12 +175,10 @@ test('drop_oldest: a graceful stop while the DLQ fails ends once the DLQ is back
   const dropped = coords(fileDlq);
   const topicDlq = await readDlqTopic(ctx, dropped.size, 120_000);
   assert.deepEqual(coords(topicDlq), dropped, 'both DLQ destinations hold the same dropped records');
-  const ident = (v: Record<string, unknown>): string => `${String(v.symbol)}@${String(v.ts)}`;
-  const rows = await ctx.db.query<{ s: string }>(
-    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
-  );
-  const written = new Set(rows.rows.map((r) => r.s));
-  assert.equal(written.size, rows.rows.length, 'no row written twice');
+  const ident = harness.barIdent;
+  const rows = await harness.writtenBarIdents(ctx);
+  const written = new Set(rows);
+  assert.equal(written.size, rows.length, 'no row written twice');
   const droppedIdents = new Set(
     fileDlq.map((d) => ident(JSON.parse(d.value!.toString('utf8')) as Record<string, unknown>)),
   );

@@ -42,13 +42,11 @@ test('drop_oldest under a slow sink: DLQ holds exactly the dropped records, the 
   );
   await sink.stop();
 
-  const ident = (v: Record<string, unknown>): string => `${String(v.symbol)}@${String(v.ts)}`;
+  const ident = harness.barIdent;
   const all = new Set(msgs.map((m) => ident(m.value)));
-  const rows = await ctx.db.query<{ s: string }>(
-    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
-  );
-  const written = new Set(rows.rows.map((r) => r.s));
-  assert.equal(written.size, rows.rows.length, 'no row written twice');
+  const rows = await harness.writtenBarIdents(ctx);
+  const written = new Set(rows);
+  assert.equal(written.size, rows.length, 'no row written twice');
   const fileDlq = readNdjson(ctx.dlqDir);
   const dropped = fileDlq.map((d) => ident(JSON.parse(d.value!.toString('utf8')) as Record<string, unknown>));
   assert.ok(dropped.length > 0, 'the slow sink made the queue overflow');

@@ -42,11 +42,7 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
     ...ctx.env,
     ...COPY_ENV,
     DATABASE_URL: pgPrivate.url,
-    QUEUE_CAPACITY_RECORDS: '3000',
-    CB_FAILURE_THRESHOLD: '3',
-    CB_OPEN_MS: '2000',
-    RETRY_MAX_BACKOFF_MS: '500',
-    DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    ...harness.OUTAGE_ENV,
     SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
   };
   const workers: WorkerProcess[] = [];
