@@ -1,6 +1,7 @@
 // Integration-test harness: a private namespace per test (random topic prefix, group id,
 // DLQ topic/dir and database schema) on the real broker and PostgreSQL, helpers to produce
 // sample data and to read back exact table contents, and cleanup.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -249,12 +250,19 @@ export function barIdent(v: Record<string, unknown>): string {
   return `${String(v.symbol)}@${String(v.ts)}`;
 }
 
-/** barIdent of every row of the test's bars table, one entry per row (a row written twice shows twice). */
-export async function writtenBarIdents(ctx: TestContext): Promise<string[]> {
+/** barIdent of a dead letter's original value (JSON bytes as produced). */
+export function deadLetterIdent(d: { readonly value: Buffer | null }): string {
+  return barIdent(JSON.parse(d.value!.toString('utf8')) as Record<string, unknown>);
+}
+
+/** barIdent of every row of the test's bars table, asserting that no row was written twice. */
+export async function writtenBarsOnce(ctx: TestContext): Promise<Set<string>> {
   const rows = await ctx.db.query<{ s: string }>(
     `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
   );
-  return rows.rows.map((r) => r.s);
+  const written = new Set(rows.rows.map((r) => r.s));
+  assert.equal(written.size, rows.rows.length, 'no row written twice');
+  return written;
 }
 
 export async function tableCount(db: pg.Pool, schema: string, table: string): Promise<number> {
