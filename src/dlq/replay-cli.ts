@@ -7,12 +7,14 @@
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { schema } from '../config/schema.js';
 import { formats } from '../config/formats.js';
-import { createLogger, kafkaLogCreator, kafkaLogLevel, type Logger } from '../core/logger.js';
-import { toError } from '../core/errors.js';
+import { loadConfig, type AppConfig } from '../config/load-config.js';
+import { createKafka } from '../kafka/kafka-client.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { ConfigError, toError } from '../core/errors.js';
 import { DEAD_LETTER_REASONS, isDeadLetterReason, type DeadLetterReason } from '../core/dead-letter.js';
 import { NdjsonDeadLetterSource } from './ndjson-dlq-source.js';
 import { TopicDeadLetterSource } from './topic-dlq-source.js';
@@ -335,15 +337,18 @@ function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Progress 
   };
 }
 
-function createKafka(o: ReplayCliOptions, logger: Logger): Kafka {
-  return new Kafka({
-    clientId: 'market-data-sink-replay',
-    brokers: [...o.brokers],
-    logLevel: kafkaLogLevel(o.logLevel),
-    logCreator: kafkaLogCreator(logger),
-    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
-    connectionTimeout: 5000,
-  });
+/**
+ * The worker's settings (config files, environment) with this command's flags on top: the
+ * Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too.
+ */
+function replayConfig(o: ReplayCliOptions, env: NodeJS.ProcessEnv): AppConfig {
+  const args = ['--kafka-brokers', o.brokers.join(','), '--dlq-topic', o.dlqTopic, '--log-level', o.logLevel];
+  return loadConfig({ env, args }).config;
+}
+
+/** The replay's client: the worker's factory, its client id suffixed so broker logs tell them apart. */
+function replayKafka(config: AppConfig, logger: Logger): Kafka {
+  return createKafka(config, logger, '-replay');
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -351,10 +356,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const parsed = parseArgs(argv, env, io);
   if (parsed.kind === 'exit') return parsed.code;
   const o = parsed.options;
+  let config: AppConfig;
+  try {
+    config = replayConfig(o, env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    io.err(`error: ${e.message}\n`);
+    return 2;
+  }
   const root = createLogger(o.logLevel, pino.destination(2));
-  if (o.mode === 'reconcile') return runReconcile(o, io, root);
+  if (o.mode === 'reconcile') return runReconcile(o, io, replayKafka(config, root), root);
   const logger = root.child({ component: 'replay-dlq' });
-  const kafka = o.source.kind === 'topic' || !o.dryRun ? createKafka(o, root) : undefined;
+  const kafka = o.source.kind === 'topic' || !o.dryRun ? replayKafka(config, root) : undefined;
   const source: DeadLetterSource =
     o.source.kind === 'files'
       ? new NdjsonDeadLetterSource({ paths: o.source.paths })
@@ -424,9 +437,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 }
 
 /** --reconcile: compare, list, optionally repair; 0 when both hold every record, 3 when not. */
-async function runReconcile(o: ReplayCliOptions, io: CliIo, root: Logger): Promise<number> {
+async function runReconcile(o: ReplayCliOptions, io: CliIo, kafka: Kafka, root: Logger): Promise<number> {
   const logger = root.child({ component: 'replay-dlq-reconcile' });
-  const kafka = createKafka(o, root);
   const topicSink = o.repair ? new KafkaTopicDeadLetterSink({ kafka, topic: o.dlqTopic, logger }) : undefined;
   try {
     await topicSink?.start();
