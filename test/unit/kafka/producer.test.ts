@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordMetadata } from 'kafkajs';
-import { partitionsWithoutResult } from '../../../src/dlq/topic-dlq.js';
+import { partitionsWithoutResult } from '../../../src/kafka/producer.js';
 
 const result = (partition: number, over: Partial<RecordMetadata> = {}): RecordMetadata => ({
   topicName: 'md.dlq',
