@@ -44,6 +44,10 @@ function replayKafka(config: AppConfig, logger: Logger): Kafka {
   return createKafka(config, logger, '-replay');
 }
 
+/**
+ * Runs replay-dlq and resolves with its exit code. `argv` is as process.argv (node, script,
+ * flags…); settings not given as flags come from `env` and the config files.
+ */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
   const parsed = parseArgs(argv, env, io);
