@@ -10,9 +10,10 @@ import path from 'node:path';
 
 const SCRIPT = path.resolve(__dirname, '../../../scripts/services.sh');
 
-function services(args: string[], env: Record<string, string> = {}) {
+function services(args: string[], env: Record<string, string> = {}, prepare?: (runDir: string) => void) {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mds-services-test-'));
   try {
+    prepare?.(runDir);
     const r = spawnSync('bash', [SCRIPT, ...args], {
       encoding: 'utf8',
       env: { ...process.env, MDS_RUN_DIR: runDir, KAFKA_PORT: '1', PGPORT: '2', ...env },
@@ -67,4 +68,22 @@ test('status with nothing running exits 3 and says what is stopped', () => {
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stdout, /node 1: stopped/);
   assert.match(r.stdout, /postgres: not running/);
+});
+
+test('a single node formatted for one port keeps it: env notes the ignored KAFKA_PORT, up refuses', () => {
+  const formattedFor = (port: string) => (runDir: string) => {
+    fs.mkdirSync(path.join(runDir, 'kafka-single'));
+    fs.writeFileSync(path.join(runDir, 'kafka-single', 'port'), `${port}\n`);
+  };
+  const env = services(['env'], { KAFKA_PORT: '29997' }, formattedFor('29996'));
+  assert.equal(env.code, 0, env.stderr);
+  assert.match(env.stdout, /^export KAFKA_BROKERS=127\.0\.0\.1:29996$/m);
+  assert.match(env.stderr, /note: KAFKA_PORT=29997 ignored, .*kafka-single uses port 29996/);
+  const up = services(['up'], { KAFKA_PORT: '29997' }, formattedFor('29996'));
+  assert.equal(up.code, 1);
+  assert.match(
+    up.stderr,
+    /error: KAFKA_PORT=29997 but .*kafka-single was set up for port 29996; run 'down --clean' first/,
+  );
+  assert.equal(up.stdout, '');
 });
