@@ -2,6 +2,7 @@
 // DLQ topic/dir and database schema) on the real broker and PostgreSQL, helpers to produce
 // sample data and to read back exact table contents, and cleanup.
 import assert from 'node:assert/strict';
+import type { TestContext as NodeTestContext } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,22 @@ export interface TestContext {
   ): Promise<void>;
   migrate(): Promise<void>;
   cleanup(): Promise<void>;
+}
+
+/**
+ * createTestContext for one node:test test: cleaned up after it, with `kinds`' topics
+ * created (`partitions` each) when given.
+ */
+export async function testContext(
+  t: Pick<NodeTestContext, 'after'>,
+  name: string,
+  kinds: readonly string[] = [],
+  partitions = 1,
+): Promise<TestContext> {
+  const ctx = await createTestContext(name);
+  t.after(() => ctx.cleanup());
+  if (kinds.length > 0) await ctx.createTopics(kinds, partitions);
+  return ctx;
 }
 
 export async function createTestContext(

@@ -18,9 +18,7 @@ interface Run {
 }
 
 async function slowSink(t: TestContext, label: string, holdMs: number): Promise<Run> {
-  const ctx = await harness.createTestContext(label);
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
+  const ctx = await harness.testContext(t, label, ['bars'], 3);
   await ctx.migrate();
   // Every upsert into the table waits 150 ms: the sink writes far slower than it fetches.
   await ctx.db.query(`

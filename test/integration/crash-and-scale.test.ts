@@ -29,9 +29,7 @@ function stopAll(workers: WorkerProcess[]): Promise<unknown> {
 }
 
 test('kill -9 of a worker mid-stream, restart: every record applied exactly once', async (t) => {
-  const ctx = await harness.createTestContext('crash');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 4);
+  const ctx = await harness.testContext(t, 'crash', ['bars'], 4);
   const msgs = harness.sampleBatch('bars', 40_000, 400);
   await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const env = { ...ctx.env, ...COPY_ENV };
@@ -68,9 +66,7 @@ test('kill -9 of a worker mid-stream, restart: every record applied exactly once
 });
 
 test('three members joining and leaving mid-stream: exact content, partitions spread', async (t) => {
-  const ctx = await harness.createTestContext('scale');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 6);
+  const ctx = await harness.testContext(t, 'scale', ['bars'], 6);
   const msgs = harness.sampleBatch('bars', 60_000, 600);
   const env = { ...ctx.env, ...COPY_ENV, SINK_WORKERS: '1' };
   const workers: WorkerProcess[] = [];
@@ -129,9 +125,7 @@ test('three members joining and leaving mid-stream: exact content, partitions sp
 });
 
 test('SIGTERM under load: drains, commits what it wrote, exits 0 within the timeout', async (t) => {
-  const ctx = await harness.createTestContext('term');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
+  const ctx = await harness.testContext(t, 'term', ['bars'], 3);
   const msgs = harness.sampleBatch('bars', 50_000, 500);
   await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const w = spawnWorker({ ...ctx.env, ...COPY_ENV, SHUTDOWN_TIMEOUT_MS: '15000' });

@@ -117,9 +117,7 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
 });
 
 test('connections terminated mid-write are retried with exact content', async (t) => {
-  const ctx = await harness.createTestContext('kill');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
+  const ctx = await harness.testContext(t, 'kill', ['bars'], 3);
   const msgs = harness.sampleBatch('bars', 40_000, 400);
   await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const loaded = ctx.config({ KAFKA_TOPICS: 'bars', SINK_BATCH_SIZE: '2000', CB_OPEN_MS: '1000' });

@@ -10,9 +10,7 @@ const KINDS: Kind[] = ['bars', 'options', 'fundamentals', 'news'];
 const COUNTS: Record<Kind, number> = { bars: 4000, options: 3000, fundamentals: 2000, news: 2000 };
 
 test('records of all four topics arrive as exactly the expected rows, offsets committed', async (t) => {
-  const ctx = await harness.createTestContext('e2e');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(KINDS, 3);
+  const ctx = await harness.testContext(t, 'e2e', KINDS, 3);
   const produced = new Map<Kind, Record<string, unknown>[]>();
   for (const kind of KINDS) {
     const msgs = harness.sampleBatch(kind, COUNTS[kind], 150);

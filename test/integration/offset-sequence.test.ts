@@ -46,9 +46,7 @@ async function membersWithPartitions(ctx: harness.TestContext): Promise<number[]
 }
 
 test("group's Kafka offsets deleted, producers writing on: the new member applies everything from next_offset", async (t) => {
-  const ctx = await harness.createTestContext('seekrace');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 6);
+  const ctx = await harness.testContext(t, 'seekrace', ['bars'], 6);
   const FIRST = 6_000;
   const ROUNDS = 40;
   const PER_ROUND = 750;
@@ -111,9 +109,7 @@ test("group's Kafka offsets deleted, producers writing on: the new member applie
 });
 
 test('partitions kept through a rebalance while their records are queued: no offset applied twice (copy mode)', async (t) => {
-  const ctx = await harness.createTestContext('keptpart');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 6);
+  const ctx = await harness.testContext(t, 'keptpart', ['bars'], 6);
   await ctx.migrate();
   // A slow database: every statement on bars waits, so the queue stays full of records of
   // partitions the member keeps through the rebalances below.

@@ -15,9 +15,7 @@ async function slowBars(ctx: harness.TestContext, seconds: number): Promise<void
 }
 
 test('drop_oldest under a slow sink: DLQ holds exactly the dropped records, the table the rest, no pause', async (t) => {
-  const ctx = await harness.createTestContext('dropold');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, 'dropold', ['bars'], 2);
   await slowBars(ctx, 0.1);
   const msgs = harness.sampleBatch('bars', 8000, 400);
   await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
@@ -67,9 +65,7 @@ test('drop_oldest under a slow sink: DLQ holds exactly the dropped records, the 
 });
 
 test('error under a slow sink: exit code 3, committed offsets never ahead of the table', async (t) => {
-  const ctx = await harness.createTestContext('overr');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, 'overr', ['bars'], 2);
   await slowBars(ctx, 0.2);
   await ctx.produce(ctx.topic('bars'), harness.toKafka(harness.sampleBatch('bars', 6000, 300)));
   const w = spawnWorker({

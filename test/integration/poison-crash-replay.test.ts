@@ -13,9 +13,7 @@ const coord = (d: { topic: string; partition: number; offset: number }): string 
   `${d.topic}/${d.partition}/${d.offset}`;
 
 test('kill -9 while a poison batch is bisected: DLQ complete, good rows exactly once', async (t) => {
-  const ctx = await harness.createTestContext('bisectkill');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 1);
+  const ctx = await harness.testContext(t, 'bisectkill', ['bars'], 1);
   await ctx.migrate();
   // Poison only the database knows about, and every statement on bars made slow, so the
   // bisection (dozens of savepoint steps) is long enough to be interrupted.
@@ -89,9 +87,7 @@ test('kill -9 while a poison batch is bisected: DLQ complete, good rows exactly 
 });
 
 test('fix the cause, replay the DLQ: the formerly poison records arrive', async (t) => {
-  const ctx = await harness.createTestContext('replay');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, 'replay', ['bars'], 2);
   await ctx.migrate();
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars ADD CONSTRAINT sane_close CHECK (close_price < 1e6)`);
   const msgs = harness.sampleBatch('bars', 3000, 300);

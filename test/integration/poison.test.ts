@@ -11,9 +11,7 @@ const coord = (d: { topic: string; partition: number; offset: number }): string 
   `${d.topic}/${d.partition}/${d.offset}`;
 
 test('0.5% poison across partitions: table holds exactly the good, both DLQs exactly the bad', async (t) => {
-  const ctx = await harness.createTestContext('poison');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 4);
+  const ctx = await harness.testContext(t, 'poison', ['bars'], 4);
   await ctx.migrate();
   // A database-level rule the schema validation does not know: close_price below 1e12.
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars ADD CONSTRAINT sane_close CHECK (close_price < 1e12)`);

@@ -56,9 +56,7 @@ async function dlqTopicSize(ctx: harness.TestContext): Promise<number> {
 }
 
 test('a trigger raising P0001 for 0.2% of records: exactly those in both DLQs, the rest written, lag 0', async (t) => {
-  const ctx = await harness.createTestContext('p0001');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 4);
+  const ctx = await harness.testContext(t, 'p0001', ['bars'], 4);
   await ctx.migrate();
   // A rule only the database knows, raised by a trigger (P0001), not a constraint (23xxx).
   await ctx.db.query(`
@@ -122,9 +120,7 @@ test('a trigger raising P0001 for 0.2% of records: exactly those in both DLQs, t
 });
 
 test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 42P01, every row lands once back', async (t) => {
-  const ctx = await harness.createTestContext('envgone');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
+  const ctx = await harness.testContext(t, 'envgone', ['bars'], 3);
   await ctx.migrate();
   const msgs = harness.sampleBatch('bars', 20_000, 400);
   const sink = await harness.startSink(
@@ -198,9 +194,7 @@ test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 4
 });
 
 test("a key's good record followed by a poison record of that key in one batch: good written, poison dead-lettered", async (t) => {
-  const ctx = await harness.createTestContext('isodedupe');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 1);
+  const ctx = await harness.testContext(t, 'isodedupe', ['bars'], 1);
   await ctx.migrate();
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars ADD CONSTRAINT sane_close CHECK (close_price < 1e12)`);
   const msgs = harness.sampleBatch('bars', 200, 50);
@@ -261,9 +255,7 @@ async function environmentOutage(
   fixSql: (schema: string) => string,
   sqlState: string,
 ): Promise<void> {
-  const ctx = await harness.createTestContext(name);
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, name, ['bars'], 2);
   await ctx.migrate();
   const msgs = harness.sampleBatch('bars', 6000, 300);
   const sink = await harness.startSink(

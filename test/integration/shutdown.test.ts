@@ -107,9 +107,7 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
 });
 
 test('SIGTERM 200 and 500 ms into start-up and during the group join: clean exit 0 with a log line, no member left in the group', async (t) => {
-  const ctx = await harness.createTestContext('stopstart');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
+  const ctx = await harness.testContext(t, 'stopstart', ['bars'], 3);
   await ctx.produce(ctx.topic('bars'), harness.toKafka(harness.sampleBatch('bars', 1000, 100)));
   const workers: WorkerProcess[] = [];
   t.after(async () => {

@@ -8,9 +8,7 @@ import * as harness from '../helpers/sink-harness.js';
 import { readNdjson } from '../helpers/dlq-readers.js';
 
 test('tombstones delete by conflict key; a later re-insert wins; a bad key is dead-lettered', async (t) => {
-  const ctx = await harness.createTestContext('tomb');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 1);
+  const ctx = await harness.testContext(t, 'tomb', ['bars'], 1);
   const msgs = harness.sampleBatch('bars', 200, 200);
   const keyOf = (v: Record<string, unknown>): string =>
     JSON.stringify({
