@@ -10,7 +10,13 @@ import type pg from 'pg';
 import { KafkaError, SinkError, toError } from '../core/errors.js';
 import { quoteIdent } from '../core/sql-identifier.js';
 import { textTable } from './text-table.js';
-import { groupMembers, readPartitionOffsets, type GroupMember, type KafkaAdmin } from './group-offsets.js';
+import {
+  groupMembers,
+  readPartitionOffsets,
+  type GroupMember,
+  type KafkaAdmin,
+  type PartitionOffsets,
+} from './group-offsets.js';
 
 export type ResetTarget =
   | { readonly kind: 'earliest' }
@@ -87,30 +93,7 @@ export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<Res
         )
       : null;
 
-  const moves = current.map((p): ResetMove => {
-    const t = req.target;
-    const wanted =
-      t.kind === 'earliest'
-        ? p.logStart
-        : t.kind === 'latest'
-          ? p.logEnd
-          : t.kind === 'offset'
-            ? t.offset
-            : t.kind === 'datetime'
-              ? (byTime?.get(p.partition) ?? p.logEnd)
-              : (p.stored ?? p.committed ?? p.logStart) + t.by;
-    const after = Math.min(p.logEnd, Math.max(p.logStart, wanted));
-    return {
-      topic: p.topic,
-      partition: p.partition,
-      storedBefore: p.stored,
-      committedBefore: p.committed,
-      after,
-      logStart: p.logStart,
-      logEnd: p.logEnd,
-      clamped: after !== wanted,
-    };
-  });
+  const moves = current.map((p) => planMove(p, req.target, byTime?.get(p.partition)));
   if (!req.execute) return moves;
 
   await d.db.query(
@@ -140,6 +123,35 @@ export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<Res
     );
   }
   return moves;
+}
+
+/**
+ * Where one partition goes: the target, clamped to the log. A shift counts from the stored
+ * next_offset (the truth), else Kafka's committed offset, else the log start; a time past
+ * the last record (no offset for it) means the log end.
+ */
+export function planMove(p: PartitionOffsets, t: ResetTarget, offsetAtTime: number | undefined): ResetMove {
+  const wanted =
+    t.kind === 'earliest'
+      ? p.logStart
+      : t.kind === 'latest'
+        ? p.logEnd
+        : t.kind === 'offset'
+          ? t.offset
+          : t.kind === 'datetime'
+            ? (offsetAtTime ?? p.logEnd)
+            : (p.stored ?? p.committed ?? p.logStart) + t.by;
+  const after = Math.min(p.logEnd, Math.max(p.logStart, wanted));
+  return {
+    topic: p.topic,
+    partition: p.partition,
+    storedBefore: p.stored,
+    committedBefore: p.committed,
+    after,
+    logStart: p.logStart,
+    logEnd: p.logEnd,
+    clamped: after !== wanted,
+  };
 }
 
 /** One line per partition: before → after in both stores, for a terminal or a log. */
