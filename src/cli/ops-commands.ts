@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createKafka } from '../kafka/kafka-client.js';
+import { withAdmin } from '../kafka/admin.js';
 import { createControlPool } from '../app/components.js';
 import { projectRoot } from '../util/project-root.js';
 import { configFiles, configReport, formatConfigReport } from '../ops/config-report.js';
@@ -71,13 +72,10 @@ async function withConnections(
   const loaded = loadConfig({ env: c.env, args });
   // Logs go to stderr: stdout is the command's answer, often piped into jq.
   const log: Logger = createLogger(loaded.config.log.level, pino.destination(2));
-  const admin = createKafka(loaded.config, log, ':ops').admin();
   const db = createControlPool(loaded.config);
   try {
-    await admin.connect();
-    return await fn(loaded, admin, db);
+    return await withAdmin(createKafka(loaded.config, log, '-ops'), (admin) => fn(loaded, admin, db));
   } finally {
-    await admin.disconnect().catch(() => undefined);
     await db.end().catch(() => undefined);
   }
 }

@@ -8,6 +8,7 @@ import { DatabaseError, KafkaError } from '../core/errors.js';
 import { tpKey, type PartitionOffset } from '../core/sink-record.js';
 import { OffsetStore } from '../sink/offset-store.js';
 import type { TopicPartition } from '../kafka/assignment.js';
+import { topicPartitions } from '../kafka/admin.js';
 
 export interface PartitionOffsets {
   readonly topic: string;
@@ -35,18 +36,12 @@ export interface GroupMembers {
   readonly members: readonly GroupMember[];
 }
 
-export type KafkaAdmin = Pick<
-  Admin,
-  'describeGroups' | 'fetchOffsets' | 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp' | 'listTopics'
->;
-
 /**
  * Refuses topics the cluster does not have, before any per-topic request: those could create
  * them on a broker that auto-creates topics, and a typo must not leave a topic behind.
  */
-async function requireTopics(admin: Pick<Admin, 'listTopics'>, topics: readonly string[]): Promise<void> {
-  const known = new Set(await admin.listTopics());
-  const missing = topics.filter((t) => !known.has(t));
+async function requireTopics(admin: Admin, topics: readonly string[]): Promise<void> {
+  const { missing } = await topicPartitions(admin, topics);
   if (missing.length > 0)
     throw new KafkaError(
       'TOPIC_NOT_FOUND',
@@ -85,7 +80,7 @@ function decodeAssignment(buffer: Buffer): TopicPartition[] {
 
 /** Both offset stores and the log bounds of these topics' partitions, sorted by topic and partition. */
 export async function readPartitionOffsets(
-  admin: KafkaAdmin,
+  admin: Admin,
   db: pg.Pool,
   schema: string,
   groupId: string,

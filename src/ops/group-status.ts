@@ -2,15 +2,11 @@
 // outside, so it works with no member running: next_offset in sink_offsets, Kafka's
 // committed offset, the log end, the lag behind it and the member that owns each partition.
 // Why a running member is paused is its own to say: GET /status on its metrics port.
+import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { tpKey } from '../core/sink-record.js';
-import {
-  groupMembers,
-  readPartitionOffsets,
-  type GroupMember,
-  type KafkaAdmin,
-  type PartitionOffsets,
-} from './group-offsets.js';
+import { groupMembers, readPartitionOffsets } from './group-offsets.js';
+import type { GroupMember, PartitionOffsets } from './group-offsets.js';
 import { textTable } from './text-table.js';
 
 export interface PartitionStatus extends PartitionOffsets {
@@ -30,7 +26,7 @@ export interface GroupStatus {
 }
 
 export async function groupStatus(
-  admin: KafkaAdmin,
+  admin: Admin,
   db: pg.Pool,
   schema: string,
   groupId: string,

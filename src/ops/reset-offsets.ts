@@ -14,7 +14,6 @@ import {
   groupMembers,
   readPartitionOffsets,
   type GroupMember,
-  type KafkaAdmin,
   type PartitionOffsets,
 } from './group-offsets.js';
 
@@ -49,7 +48,7 @@ export interface ResetMove {
 }
 
 export interface ResetDeps {
-  readonly admin: KafkaAdmin & Pick<Admin, 'setOffsets'>;
+  readonly admin: Admin;
   readonly db: pg.Pool;
   /** DATABASE_SCHEMA: where sink_offsets is. */
   readonly schema: string;

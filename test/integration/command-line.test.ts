@@ -3,15 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestContext } from '../helpers/sink-harness.js';
-import { spawnWorker } from '../helpers/worker-process.js';
-
-async function run(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code: number | null; out: string }> {
-  const w = spawnWorker(env, args);
-  const timer = setTimeout(() => w.kill('SIGKILL'), 60_000);
-  const { code } = await w.exited;
-  clearTimeout(timer);
-  return { code, out: w.output() };
-}
+import { runCommand as run } from '../helpers/worker-process.js';
 
 test('--help and --version of every command touch neither PostgreSQL nor Kafka', async (t) => {
   const ctx = await createTestContext('clihelp');

@@ -17,15 +17,7 @@ import {
   waitFor,
   type TestContext,
 } from '../helpers/sink-harness.js';
-import { spawnWorker } from '../helpers/worker-process.js';
-
-async function cli(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code: number | null; out: string }> {
-  const w = spawnWorker(env, args);
-  const timer = setTimeout(() => w.kill('SIGKILL'), 90_000);
-  const { code } = await w.exited;
-  clearTimeout(timer);
-  return { code, out: w.output() };
-}
+import { runCommand as cli } from '../helpers/worker-process.js';
 
 async function kafkaCommitted(ctx: TestContext, topic: string): Promise<Map<string, number>> {
   const [t] = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics: [topic] });

@@ -3,25 +3,16 @@
 // the running member's GET /status says its partitions are paused and why: during
 // backpressure behind a held table, and with the breaker open on a table renamed away
 // (SQLSTATE 42P01).
-import { test } from 'node:test';
+import { test, type TestContext as NodeTestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSink, type SinkHandle } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
 import type { GroupStatus } from '../../src/ops/group-status.js';
 import type { PartitionState } from '../../src/ops/member-status.js';
-import {
-  caughtUp,
-  createTestContext,
-  highWatermarks,
-  installWriteHold,
-  sampleBatch,
-  storedOffsets,
-  toKafka,
-  waitFor,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import { caughtUp, createTestContext, highWatermarks, installWriteHold } from '../helpers/sink-harness.js';
+import { sampleBatch, storedOffsets, toKafka, waitFor, type TestContext } from '../helpers/sink-harness.js';
 import { httpGet, waitFor as poll } from '../helpers/services.js';
-import { spawnWorker } from '../helpers/worker-process.js';
+import { runCommand } from '../helpers/worker-process.js';
 
 interface MemberStatusBody {
   fetching: string;
@@ -59,12 +50,8 @@ async function memberStatus(sink: SinkHandle): Promise<MemberStatusBody> {
 
 /** `status` through the real command line (stdout is a pipe: JSON) against both stores. */
 async function checkCliStatus(ctx: TestContext, topic: string): Promise<void> {
-  const w = spawnWorker({ ...ctx.env, KAFKA_TOPICS: 'bars' }, ['status']);
-  const timer = setTimeout(() => w.kill('SIGKILL'), 90_000);
-  const { code } = await w.exited;
-  clearTimeout(timer);
-  assert.equal(code, 0, w.output());
-  const out = w.output();
+  const { code, out } = await runCommand({ ...ctx.env, KAFKA_TOPICS: 'bars' }, ['status']);
+  assert.equal(code, 0, out);
   const s = JSON.parse(out.slice(out.indexOf('{'))) as GroupStatus;
   const stored = await storedOffsets(ctx.db, ctx.schema, ctx.groupId);
   const kafka = await kafkaCommitted(ctx, topic);
@@ -81,6 +68,15 @@ async function checkCliStatus(ctx: TestContext, topic: string): Promise<void> {
     assert.ok(p.lag > 0, `${k} lags behind while writes are held`);
     assert.equal(p.owner?.clientId, ctx.env.KAFKA_CLIENT_ID, `${k} owner`);
   }
+}
+
+/** A namespace with a 3-partition bars topic and its table, cleaned up after the test. */
+async function barsContext(t: NodeTestContext, label: string): Promise<TestContext> {
+  const ctx = await createTestContext(label);
+  t.after(() => ctx.cleanup());
+  await ctx.createTopics(['bars'], 3);
+  await ctx.migrate();
+  return ctx;
 }
 
 async function startAndCatchUp(ctx: TestContext, extra: Record<string, string>): Promise<SinkHandle> {
@@ -104,11 +100,8 @@ async function startAndCatchUp(ctx: TestContext, extra: Record<string, string>):
 }
 
 test('status during backpressure: the numbers of both stores, paused by the watermark', async (t) => {
-  const ctx = await createTestContext('statusbp');
-  t.after(() => ctx.cleanup());
+  const ctx = await barsContext(t, 'statusbp');
   const topic = ctx.topic('bars');
-  await ctx.createTopics(['bars'], 3);
-  await ctx.migrate();
   const hold = await installWriteHold(ctx, 'bars');
   await hold(false);
   const sink = await startAndCatchUp(ctx, {});
@@ -141,11 +134,8 @@ test('status during backpressure: the numbers of both stores, paused by the wate
 });
 
 test('status with the breaker open (table renamed away): both stores, paused by breaker and 42P01', async (t) => {
-  const ctx = await createTestContext('statuscb');
-  t.after(() => ctx.cleanup());
+  const ctx = await barsContext(t, 'statuscb');
   const topic = ctx.topic('bars');
-  await ctx.createTopics(['bars'], 3);
-  await ctx.migrate();
   const sink = await startAndCatchUp(ctx, {
     CB_FAILURE_THRESHOLD: '1',
     // Open long enough to look at; no probe during the test.
