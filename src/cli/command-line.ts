@@ -113,7 +113,8 @@ export function parseCommandLine(
     const out: string[] = [];
     for (const [attr, value] of Object.entries(cmd.opts<Record<string, unknown>>())) {
       const arg = byAttribute.get(attr);
-      if (arg !== undefined && typeof value === 'string') out.push(`--${arg}`, value);
+      // One token with "=": a value that starts with a dash stays a value for convict too.
+      if (arg !== undefined && typeof value === 'string') out.push(`--${arg}=${value}`);
     }
     return out;
   };

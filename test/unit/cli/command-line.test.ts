@@ -10,6 +10,7 @@ import {
   type CliOutput,
   type CommandLine,
 } from '../../../src/cli/command-line.js';
+import { loadConfig } from '../../../src/config/load-config.js';
 
 const settings = flagSettings();
 
@@ -41,18 +42,26 @@ void test('env-named flags become convict flags; the dotted-key flags stay as al
   assert.equal(envFlag('CB_OPEN_MS'), 'cb-open-ms');
   assert.deepEqual(parse(['--cb-open-ms', '500', '--topic-prefix=x.']).result, {
     kind: 'run',
-    args: ['--breaker-open-ms', '500', '--kafka-topic-prefix', 'x.'],
+    args: ['--breaker-open-ms=500', '--kafka-topic-prefix=x.'],
   });
   assert.deepEqual(parse(['migrate', '--breaker-open-ms', '500']).result, {
     kind: 'migrate',
-    args: ['--breaker-open-ms', '500'],
+    args: ['--breaker-open-ms=500'],
   });
   assert.deepEqual(parse([]).result, { kind: 'run', args: [] });
   assert.deepEqual(parse(['config', '--sink-workers', '3', '--json']).result, {
     kind: 'config',
-    args: ['--sink-workers', '3'],
+    args: ['--sink-workers=3'],
     json: true,
   });
+});
+
+void test('the flags reach convict: values as given, a dash-led value included', () => {
+  const r = parse(['config', '--dlq-dir', '-odd', '--cb-open-ms=750']);
+  assert.ok(r.result.kind === 'config');
+  const loaded = loadConfig({ env: { NODE_ENV: 'development' }, args: r.result.args });
+  assert.equal(loaded.config.dlq.dir, '-odd');
+  assert.equal(loaded.config.breaker.openMs, 750);
 });
 
 void test('help lists every setting by its env-named flag, with the old flag where it differs', () => {
@@ -107,7 +116,7 @@ void test('reset-offsets: the target and the mode, dry run by default', () => {
   assert.ok(r.kind === 'reset-offsets');
   assert.deepEqual(r.options.target, { kind: 'shift', by: -10 });
   assert.equal(r.options.execute, true);
-  assert.deepEqual(r.args, ['--database-schema', 's']);
+  assert.deepEqual(r.args, ['--database-schema=s']);
 });
 
 void test('replay-dlq gets its arguments untouched, its own flags included', () => {
