@@ -57,3 +57,40 @@ test('an unknown flag or command: exit 2, one line naming it, nothing touched', 
   const schema = await ctx.db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [ctx.schema]);
   assert.equal(schema.rowCount, 0, 'no schema was created');
 });
+
+test('the commands run: replay-dlq delegates, config redacts, status refuses a missing topic', async (t) => {
+  const ctx = await createTestContext('clirun');
+  t.after(() => ctx.cleanup());
+  const replay = await run(ctx.env, ['replay-dlq', '--dry-run', '--from-files', ctx.dlqDir]);
+  assert.equal(replay.code, 0, replay.out);
+  assert.match(replay.out, /replay dry run done: entries=0 /);
+
+  const url = new URL(ctx.env.DATABASE_URL!);
+  url.password = 'not-for-output';
+  const config = await run({ ...ctx.env, DATABASE_URL: url.toString() }, ['config', '--sink-workers', '3']);
+  assert.equal(config.code, 0, config.out);
+  assert.ok(!config.out.includes('not-for-output'), 'the password is not printed');
+  const { settings } = JSON.parse(config.out) as {
+    settings: { key: string; value: unknown; source: string; from: string | null }[];
+  };
+  const of = (key: string): unknown => settings.find((s) => s.key === key);
+  assert.deepEqual(of('sink.workers'), {
+    key: 'sink.workers',
+    env: 'SINK_WORKERS',
+    value: 3,
+    source: 'flag',
+    from: '--sink-workers',
+  });
+  assert.deepEqual(of('kafka.groupId'), {
+    key: 'kafka.groupId',
+    env: 'KAFKA_GROUP_ID',
+    value: ctx.groupId,
+    source: 'env',
+    from: 'KAFKA_GROUP_ID',
+  });
+
+  const status = await run(ctx.env, ['status', '--topic', ctx.topic('bars')]);
+  assert.equal(status.code, 1, status.out);
+  assert.match(status.out, new RegExp(`status: no such topic: ${ctx.topic('bars')} \\(give the full name`));
+  assert.ok(!(await ctx.admin.listTopics()).includes(ctx.topic('bars')), 'the topic was not created');
+});
