@@ -165,7 +165,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           offsetsCommitted(result.offsets);
         },
         onOffsetsAdvanced: offsetsCommitted,
-        onAttemptFailed: (e, _attempt, workerId) => instrument.attemptFailed(e, workerId),
+        onAttemptFailed: (e, _attempt, workerId, batch) => instrument.attemptFailed(e, workerId, batch),
         onEnvironment: (e, workerId) => environment.set(workerId, e),
       },
       log,
