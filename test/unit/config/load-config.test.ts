@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { SEED_ALIASES } from '../../../src/config/seed-aliases.js';
 import { ConfigError } from '../../../src/core/errors.js';
+import { createLogger } from '../../../src/core/logger.js';
 
 const load = (env: Record<string, string>, args: string[] = []) =>
   loadConfig({ env: { NODE_ENV: 'development', ...env }, args });
@@ -134,6 +135,17 @@ test('the redacted config hides the database URL and SASL password', () => {
   });
   const text = JSON.stringify(redacted);
   assert.ok(!text.includes('s3cret') && !text.includes('hunter2'), text);
+});
+
+test('the start line shows the database host, port and name with only the password masked', () => {
+  const { redacted } = load({
+    DATABASE_URL: 'postgres://sink:s3cret@db.internal:6432/market?sslpassword=k3y',
+  });
+  const lines: string[] = [];
+  createLogger('info', { write: (l: string) => void lines.push(l) }).info({ config: redacted }, 'starting');
+  const text = lines.join('');
+  assert.ok(text.includes('postgres://sink:***@db.internal:6432/market'), text);
+  assert.ok(!text.includes('s3cret') && !text.includes('k3y'), text);
 });
 
 // Seed names in the seed's units → our settings (issue: seed parity).
