@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
 import { ConfigError, toError } from '../core/errors.js';
+import { redactUrl } from '../core/logger.js';
 import { registerFormats } from './formats.js';
 import { schema, type SettingsOf } from './schema.js';
 import { applySeedAliases, nameSeedSources } from './seed-aliases.js';
@@ -191,6 +192,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
   const config = deriveSettings(configured);
   const mappings = loadMappings(config);
-  const redacted = JSON.parse(conf.toString()) as Record<string, unknown>;
+  // convict masks sensitive values whole; the database URL keeps all but its password.
+  const redacted = JSON.parse(conf.toString()) as { database: Record<string, unknown> };
+  redacted.database.url = redactUrl(config.database.url);
   return { config, mappings, redacted };
 }

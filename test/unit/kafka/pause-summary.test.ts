@@ -1,0 +1,69 @@
+// The backpressure summary on a fake clock: counts and time paused per interval, a pause
+// that spans intervals split between them, nothing to report when fetching never paused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PauseSummary } from '../../../src/kafka/pause-summary.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+
+test('pauses, resumes and time paused in the interval', async () => {
+  const clock = new FakeClock(1000);
+  const s = new PauseSummary(clock);
+  await clock.advance(100);
+  s.paused('watermark');
+  await clock.advance(300);
+  s.resumed();
+  await clock.advance(100);
+  s.paused('gate');
+  await clock.advance(200);
+  s.resumed();
+  await clock.advance(300);
+  assert.deepEqual(s.take(), {
+    intervalMs: 1000,
+    pauses: 2,
+    gatePauses: 1,
+    resumes: 2,
+    pausedMs: 500,
+    pausedNow: false,
+  });
+  await clock.advance(1000);
+  assert.equal(s.take(), null, 'a quiet interval reports nothing');
+});
+
+test('a pause that spans intervals counts in each, and a second pause while paused adds no time', async () => {
+  const clock = new FakeClock();
+  const s = new PauseSummary(clock);
+  await clock.advance(400);
+  s.paused('watermark');
+  await clock.advance(100);
+  s.paused('gate');
+  await clock.advance(500);
+  assert.deepEqual(s.take(), {
+    intervalMs: 1000,
+    pauses: 2,
+    gatePauses: 1,
+    resumes: 0,
+    pausedMs: 600,
+    pausedNow: true,
+  });
+  await clock.advance(1000);
+  assert.deepEqual(s.take(), {
+    intervalMs: 1000,
+    pauses: 0,
+    gatePauses: 0,
+    resumes: 0,
+    pausedMs: 1000,
+    pausedNow: true,
+  });
+  await clock.advance(250);
+  s.resumed();
+  s.resumed();
+  await clock.advance(750);
+  assert.deepEqual(s.take(), {
+    intervalMs: 1000,
+    pauses: 0,
+    gatePauses: 0,
+    resumes: 2,
+    pausedMs: 250,
+    pausedNow: false,
+  });
+});
