@@ -12,15 +12,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'market-data-sink' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: [
-          '*.password',
-          '*.*.password',
-          'password',
-          'url',
-          '*.url',
-          'sasl',
-          '*.sasl',
-        ],
+        paths: ['*.password', '*.*.password', 'password', 'url', '*.url', 'sasl', '*.sasl'],
         censor: '[redacted]',
       },
     },
