@@ -131,27 +131,19 @@ const HELP = {
 type MetricName = keyof typeof HELP;
 
 // One line per metric above; every metric goes on the sink's registry, never the global one.
-function counter<L extends string>(
-  registry: client.Registry,
+const spec = <L extends string>(registry: client.Registry, name: MetricName, labelNames: readonly L[]) => ({
+  name,
+  help: HELP[name],
+  labelNames,
+  registers: [registry],
+});
+const counter = <L extends string>(r: client.Registry, name: MetricName, labels: readonly L[]) =>
+  new client.Counter(spec(r, name, labels));
+const gauge = <L extends string>(r: client.Registry, name: MetricName, labels: readonly L[]) =>
+  new client.Gauge(spec(r, name, labels));
+const histogram = <L extends string>(
+  r: client.Registry,
   name: MetricName,
-  labelNames: readonly L[],
-): client.Counter<L> {
-  return new client.Counter({ name, help: HELP[name], labelNames, registers: [registry] });
-}
-
-function gauge<L extends string>(
-  registry: client.Registry,
-  name: MetricName,
-  labelNames: readonly L[],
-): client.Gauge<L> {
-  return new client.Gauge({ name, help: HELP[name], labelNames, registers: [registry] });
-}
-
-function histogram<L extends string>(
-  registry: client.Registry,
-  name: MetricName,
-  labelNames: readonly L[],
+  labels: readonly L[],
   buckets: number[],
-): client.Histogram<L> {
-  return new client.Histogram({ name, help: HELP[name], labelNames, buckets, registers: [registry] });
-}
+) => new client.Histogram({ ...spec(r, name, labels), buckets });

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSink } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
-import { createTestContext, sampleBatch, toKafka, waitFor } from '../helpers/sink-harness.js';
+import { createTestContext, sampleBatch, slowInserts, toKafka, waitFor } from '../helpers/sink-harness.js';
 
 const SUMMARY_MS = 5000;
 const WINDOW_MS = 30_000;
@@ -24,12 +24,10 @@ test('30 s of sustained backpressure: at most one watermark info line per summar
   const ctx = await createTestContext('bplog');
   t.after(() => ctx.cleanup());
   await ctx.createTopics(['bars'], 3);
-  await ctx.migrate();
-  // Every insert statement into the table waits 300 ms: the sink writes far slower than it fetches.
-  await ctx.db.query(`
-    CREATE FUNCTION ${ctx.schema}.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$;
-    CREATE TRIGGER slow AFTER INSERT ON ${ctx.schema}.bars FOR EACH STATEMENT EXECUTE FUNCTION ${ctx.schema}.slow();`);
   await ctx.produce(ctx.topic('bars'), toKafka(sampleBatch('bars', 20_000, 300)));
+  await ctx.migrate();
+  // The sink writes far slower than it fetches, so the queue keeps crossing its watermarks.
+  await slowInserts(ctx, 'bars', 0.3);
 
   const lines: Line[] = [];
   const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as Line) });

@@ -2,8 +2,17 @@
 // that spans intervals split between them, nothing to report when fetching never paused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PauseSummary } from '../../../src/kafka/pause-summary.js';
+import { PauseSummary, type PauseReport } from '../../../src/kafka/pause-summary.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+
+const report = (
+  intervalMs: number,
+  pauses: number,
+  gatePauses: number,
+  resumes: number,
+  pausedMs: number,
+  pausedNow: boolean,
+): PauseReport => ({ intervalMs, pauses, gatePauses, resumes, pausedMs, pausedNow });
 
 test('pauses, resumes and time paused in the interval', async () => {
   const clock = new FakeClock(1000);
@@ -17,14 +26,7 @@ test('pauses, resumes and time paused in the interval', async () => {
   await clock.advance(200);
   s.resumed();
   await clock.advance(300);
-  assert.deepEqual(s.take(), {
-    intervalMs: 1000,
-    pauses: 2,
-    gatePauses: 1,
-    resumes: 2,
-    pausedMs: 500,
-    pausedNow: false,
-  });
+  assert.deepEqual(s.take(), report(1000, 2, 1, 2, 500, false));
   await clock.advance(1000);
   assert.equal(s.take(), null, 'a quiet interval reports nothing');
 });
@@ -37,33 +39,12 @@ test('a pause that spans intervals counts in each, and a second pause while paus
   await clock.advance(100);
   s.paused('gate');
   await clock.advance(500);
-  assert.deepEqual(s.take(), {
-    intervalMs: 1000,
-    pauses: 2,
-    gatePauses: 1,
-    resumes: 0,
-    pausedMs: 600,
-    pausedNow: true,
-  });
+  assert.deepEqual(s.take(), report(1000, 2, 1, 0, 600, true));
   await clock.advance(1000);
-  assert.deepEqual(s.take(), {
-    intervalMs: 1000,
-    pauses: 0,
-    gatePauses: 0,
-    resumes: 0,
-    pausedMs: 1000,
-    pausedNow: true,
-  });
+  assert.deepEqual(s.take(), report(1000, 0, 0, 0, 1000, true));
   await clock.advance(250);
   s.resumed();
   s.resumed();
   await clock.advance(750);
-  assert.deepEqual(s.take(), {
-    intervalMs: 1000,
-    pauses: 0,
-    gatePauses: 0,
-    resumes: 2,
-    pausedMs: 250,
-    pausedNow: false,
-  });
+  assert.deepEqual(s.take(), report(1000, 0, 0, 2, 250, false));
 });
