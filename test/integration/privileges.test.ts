@@ -41,9 +41,10 @@ function roleUrl(base: string, role: string): string {
 test("a role with only the README's grants runs the sink (migrations applied by the owner)", async (t) => {
   const ctx = await createTestContext('privs');
   const role = `sink_${ctx.schema}`.slice(0, 63);
-  let sink: SinkHandle | undefined;
+  // Filled once the member runs; the clean-up kills it before the role can be dropped.
+  const running: SinkHandle[] = [];
   t.after(async () => {
-    await sink?.kill();
+    for (const s of running) await s.kill();
     await ctx.db.query(`DROP OWNED BY ${role}`).catch(() => undefined);
     await ctx.db.query(`DROP ROLE IF EXISTS ${role}`);
     await ctx.cleanup();
@@ -72,7 +73,7 @@ test("a role with only the README's grants runs the sink (migrations applied by 
     .replace(/\bTO sink\b/g, `TO ${role}`);
   await ctx.db.query(grants);
 
-  sink = await startSink(
+  const sink = await startSink(
     ctx.config({
       DATABASE_URL: roleUrl(ctx.env.DATABASE_URL!, role),
       DATABASE_MIGRATE_ON_START: 'false',
@@ -80,6 +81,7 @@ test("a role with only the README's grants runs the sink (migrations applied by 
     }),
     { log: createLogger(ctx.env.LOG_LEVEL ?? 'warn') },
   );
+  running.push(sink);
   const topics = [ctx.topic('bars'), ctx.topic('news')];
   await waitFor(() => caughtUp(ctx, topics), `the sink running as ${role} did not catch up`, 90_000);
   await sink.stop();
