@@ -6,6 +6,7 @@
 // for CB_OPEN_MS) stays accepted as a hidden alias. No command means `run`.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { schemaLeaves } from '../config/load-config.js';
+import { envFlag } from '../config/flag-names.js';
 import type { ResetTarget } from '../ops/reset-offsets.js';
 
 export interface FlagSetting {
@@ -45,8 +46,6 @@ export interface CliOutput {
   out(text: string): void;
   err(text: string): void;
 }
-
-export const envFlag = (env: string): string => env.toLowerCase().replace(/_/g, '-');
 
 /** Each setting with its env name and convict's flag, read off the config schema. */
 export function flagSettings(): FlagSetting[] {

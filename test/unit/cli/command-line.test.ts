@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  envFlag,
   flagSettings,
   parseCommandLine,
   type CliOutput,
   type CommandLine,
 } from '../../../src/cli/command-line.js';
 import { loadConfig } from '../../../src/config/load-config.js';
+import { envFlag } from '../../../src/config/flag-names.js';
 
 const settings = flagSettings();
 
