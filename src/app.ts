@@ -24,7 +24,7 @@ import { QUEUE_LANES, STOP_STEP_MS, WATERMARK_POLL_MS } from './app/constants.js
 import type { SinkDeps, SinkEventMap, SinkEvents, SinkHandle } from './app/types.js';
 import { Shutdown } from './app/shutdown.js';
 import { Backpressure } from './kafka/backpressure.js';
-import { createKafka } from './kafka/kafka-client.js';
+import { checkKafkaSecurity, createKafka } from './kafka/kafka-client.js';
 import { RebalanceHandler } from './kafka/rebalance.js';
 import { SinkConsumer } from './kafka/sink-consumer.js';
 import { CircuitBreaker } from './resilience/circuit-breaker.js';
@@ -69,6 +69,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     await prepareDatabase(control, loaded, log, signal);
 
     // --- Kafka client, DLQ destinations
+    await unlessAborted('Kafka security check', checkKafkaSecurity(config, log), signal);
     const kafka = createKafka(config, log);
     const admin = kafka.admin();
     releasers.add(() => admin.disconnect());

@@ -8,6 +8,8 @@ import { ConfigError, toError } from '../core/errors.js';
 import { registerFormats } from './formats.js';
 import { schema, type SettingsOf } from './schema.js';
 import { applySeedAliases } from './seed-aliases.js';
+import { applySecretFiles } from './secret-files.js';
+import { checkConnectionSettings } from './connection-check.js';
 import { projectRoot } from '../util/project-root.js';
 import { builtinMappings } from './builtin-mappings.js';
 import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
@@ -98,7 +100,13 @@ function crossChecks(c: AppConfig): string[] {
       `sink.maxBatchSize (SINK_MAX_BATCH_SIZE): expected 0 (4 × batchSize) or >= sink.batchSize (${c.sink.batchSize}), got ${c.sink.maxBatchSize}`,
     );
   }
-  if (c.kafka.sasl.mechanism !== '' && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
+  if (c.kafka.sasl.mechanism === 'oauthbearer' && c.kafka.sasl.oauthbearerTokenFile === '') {
+    p.push(
+      'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
+    );
+  }
+  const userPassword = c.kafka.sasl.mechanism !== '' && c.kafka.sasl.mechanism !== 'oauthbearer';
+  if (userPassword && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
     p.push(
       'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
     );
@@ -164,7 +172,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   // addFormat replaces a format of the same name, so registering on every load is harmless.
   registerFormats();
   const leaves = schemaLeaves();
-  const env = applySeedAliases(opts.env ?? process.env);
+  const secrets = [...leaves.values()].flatMap((l) => (l.sensitive === true && l.env ? [l.env] : []));
+  const env = applySecretFiles(applySeedAliases(opts.env ?? process.env), secrets);
   const conf = convict<AppConfig>(schema, { env, args: opts.args ?? [] });
   try {
     const dir = opts.configDir ?? path.join(projectRoot(), 'config');
@@ -180,6 +189,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const problems = crossChecks(configured);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   const config = deriveSettings(configured);
+  checkConnectionSettings(config);
   const mappings = loadMappings(config);
   const redacted = JSON.parse(conf.toString()) as Record<string, unknown>;
   return { config, mappings, redacted };
