@@ -5,6 +5,7 @@
 #
 #   scripts/services.sh up|down|status|env [--brokers 1|3] [--clean] [--install-postgres]
 #   scripts/services.sh stop-broker N [--kill] | start-broker N      (3-node cluster by default)
+#   scripts/services.sh classpath        (resolves the Kafka jars once; prints the java -cp value)
 #
 # `up` prints the export lines on stdout (progress goes to stderr); `env` prints only them, so
 # callers can `eval "$(scripts/services.sh env)"`. `status` exits 0 only when everything is ready.
@@ -33,7 +34,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- arguments
@@ -57,10 +58,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 case $cmd in
-  up | down | status | env) brokers=${brokers:-1} ;;
+  up | down | status | env | classpath) brokers=${brokers:-1} ;;
   stop-broker | start-broker) brokers=${brokers:-3} ;;
   -h | --help | help) usage; exit 0 ;;
-  *) usage >&2; die "expected a command up|down|status|env|stop-broker|start-broker, got '${cmd}'" ;;
+  *) usage >&2; die "expected a command up|down|status|env|classpath|stop-broker|start-broker, got '${cmd}'" ;;
 esac
 case $brokers in 1 | 3) ;; *) die "--brokers: expected 1 or 3, got '$brokers'" ;; esac
 
@@ -703,6 +704,7 @@ case $cmd in
   down) cmd_down ;;
   status) cmd_status ;;
   env) print_env ;;
+  classpath) check_java; ensure_jars; echo "$LIBS/*" ;;
   stop-broker) cmd_stop_broker ;;
   start-broker) cmd_start_broker ;;
 esac

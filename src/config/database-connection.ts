@@ -32,14 +32,17 @@ const URL_FORM = 'postgres://user[:password]@host[:port]/database or postgres://
  */
 export function parseDatabaseUrl(url: string): ParsedUrl {
   let u: URL;
+  // WHATWG URLs refuse user info without a host (postgres://user@/db?host=/dir), libpq takes it.
+  const hostless = /^postgres(?:ql)?:\/\/[^/@]*@\//.test(url);
   try {
-    u = new URL(url);
+    u = new URL(hostless ? url.replace('@/', '@hostless.invalid/') : url);
   } catch {
     throw new Error(`expected ${URL_FORM}`);
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error(`expected ${URL_FORM}`);
   const q = u.searchParams;
-  const host = q.get('host') ?? decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, '$1');
+  const urlHost = hostless ? '' : decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, '$1');
+  const host = q.get('host') ?? urlHost;
   if (host === '') throw new Error(`expected ${URL_FORM}`);
   const port = Number(q.get('port') ?? (u.port || '5432'));
   if (!Number.isInteger(port) || port < 1 || port > 65535)

@@ -14,7 +14,7 @@ import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
 type KafkaSettings = AppConfig['kafka'];
 
 /** KafkaJS's sasl option from the kafka.sasl settings, or undefined without SASL. */
-export function kafkaSaslOptions(k: KafkaSettings): SASLOptions | undefined {
+function kafkaSaslOptions(k: KafkaSettings): SASLOptions | undefined {
   const { mechanism, username, password, oauthbearerTokenFile } = k.sasl;
   switch (mechanism) {
     case '':
@@ -58,21 +58,28 @@ export function createKafka(config: AppConfig, log: Logger, clientIdSuffix = '')
 
 /**
  * A security misconfiguration behind a failed connect, as one line naming the setting, or
- * undefined when the failure is not one (a broker that is down, say). Exported for the CLIs,
- * whose first connect fails the same ways.
+ * undefined when the failure is not one (a broker that is down, say).
  */
-export function explainKafkaConnectError(e: unknown, k: KafkaSettings): string | undefined {
-  const err = toError(e) as Error & { code?: unknown; broker?: unknown };
+function explainKafkaConnectError(e: unknown, k: KafkaSettings): string | undefined {
+  // KafkaJS wraps the socket's error (which has the TLS code) once per retry layer.
+  let err = toError(e) as Error & { code?: unknown; broker?: unknown };
+  for (let i = 0; i < 5 && err.cause instanceof Error; i++) err = err.cause;
   const code = typeof err.code === 'string' ? err.code : '';
   const broker = typeof err.broker === 'string' ? err.broker : k.brokers.join(',');
-  const cause = `${err.message}${code !== '' && !err.message.includes(code) ? ` [${code}]` : ''}`;
+  // OpenSSL's text spans lines and names its source file; its reason is what an operator needs.
+  const text = err.message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:\w+:([^:]+):.*$/s, '$1').trim();
+  const cause = `${text}${code !== '' && !text.includes(code) ? ` [${code}]` : ''}`;
   if (err.name === 'KafkaJSSASLAuthenticationError') {
-    return `kafka.sasl (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): ${broker} refused the ${k.sasl.mechanism} login of user ${JSON.stringify(k.sasl.username)}: ${err.message.replace(/^SASL \S+ authentication failed: /, '')}`;
+    return `kafka.sasl (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): ${broker} refused the ${k.sasl.mechanism} login of user ${JSON.stringify(k.sasl.username)}: ${err.message.replace(/^SASL .*? authentication failed: /, '')}`;
   }
   if (!k.ssl) {
     // A plaintext request to a TLS listener: the broker reads a TLS record's header as a
     // request, finds no handshake and drops the connection without a Kafka answer.
-    if (/Connection closed|Connection timeout|Request .* timed out|ECONNRESET|EPIPE/.test(cause)) {
+    if (
+      /Closed connection|Connection closed|Connection timeout|Request .* timed out|ECONNRESET|EPIPE/.test(
+        cause,
+      )
+    ) {
       return `kafka.ssl (KAFKA_SSL): ${broker} closed a plaintext connection without answering (${cause}); if it is a TLS listener, set KAFKA_SSL=true`;
     }
     return undefined;
@@ -93,10 +100,13 @@ export function explainKafkaConnectError(e: unknown, k: KafkaSettings): string |
   ) {
     return `kafka.sslCertFile (KAFKA_SSL_CERT_FILE): ${broker} refused the client certificate (${cause}); the listener requires a certificate signed by a CA it trusts`;
   }
+  if (k.sasl.mechanism === '' && /Closed connection|Connection closed/.test(cause)) {
+    // TLS itself succeeded (a failed handshake is reported as such), then the broker hung up
+    // on the first unauthenticated request: a SASL_SSL listener.
+    return `kafka.sasl.mechanism (KAFKA_SASL_MECHANISM): ${broker} closed the TLS connection at the first request (${cause}); if it is a SASL_SSL listener, set KAFKA_SASL_MECHANISM and its credentials`;
+  }
   if (
-    /wrong version number|packet length too long|before secure TLS connection|ECONNRESET|Connection closed|EPROTO/i.test(
-      cause,
-    )
+    /wrong version number|packet length too long|before secure TLS connection|ECONNRESET|EPROTO/i.test(cause)
   ) {
     return `kafka.ssl (KAFKA_SSL): the TLS handshake with ${broker} failed (${cause}); if it is a plaintext listener, set KAFKA_SSL=false`;
   }
@@ -110,7 +120,8 @@ const PROBE_TIMEOUT_MS = 5000;
  * Connects once, without KafkaJS's retries, and turns a security misconfiguration into a
  * non-retriable KafkaError naming the setting: retrying a wrong CA or password for half a
  * minute only hides the cause. Any other failure (a broker that is still starting) is left
- * to the caller's own connect and its retries.
+ * to the caller's own connect and its retries. Every command that connects calls it first
+ * (the worker's start; status, reset-offsets and replay likewise).
  */
 export async function checkKafkaSecurity(config: AppConfig, log: Logger): Promise<void> {
   const probe = new Kafka({

@@ -32,7 +32,16 @@ interface Owner {
   gid: number;
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export interface PrivatePostgresOptions {
+  /** Extra postgresql.conf lines (e.g. ssl = on). */
+  readonly conf?: readonly string[];
+  /** pg_hba.conf lines replacing initdb's (which trust every local and loopback connection); keep `local all all trust`. */
+  readonly hba?: readonly string[];
+  /** Files copied into the data directory (name → source), owned by the server's user, mode 0600: keys and certificates. */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
+export async function startPrivatePostgres(opts: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const bin = findPostgresBin();
   const owner = process.getuid?.() === 0 ? postgresUser() : undefined;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mds-private-pg-'));
@@ -69,10 +78,22 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       'synchronous_commit = off',
       'full_page_writes = off',
       'max_connections = 50',
+      ...(opts.conf ?? []),
       '',
     ].join('\n'),
   );
+  if (opts.hba !== undefined)
+    fs.writeFileSync(path.join(dataDir, 'pg_hba.conf'), [...opts.hba, ''].join('\n'));
+  for (const [name, source] of Object.entries(opts.files ?? {})) {
+    const target = path.join(dataDir, name);
+    fs.copyFileSync(source, target);
+    fs.chmodSync(target, 0o600);
+    if (owner) fs.chownSync(target, owner.uid, owner.gid);
+  }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  // Custom pg_hba rules may refuse plain TCP (hostssl only): readiness is then checked over
+  // the Unix socket, which the rules must keep (`local all all trust`).
+  const readyUrl = opts.hba === undefined ? url : `postgres://postgres@/postgres?host=${base}&port=${port}`;
   const entry = { pgCtl, dataDir, owner };
   live.add(entry);
   installExitHook();
@@ -89,7 +110,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
         // -W: do not let pg_ctl wait; readiness is checked below with a real query.
         await run(pgCtl, ['-D', dataDir, '-l', logFile, '-W', 'start'], { ...asOwner, cwd: base });
       }
-      await waitUntilReady(url, logFile, READY_TIMEOUT_MS);
+      await waitUntilReady(readyUrl, logFile, READY_TIMEOUT_MS);
     },
     async stop(mode = 'fast') {
       if (!isRunning()) return;
