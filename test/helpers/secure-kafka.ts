@@ -20,10 +20,8 @@ export const SASL_USER = 'mds-sink';
 export const SASL_PASSWORD = 'sasl-secret-Pa55';
 
 export interface SecureKafka {
-  readonly plaintext: string;
-  readonly ssl: string;
-  readonly mtls: string;
-  readonly saslSsl: string;
+  /** host:port of each listener. */
+  readonly listeners: Readonly<Record<'plaintext' | 'ssl' | 'mtls' | 'saslSsl', string>>;
   readonly logDir: string;
   stop(): Promise<void>;
 }
@@ -165,7 +163,11 @@ export async function startSecureKafka(pki: TestPki): Promise<SecureKafka> {
     await stop();
     throw new Error(`${(e as Error).message}\n${tail}`, { cause: e });
   }
-  return { plaintext: at(plain), ssl: at(ssl), mtls: at(mtls), saslSsl: at(saslSsl), logDir, stop };
+  return {
+    listeners: { plaintext: at(plain), ssl: at(ssl), mtls: at(mtls), saslSsl: at(saslSsl) },
+    logDir,
+    stop,
+  };
 }
 
 function tailOf(file: string): string {

@@ -29,33 +29,21 @@ export interface TestPki {
   remove(): void;
 }
 
-function ossl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+/** openssl with space-separated arguments (none of ours contains a space). */
+function ossl(dir: string, args: string): void {
+  execFileSync('openssl', args.split(' '), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 function newKey(dir: string, name: string): void {
-  ossl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`]);
+  ossl(dir, `genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ${name}.key`);
 }
 
 function selfSignedCa(dir: string, name: string, cn: string): void {
   newKey(dir, name);
-  ossl(dir, [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    `${name}.key`,
-    '-out',
-    `${name}.pem`,
-    '-days',
-    '30',
-    '-subj',
-    `/CN=${cn}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  ossl(
+    dir,
+    `req -x509 -new -key ${name}.key -out ${name}.pem -days 30 -subj /CN=${cn} -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign`,
+  );
 }
 
 /** A leaf signed by ca; `dates` gives an explicit validity (openssl ca), else 30 days from now. */
@@ -68,25 +56,12 @@ function leaf(
 ): void {
   newKey(dir, name);
   fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
-  ossl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+  ossl(dir, `req -new -key ${name}.key -out ${name}.csr -subj /CN=${cn}`);
   if (dates === undefined) {
-    ossl(dir, [
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '30',
-      '-extfile',
-      `${name}.ext`,
-    ]);
+    ossl(
+      dir,
+      `x509 -req -in ${name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out ${name}.pem -days 30 -extfile ${name}.ext`,
+    );
     return;
   }
   fs.writeFileSync(path.join(dir, 'index.txt'), '');
@@ -108,27 +83,10 @@ function leaf(
       '',
     ].join('\n'),
   );
-  ossl(dir, [
-    'ca',
-    '-batch',
-    '-config',
-    'ca.cnf',
-    '-cert',
-    'ca.pem',
-    '-keyfile',
-    'ca.key',
-    '-in',
-    `${name}.csr`,
-    '-out',
-    `${name}.pem`,
-    '-startdate',
-    dates.start,
-    '-enddate',
-    dates.end,
-    '-notext',
-    '-extfile',
-    `${name}.ext`,
-  ]);
+  ossl(
+    dir,
+    `ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in ${name}.csr -out ${name}.pem -startdate ${dates.start} -enddate ${dates.end} -notext -extfile ${name}.ext`,
+  );
 }
 
 export function createTestPki(): TestPki {
@@ -137,8 +95,8 @@ export function createTestPki(): TestPki {
   fs.chmodSync(dir, 0o755);
   const f = (name: string): string => path.join(dir, name);
   try {
-    selfSignedCa(dir, 'ca', 'mds test CA');
-    selfSignedCa(dir, 'other-ca', 'mds unrelated CA');
+    selfSignedCa(dir, 'ca', 'mds-test-CA');
+    selfSignedCa(dir, 'other-ca', 'mds-unrelated-CA');
     leaf(
       dir,
       'server',
@@ -150,32 +108,14 @@ export function createTestPki(): TestPki {
       start: '20200101000000Z',
       end: '20200201000000Z',
     });
-    ossl(dir, [
-      'pkcs8',
-      '-topk8',
-      '-in',
-      'client.key',
-      '-out',
-      'client-enc.key',
-      '-v2',
-      'aes-256-cbc',
-      '-passout',
-      `pass:${KEY_PASSPHRASE}`,
-    ]);
-    ossl(dir, [
-      'pkcs12',
-      '-export',
-      '-in',
-      'server.pem',
-      '-inkey',
-      'server.key',
-      '-name',
-      'broker',
-      '-out',
-      'server.p12',
-      '-passout',
-      `pass:${STORE_PASSWORD}`,
-    ]);
+    ossl(
+      dir,
+      `pkcs8 -topk8 -in client.key -out client-enc.key -v2 aes-256-cbc -passout pass:${KEY_PASSPHRASE}`,
+    );
+    ossl(
+      dir,
+      `pkcs12 -export -in server.pem -inkey server.key -name broker -out server.p12 -passout pass:${STORE_PASSWORD}`,
+    );
     execFileSync(
       'keytool',
       [

@@ -15,16 +15,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/core/logger.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { SASL_PASSWORD, SASL_USER, startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  toKafka,
-  waitFor,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { createTestPki, KEY_PASSPHRASE, type TestPki } from '../helpers/test-pki.js';
 import { lastLines, spawnWorker } from '../helpers/worker-process.js';
 
@@ -56,8 +47,11 @@ after(async () => {
 });
 
 /** A namespace on the private broker (topics made over PLAINTEXT) and the shared PostgreSQL. */
-async function context(t: { after(fn: () => Promise<void>): void }, name: string): Promise<TestContext> {
-  const ctx = await createTestContext(name, [broker.plaintext]);
+async function context(
+  t: { after(fn: () => Promise<void>): void },
+  name: string,
+): Promise<harness.TestContext> {
+  const ctx = await harness.createTestContext(name, [broker.listeners.plaintext]);
   t.after(() => ctx.cleanup());
   await ctx.createTopics(['bars'], 2);
   return ctx;
@@ -66,7 +60,7 @@ async function context(t: { after(fn: () => Promise<void>): void }, name: string
 const tls = (): Record<string, string> => ({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: pki.caCert });
 const sasl = (mechanism: string): Record<string, string> => ({
   ...tls(),
-  KAFKA_BROKERS: broker.saslSsl,
+  KAFKA_BROKERS: broker.listeners.saslSsl,
   KAFKA_SASL_MECHANISM: mechanism,
   KAFKA_SASL_USERNAME: SASL_USER,
   KAFKA_SASL_PASSWORD: SASL_PASSWORD,
@@ -76,14 +70,17 @@ test('the worker consumes and writes through the SSL, mTLS and SASL_SSL listener
   const passphraseFile = path.join(pki.dir, 'key-passphrase');
   fs.writeFileSync(passphraseFile, `${KEY_PASSPHRASE}\n`);
   const modes: [string, () => Record<string, string>][] = [
-    ['ssl', () => ({ ...tls(), KAFKA_BROKERS: broker.ssl })],
+    ['ssl', () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.ssl })],
     // The broker's certificate names localhost and 127.0.0.1; a server-name override must match one.
-    ['ssl-servername', () => ({ ...tls(), KAFKA_BROKERS: broker.ssl, KAFKA_SSL_SERVERNAME: 'localhost' })],
+    [
+      'ssl-servername',
+      () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.ssl, KAFKA_SSL_SERVERNAME: 'localhost' }),
+    ],
     [
       'mtls',
       () => ({
         ...tls(),
-        KAFKA_BROKERS: broker.mtls,
+        KAFKA_BROKERS: broker.listeners.mtls,
         KAFKA_SSL_CERT_FILE: pki.clientCert,
         KAFKA_SSL_KEY_FILE: pki.clientKeyEncrypted,
         KAFKA_SSL_KEY_PASSPHRASE_FILE: passphraseFile,
@@ -95,18 +92,22 @@ test('the worker consumes and writes through the SSL, mTLS and SASL_SSL listener
   ];
   for (const [mode, env] of modes) {
     const ctx = await context(t, `sec${mode}`);
-    const msgs = sampleBatch('bars', 60, 20);
-    await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+    const msgs = harness.sampleBatch('bars', 60, 20);
+    await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
     const sink = await startSink(ctx.config({ KAFKA_TOPICS: 'bars', ...env() }), {
       log: createLogger(ctx.env.LOG_LEVEL ?? 'warn'),
     });
     t.after(() => sink.kill());
-    await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), `${mode}: sink did not catch up`, 60_000);
+    await harness.waitFor(
+      () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+      `${mode}: sink did not catch up`,
+      60_000,
+    );
     await sink.stop();
     await sink.done;
     assert.deepEqual(
-      await actualRows(ctx.db, ctx.schema, BARS),
-      expectedRows(
+      await harness.actualRows(ctx.db, ctx.schema, BARS),
+      harness.expectedRows(
         BARS,
         msgs.map((m) => m.value),
       ),
@@ -128,12 +129,12 @@ test('PostgreSQL: verify-full through hostssl-only pg_hba; require means encrypt
   t.after(() => db.end());
   await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema} CASCADE`);
 
-  const msgs = sampleBatch('bars', 40, 10);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const msgs = harness.sampleBatch('bars', 40, 10);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const sink = await startSink(loaded, { log: createLogger(ctx.env.LOG_LEVEL ?? 'warn') });
   t.after(() => sink.kill());
-  await waitFor(
-    async () => (await actualRows(db, ctx.schema, BARS)).length === 40,
+  await harness.waitFor(
+    async () => (await harness.actualRows(db, ctx.schema, BARS)).length === 40,
     'sink did not write the 40 bars over TLS',
     60_000,
   );
@@ -150,8 +151,8 @@ test('PostgreSQL: verify-full through hostssl-only pg_hba; require means encrypt
   await sink.stop();
   await sink.done;
   assert.deepEqual(
-    await actualRows(db, ctx.schema, BARS),
-    expectedRows(
+    await harness.actualRows(db, ctx.schema, BARS),
+    harness.expectedRows(
       BARS,
       msgs.map((m) => m.value),
     ),
@@ -181,13 +182,13 @@ interface Misconfig {
 const MISCONFIGS: Misconfig[] = [
   {
     name: 'Kafka: a CA that did not sign the broker certificate',
-    env: () => ({ ...tls(), KAFKA_BROKERS: broker.ssl, KAFKA_SSL_CA_FILE: pki.otherCaCert }),
+    env: () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.ssl, KAFKA_SSL_CA_FILE: pki.otherCaCert }),
     exit: 1,
     line: /kafka\.sslCaFile \(KAFKA_SSL_CA_FILE\): the certificate of 127\.0\.0\.1:\d+ is not signed by a trusted CA/,
   },
   {
     name: 'Kafka: no client certificate on the mTLS listener',
-    env: () => ({ ...tls(), KAFKA_BROKERS: broker.mtls }),
+    env: () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.mtls }),
     exit: 1,
     line: /kafka\.sslCertFile \(KAFKA_SSL_CERT_FILE\): 127\.0\.0\.1:\d+ refused the client certificate/,
   },
@@ -195,7 +196,7 @@ const MISCONFIGS: Misconfig[] = [
     name: 'Kafka: a client key that does not match its certificate',
     env: () => ({
       ...tls(),
-      KAFKA_BROKERS: broker.mtls,
+      KAFKA_BROKERS: broker.listeners.mtls,
       KAFKA_SSL_CERT_FILE: pki.clientCert,
       KAFKA_SSL_KEY_FILE: pki.expiredClientKey,
     }),
@@ -206,7 +207,7 @@ const MISCONFIGS: Misconfig[] = [
     name: 'Kafka: an expired client certificate',
     env: () => ({
       ...tls(),
-      KAFKA_BROKERS: broker.mtls,
+      KAFKA_BROKERS: broker.listeners.mtls,
       KAFKA_SSL_CERT_FILE: pki.expiredClientCert,
       KAFKA_SSL_KEY_FILE: pki.expiredClientKey,
     }),
@@ -217,7 +218,7 @@ const MISCONFIGS: Misconfig[] = [
     name: 'Kafka: a wrong key passphrase',
     env: () => ({
       ...tls(),
-      KAFKA_BROKERS: broker.mtls,
+      KAFKA_BROKERS: broker.listeners.mtls,
       KAFKA_SSL_CERT_FILE: pki.clientCert,
       KAFKA_SSL_KEY_FILE: pki.clientKeyEncrypted,
       KAFKA_SSL_KEY_PASSPHRASE: 'wrong-passphrase-5e1d',
@@ -233,13 +234,13 @@ const MISCONFIGS: Misconfig[] = [
   },
   {
     name: 'Kafka: TLS to the plaintext listener',
-    env: () => ({ ...tls(), KAFKA_BROKERS: broker.plaintext }),
+    env: () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.plaintext }),
     exit: 1,
     line: /kafka\.ssl \(KAFKA_SSL\): the TLS handshake with 127\.0\.0\.1:\d+ failed .*set KAFKA_SSL=false/,
   },
   {
     name: 'Kafka: plaintext to the TLS listener',
-    env: () => ({ KAFKA_BROKERS: broker.ssl }),
+    env: () => ({ KAFKA_BROKERS: broker.listeners.ssl }),
     exit: 1,
     line: /kafka\.ssl \(KAFKA_SSL\): 127\.0\.0\.1:\d+ closed a plaintext connection without answering .*set KAFKA_SSL=true/,
   },

@@ -4,28 +4,18 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type tls from 'node:tls';
-import { loadConfig } from '../../../src/config/load-config.js';
 import { pgClientConfig } from '../../../src/config/database-connection.js';
-import { ConfigError } from '../../../src/core/errors.js';
+import { configErrorOf, loadWith } from '../../helpers/config-errors.js';
 import { createTestPki } from '../../helpers/test-pki.js';
 
 const pki = createTestPki();
 after(() => pki.remove());
 
 function pgConfig(env: Record<string, string>) {
-  const { config } = loadConfig({ env: { NODE_ENV: 'development', ...env } });
-  return pgClientConfig(config.database, { applicationName: 'unit' });
+  return pgClientConfig(loadWith(env).config.database, { applicationName: 'unit' });
 }
 
-function errorOf(env: Record<string, string>): string {
-  try {
-    pgConfig(env);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('expected the config to be rejected');
-}
+const errorOf = (env: Record<string, string>): string => configErrorOf(() => pgConfig(env));
 
 /** What the ssl option does: off, encrypt only, chain checked, chain and host checked. */
 function verdict(ssl: unknown): string {

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../../src/config/load-config.js';
-import { ConfigError } from '../../../src/core/errors.js';
+import { configErrorOf, loadWith } from '../../helpers/config-errors.js';
 
 const SECRET = 'file-secret-7f3a';
 
@@ -18,26 +17,13 @@ function tempFile(t: { after(fn: () => void): void }, content: string): string {
   return file;
 }
 
-function errorOf(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig({ env: { NODE_ENV: 'development', ...env } });
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the config to be rejected');
-}
-
 test('X_FILE: the value is the file content with one trailing newline trimmed', (t) => {
   const url = `postgres://sink:${SECRET}@db.internal:5432/md`;
-  const loaded = loadConfig({
-    env: {
-      NODE_ENV: 'development',
-      DATABASE_URL_FILE: tempFile(t, `${url}\n`),
-      KAFKA_SASL_MECHANISM: 'scram-sha-512',
-      KAFKA_SASL_USERNAME: 'sink',
-      KAFKA_SASL_PASSWORD_FILE: tempFile(t, `${SECRET} \r\n`),
-    },
+  const loaded = loadWith({
+    DATABASE_URL_FILE: tempFile(t, `${url}\n`),
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: 'sink',
+    KAFKA_SASL_PASSWORD_FILE: tempFile(t, `${SECRET} \r\n`),
   });
   assert.equal(loaded.config.database.url, url);
   // Only the newline goes: a trailing space may be part of a password.
@@ -46,27 +32,27 @@ test('X_FILE: the value is the file content with one trailing newline trimmed', 
 });
 
 test('X and X_FILE both set: refused, naming both, without the secret', (t) => {
-  const e = errorOf({ KAFKA_SASL_PASSWORD: SECRET, KAFKA_SASL_PASSWORD_FILE: tempFile(t, SECRET) });
-  assert.equal(e.message, 'KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE: expected one of them, got both');
+  const e = configErrorOf(() =>
+    loadWith({ KAFKA_SASL_PASSWORD: SECRET, KAFKA_SASL_PASSWORD_FILE: tempFile(t, SECRET) }),
+  );
+  assert.equal(e, 'KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE: expected one of them, got both');
 });
 
 test('an unreadable X_FILE names the variable and the cause', () => {
-  const e = errorOf({ KAFKA_SSL_KEY_PASSPHRASE_FILE: '/nonexistent/mds/passphrase' });
+  const e = configErrorOf(() => loadWith({ KAFKA_SSL_KEY_PASSPHRASE_FILE: '/nonexistent/mds/passphrase' }));
   assert.equal(
-    e.message,
+    e,
     'KAFKA_SSL_KEY_PASSPHRASE_FILE: cannot read /nonexistent/mds/passphrase: ENOENT: no such file or directory',
   );
 });
 
 test('only secrets take _FILE: a non-sensitive setting ignores X_FILE', (t) => {
-  const { config } = loadConfig({
-    env: { NODE_ENV: 'development', KAFKA_CLIENT_ID_FILE: tempFile(t, 'from-file') },
-  });
+  const { config } = loadWith({ KAFKA_CLIENT_ID_FILE: tempFile(t, 'from-file') });
   assert.equal(config.kafka.clientId, 'market-data-sink');
 });
 
 test('a bad DATABASE_URL is refused without echoing it', () => {
-  const e = errorOf({ DATABASE_URL: `mysql://u:${SECRET}@h/db` });
-  assert.match(e.message, /^database\.url \(DATABASE_URL\): expected postgres:\/\//);
-  assert.ok(!e.message.includes(SECRET));
+  const e = configErrorOf(() => loadWith({ DATABASE_URL: `mysql://u:${SECRET}@h/db` }));
+  assert.match(e, /^database\.url \(DATABASE_URL\): expected postgres:\/\//);
+  assert.ok(!e.includes(SECRET));
 });

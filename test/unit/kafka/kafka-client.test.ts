@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type tls from 'node:tls';
-import { loadConfig } from '../../../src/config/load-config.js';
 import { kafkaClientConfig } from '../../../src/kafka/kafka-client.js';
 import { createLogger } from '../../../src/core/logger.js';
-import { ConfigError } from '../../../src/core/errors.js';
+import { configErrorOf, loadWith } from '../../helpers/config-errors.js';
 import { createTestPki, KEY_PASSPHRASE } from '../../helpers/test-pki.js';
 
 const pki = createTestPki();
@@ -17,19 +16,10 @@ after(() => pki.remove());
 const log = createLogger('silent');
 
 function clientConfig(env: Record<string, string>) {
-  const { config } = loadConfig({ env: { NODE_ENV: 'development', ...env } });
-  return kafkaClientConfig(config, log);
+  return kafkaClientConfig(loadWith(env).config, log);
 }
 
-function errorOf(env: Record<string, string>): string {
-  try {
-    clientConfig(env);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('expected the config to be rejected');
-}
+const errorOf = (env: Record<string, string>): string => configErrorOf(() => clientConfig(env));
 
 test('plaintext: no ssl, no sasl', () => {
   const c = clientConfig({});
