@@ -187,6 +187,18 @@ const MISCONFIGS: Misconfig[] = [
     line: /kafka\.sslCaFile \(KAFKA_SSL_CA_FILE\): the certificate of 127\.0\.0\.1:\d+ is not signed by a trusted CA/,
   },
   {
+    name: 'Kafka: a server name the broker certificate does not hold',
+    env: () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.ssl, KAFKA_SSL_SERVERNAME: 'kafka.example' }),
+    exit: 1,
+    line: /kafka\.sslServername \(KAFKA_SSL_SERVERNAME\): the certificate of 127\.0\.0\.1:\d+ does not name the host/,
+  },
+  {
+    name: 'Kafka: TLS without SASL to the SASL_SSL listener',
+    env: () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.saslSsl }),
+    exit: 1,
+    line: /kafka\.sasl\.mechanism \(KAFKA_SASL_MECHANISM\): 127\.0\.0\.1:\d+ closed the TLS connection at the first request/,
+  },
+  {
     name: 'Kafka: no client certificate on the mTLS listener',
     env: () => ({ ...tls(), KAFKA_BROKERS: broker.listeners.mtls }),
     exit: 1,
@@ -260,6 +272,13 @@ const MISCONFIGS: Misconfig[] = [
     }),
     exit: 1,
     line: /database\.sslMode \(DATABASE_SSL_MODE\): the server refuses unencrypted connections and sslmode is disable/,
+  },
+  {
+    // The shared server runs with ssl = off.
+    name: 'PostgreSQL: sslmode=require against a server without TLS',
+    env: () => ({ DATABASE_SSL_MODE: 'require' }),
+    exit: 1,
+    line: /database\.sslMode \(DATABASE_SSL_MODE\): require needs TLS and the server does not offer it/,
   },
   {
     name: 'a secret given both as X and as X_FILE',
