@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
 import { kafkaTlsOptions } from '../config/kafka-tls.js';
 import { UNTRUSTED_CERT_CODES } from '../config/tls-material.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { KafkaError, toError } from '../core/errors.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
 
@@ -75,11 +76,7 @@ function explainKafkaConnectError(e: unknown, k: KafkaSettings): string | undefi
   if (!k.ssl) {
     // A plaintext request to a TLS listener: the broker reads a TLS record's header as a
     // request, finds no handshake and drops the connection without a Kafka answer.
-    if (
-      /Closed connection|Connection closed|Connection timeout|Request .* timed out|ECONNRESET|EPIPE/.test(
-        cause,
-      )
-    ) {
+    if (/Closed connection|Connection closed|ECONNRESET|EPIPE/.test(cause)) {
       return `kafka.ssl (KAFKA_SSL): ${broker} closed a plaintext connection without answering (${cause}); if it is a TLS listener, set KAFKA_SSL=true`;
     }
     return undefined;
@@ -115,18 +112,15 @@ function explainKafkaConnectError(e: unknown, k: KafkaSettings): string | undefi
 
 /** One connection attempt per step, each bounded, so a misconfiguration is seen in seconds. */
 const PROBE_TIMEOUT_MS = 5000;
+/** A hang-up can also be a broker restarting: a cause is believed only when it repeats. */
+const PROBE_ATTEMPTS = 2;
+const PROBE_PAUSE_MS = 1000;
 
-/**
- * Connects once, without KafkaJS's retries, and turns a security misconfiguration into a
- * non-retriable KafkaError naming the setting: retrying a wrong CA or password for half a
- * minute only hides the cause. Any other failure (a broker that is still starting) is left
- * to the caller's own connect and its retries. Every command that connects calls it first
- * (the worker's start; status, reset-offsets and replay likewise).
- */
-export async function checkKafkaSecurity(config: AppConfig, log: Logger): Promise<void> {
+/** One connect and metadata request without retries: undefined if it worked, else the error. */
+async function probeOnce(config: AppConfig, log: Logger): Promise<unknown> {
   const probe = new Kafka({
     ...kafkaClientConfig(config, log, ':probe'),
-    // The probe's own failure is explained below; KafkaJS's log of it would be a second, vaguer line.
+    // The probe's own failure is explained by the caller; KafkaJS's log of it would be a second, vaguer line.
     logLevel: kafkaLogLevel('silent'),
     retry: { retries: 0 },
     connectionTimeout: PROBE_TIMEOUT_MS,
@@ -138,10 +132,32 @@ export async function checkKafkaSecurity(config: AppConfig, log: Logger): Promis
     await admin.connect();
     // Metadata is the first request a SASL or TLS listener refuses to an unauthenticated client.
     await admin.fetchTopicMetadata({ topics: [] });
+    return undefined;
   } catch (e) {
-    const why = explainKafkaConnectError(e, config.kafka);
-    if (why !== undefined) throw new KafkaError('KAFKA_SECURITY', why, false, e);
+    return e ?? new Error('probe failed');
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Connects without KafkaJS's retries and turns a security misconfiguration into a
+ * non-retriable KafkaError naming the setting: retrying a wrong CA or password for half a
+ * minute only hides the cause. Any other failure (a broker that is down or still starting)
+ * is left to the caller's own connect and its retries. Every command that connects calls it
+ * first (the worker's start; status, reset-offsets and replay likewise).
+ */
+export async function checkKafkaSecurity(
+  config: AppConfig,
+  log: Logger,
+  clock: Clock = systemClock,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const failure = await probeOnce(config, log);
+    if (failure === undefined) return;
+    const why = explainKafkaConnectError(failure, config.kafka);
+    if (why === undefined) return;
+    if (attempt >= PROBE_ATTEMPTS) throw new KafkaError('KAFKA_SECURITY', why, false, failure);
+    await clock.sleep(PROBE_PAUSE_MS);
   }
 }

@@ -15,6 +15,8 @@ const READY_TIMEOUT_MS = 60_000;
 export interface PrivatePostgres {
   readonly url: string;
   readonly port: number;
+  /** Directory of its Unix socket (.s.PGSQL.<port>). */
+  readonly socketDir: string;
   /** Stops the server ('fast': roll back and disconnect clients; 'immediate': crash-like). No-op if stopped. */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Starts it again on the same port and data; resolves once it accepts queries. No-op if running. */
@@ -104,6 +106,7 @@ export async function startPrivatePostgres(opts: PrivatePostgresOptions = {}): P
   const handle: PrivatePostgres = {
     url,
     port,
+    socketDir: base,
     async start() {
       if (destroyed) throw new Error(`private PostgreSQL on port ${port} was destroyed`);
       if (!isRunning()) {

@@ -116,7 +116,7 @@ test('the worker consumes and writes through the SSL, mTLS and SASL_SSL listener
   }
 });
 
-test('PostgreSQL: verify-full through hostssl-only pg_hba; require means encrypted without verification', async (t) => {
+test('PostgreSQL: verify-full through hostssl-only pg_hba; require means encrypted without verification; Unix socket', async (t) => {
   const ctx = await context(t, 'secpg');
   const url = `postgres://postgres:${DB_PASSWORD}@localhost:${pgSsl.port}/postgres`;
   const env = {
@@ -169,6 +169,21 @@ test('PostgreSQL: verify-full through hostssl-only pg_hba; require means encrypt
   const ssl = await c.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
   await c.end();
   assert.equal(ssl.rows[0]?.ssl, true);
+
+  // A Unix-socket URL connects over the socket; sslmode does not apply there (as libpq).
+  const socket = loadConfig({
+    env: {
+      NODE_ENV: 'test',
+      DATABASE_URL: `postgres://postgres@/postgres?host=${pgSsl.socketDir}&port=${pgSsl.port}&sslmode=verify-full`,
+    },
+  });
+  const s = new pg.Client(pgClientConfig(socket.config.database, { applicationName: 'test-socket' }));
+  await s.connect();
+  const viaSocket = await s.query<{ addr: string | null; ssl: boolean }>(
+    'SELECT inet_client_addr()::text AS addr, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+  );
+  await s.end();
+  assert.deepEqual(viaSocket.rows, [{ addr: null, ssl: false }]);
 });
 
 interface Misconfig {
