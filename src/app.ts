@@ -42,6 +42,7 @@ import { SinkMetrics } from './metrics/sink-metrics.js';
 import { AbortedError, toError } from './core/errors.js';
 import { unlessAborted } from './util/bounded-wait.js';
 import { systemClock } from './core/clock.js';
+import { redactUrl } from './core/logger.js';
 import { LateBound } from './util/late-bound.js';
 import { Releasers } from './util/releasers.js';
 
@@ -67,6 +68,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     const control = createControlPool(config);
     releasers.add(() => control.end());
     await prepareDatabase(control, loaded, log, signal);
+    log.info({ database: redactUrl(config.database.url), schema }, 'database ready');
 
     // --- Kafka client, DLQ destinations
     await unlessAborted('Kafka security check', checkKafkaSecurity(config, log), signal);
@@ -74,9 +76,11 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     const admin = kafka.admin();
     releasers.add(() => admin.disconnect());
     await unlessAborted('Kafka admin connect', admin.connect(), signal);
+    log.info({ brokers: config.kafka.brokers }, 'Kafka connected');
     const dlq = createDeadLetterSink(kafka, config, log);
     releasers.add(() => dlq.close());
     await unlessAborted('DLQ start', dlq.start(), signal);
+    log.info({ topic: config.dlq.topic, dir: config.dlq.dir }, 'DLQ ready');
 
     // --- resilience, lag
     const retry = new RetryPolicy(config.retry, deps.random ?? Math.random);
@@ -99,8 +103,11 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         instrument.fetching(event);
         events.emit(event, stats);
       },
+      clock,
+      summaryIntervalMs: config.log.backpressureSummaryMs,
       log,
     });
+    releasers.add(backpressure.startSummaries());
     const queue = createQueue(config, lanes, backpressure);
     const inbox = new LaneInbox();
     const gate = createOverflowGate(config, {
@@ -166,7 +173,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           offsetsCommitted(result.offsets);
         },
         onOffsetsAdvanced: offsetsCommitted,
-        onAttemptFailed: (e, _attempt, workerId) => instrument.attemptFailed(e, workerId),
+        onAttemptFailed: (e, _attempt, workerId, batch) => instrument.attemptFailed(e, workerId, batch),
         onEnvironment: (e, workerId) => environment.set(workerId, e),
       },
       log,
@@ -227,6 +234,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
       const server = new MetricsServer(metrics.registry, health, config.metrics.host, config.metrics.port);
       releasers.add(() => server.close());
       metricsPort = await unlessAborted('metrics server start', server.start(), signal);
+      log.info({ host: config.metrics.host, port: metricsPort }, 'metrics server listening');
     }
     // Consumer last: only fetch once everything downstream is ready. Aborted during the
     // join, its stop waits for the join to end and then leaves the group.

@@ -4,6 +4,7 @@
 // (--sink-workers for SINK_WORKERS); the dotted-key flag convict knows (--sink-workers,
 // --breaker-open-ms for CB_OPEN_MS) stays accepted as an alias.
 import { ConfigError } from '../core/errors.js';
+import { envFlag } from '../config/flag-names.js';
 
 export const COMMANDS = ['run', 'migrate'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -23,7 +24,7 @@ export type CommandLine =
   | { readonly kind: 'version' }
   | { readonly kind: 'run'; readonly command: Command; readonly args: string[] };
 
-export const envFlag = (env: string): string => env.toLowerCase().replace(/_/g, '-');
+export { envFlag };
 
 /**
  * Splits argv into the command and convict's arguments (env-named flags rewritten to
