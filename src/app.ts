@@ -39,6 +39,7 @@ import { SinkInstrumentation } from './metrics/instrumentation.js';
 import { LagTracker } from './metrics/lag-tracker.js';
 import { GaugePoller, WatermarkPoller } from './metrics/pollers.js';
 import { SinkMetrics } from './metrics/sink-metrics.js';
+import { MemberStatus } from './ops/member-status.js';
 import { AbortedError, toError } from './core/errors.js';
 import { unlessAborted } from './util/bounded-wait.js';
 import { systemClock } from './core/clock.js';
@@ -231,7 +232,23 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     releasers.add(watermarks.start(WATERMARK_POLL_MS));
     let metricsPort = 0;
     if (deps.http !== false) {
-      const server = new MetricsServer(metrics.registry, health, config.metrics.host, config.metrics.port);
+      const status = new MemberStatus({
+        groupId: coord,
+        consumer: () => consumer,
+        queue,
+        gate,
+        breaker,
+        environment,
+        lag,
+        isStopping: () => shutdown.isStopping,
+      });
+      const server = new MetricsServer(
+        metrics.registry,
+        health,
+        config.metrics.host,
+        config.metrics.port,
+        status,
+      );
       releasers.add(() => server.close());
       metricsPort = await unlessAborted('metrics server start', server.start(), signal);
       log.info({ host: config.metrics.host, port: metricsPort }, 'metrics server listening');
