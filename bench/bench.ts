@@ -241,7 +241,7 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
   const conns = await Promise.all(
     perLane.map(() =>
       SinkConnection.open(
-        { url: DATABASE_URL, statementTimeoutMs: 0, connectTimeoutMs: 5000, applicationName: 'bench-ldb' },
+        { connectionString: DATABASE_URL, connectionTimeoutMillis: 5000, application_name: 'bench-ldb' },
         [...tables.values()],
       ),
     ),

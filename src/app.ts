@@ -25,7 +25,7 @@ import type { SinkDeps, SinkEventMap, SinkEvents, SinkHandle } from './app/types
 import { createSinkHandle } from './app/handle.js';
 import { Shutdown } from './app/shutdown.js';
 import { Backpressure } from './kafka/backpressure.js';
-import { createKafka } from './kafka/kafka-client.js';
+import { checkKafkaSecurity, createKafka } from './kafka/kafka-client.js';
 import { RebalanceHandler } from './kafka/rebalance.js';
 import { SinkConsumer } from './kafka/sink-consumer.js';
 import { CircuitBreaker } from './resilience/circuit-breaker.js';
@@ -73,6 +73,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     log.info({ database: redactUrl(config.database.url), schema }, 'database ready');
 
     // --- Kafka client, DLQ destinations
+    await unlessAborted('Kafka security check', checkKafkaSecurity(config, log), signal);
     const kafka = createKafka(config, log);
     const admin = kafka.admin();
     releasers.add(() => admin.disconnect());

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
+import { explainDatabaseConnectError, pgClientConfig } from './config/database-connection.js';
 import { flagSettings, parseCommandLine, type CliOutput, type CommandLine } from './cli/command-line.js';
 import { runConfig, runResetOffsets, runStatus, type OpsContext } from './cli/ops-commands.js';
 import { main as replayMain } from './replay/cli.js';
@@ -55,11 +56,11 @@ function die(log: Logger | null, e: unknown, what: string): never {
 }
 
 async function runMigrate(loaded: LoadedConfig, log: Logger): Promise<void> {
-  const client = new pg.Client({
-    connectionString: loaded.config.database.url,
-    connectionTimeoutMillis: loaded.config.database.connectTimeoutMs,
+  const { database, kafka } = loaded.config;
+  const client = new pg.Client(pgClientConfig(database, { applicationName: `${kafka.clientId}:migrate` }));
+  await client.connect().catch((e: unknown) => {
+    throw explainDatabaseConnectError(e, database);
   });
-  await client.connect();
   try {
     const applied = await migrate(client, loaded.config.database.schema, log);
     log.info(

@@ -103,8 +103,13 @@ export interface ClusterOptions {
   readonly locale: string;
   /** Lines appended to postgresql.conf after initdb. */
   readonly conf: readonly string[];
-  /** Lines appended to pg_hba.conf after initdb. */
+  /**
+   * pg_hba.conf lines replacing initdb's (which trust every local and loopback connection);
+   * keep `local all all trust`: readiness is then checked over the Unix socket.
+   */
   readonly hba?: readonly string[];
+  /** Files copied into the data directory (name → source), owned by the server's user, mode 0600: keys and certificates. */
+  readonly files?: Readonly<Record<string, string>>;
   /** initdb's output goes here (default: kept only in the error). */
   readonly initdbLog?: string;
 }
@@ -126,17 +131,30 @@ export async function initCluster(o: ClusterOptions): Promise<PgCluster> {
     }
     const conf = ["listen_addresses = '127.0.0.1'", `unix_socket_directories = '${o.root}'`, ...o.conf];
     fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), conf.join('\n') + '\n');
-    if (o.hba && o.hba.length > 0)
-      fs.appendFileSync(path.join(dataDir, 'pg_hba.conf'), o.hba.join('\n') + '\n');
+    if (o.hba !== undefined) fs.writeFileSync(path.join(dataDir, 'pg_hba.conf'), [...o.hba, ''].join('\n'));
+    for (const [name, source] of Object.entries(o.files ?? {})) {
+      const target = path.join(dataDir, name);
+      fs.copyFileSync(source, target);
+      fs.chmodSync(target, 0o600);
+      if (o.owner) fs.chownSync(target, o.owner.uid, o.owner.gid);
+    }
   }
-  return cluster(o.bin, o.owner, o.root, o.port);
+  return cluster(o.bin, o.owner, o.root, o.port, o.hba !== undefined);
 }
 
-export function cluster(bin: string, owner: Owner | undefined, root: string, port: number): PgCluster {
+/** `overSocket`: readiness is checked over the Unix socket (custom pg_hba rules may refuse plain TCP). */
+export function cluster(
+  bin: string,
+  owner: Owner | undefined,
+  root: string,
+  port: number,
+  overSocket = false,
+): PgCluster {
   const dataDir = path.join(root, 'data');
   const logFile = path.join(root, 'postgres.log');
   const pgCtl = path.join(bin, 'pg_ctl');
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const readyUrl = overSocket ? `postgres://postgres@/postgres?host=${root}&port=${port}` : url;
   const isRunning = () => fs.existsSync(path.join(dataDir, 'postmaster.pid'));
   const opts = { ...asOwner(owner), cwd: root };
   return {
@@ -150,7 +168,7 @@ export function cluster(bin: string, owner: Owner | undefined, root: string, por
         // -W: pg_ctl does not wait; readiness is a real query below.
         await run(pgCtl, ['-D', dataDir, '-l', logFile, '-o', `-p ${port}`, '-W', 'start'], opts);
       }
-      await waitUntilReady(url, logFile, timeoutMs);
+      await waitUntilReady(readyUrl, logFile, timeoutMs);
     },
     async stop(mode, timeoutS = 60) {
       if (!isRunning()) return;

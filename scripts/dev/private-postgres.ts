@@ -19,6 +19,8 @@ import {
 export interface PrivatePostgres {
   readonly url: string;
   readonly port: number;
+  /** Directory of its Unix socket (.s.PGSQL.<port>). */
+  readonly socketDir: string;
   /** Stops the server ('fast': roll back and disconnect clients; 'immediate': crash-like). No-op if stopped. */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Starts it again on the same port and data; resolves once it accepts queries. No-op if running. */
@@ -30,8 +32,10 @@ export interface PrivatePostgres {
 export interface PrivatePostgresOptions {
   /** Extra postgresql.conf lines (after the defaults, so they win). */
   readonly conf?: readonly string[];
-  /** Extra pg_hba.conf lines (appended: earlier lines match first). */
+  /** pg_hba.conf lines replacing initdb's (which trust every local and loopback connection); keep `local all all trust`. */
   readonly hba?: readonly string[];
+  /** Files copied into the data directory (name → source), owned by the server's user, mode 0600: keys and certificates. */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 const PRIVATE_READY_TIMEOUT_MS = 60_000;
@@ -70,6 +74,7 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
         ...(options.conf ?? []),
       ],
       ...(options.hba ? { hba: options.hba } : {}),
+      ...(options.files ? { files: options.files } : {}),
     });
   } catch (e) {
     fs.rmSync(root, { recursive: true, force: true });
@@ -83,6 +88,7 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
   const handle: PrivatePostgres = {
     url: c.url,
     port,
+    socketDir: root,
     async start() {
       if (destroyed) throw new Error(`private PostgreSQL on port ${port} was destroyed`);
       await c.start(PRIVATE_READY_TIMEOUT_MS);

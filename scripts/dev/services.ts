@@ -23,6 +23,7 @@ private cluster in the state dir).
 
   scripts/services.sh up|down|status|env [--brokers 1|3] [--clean] [--install-postgres]
   scripts/services.sh stop-broker N [--kill] | start-broker N      (3-node cluster by default)
+  scripts/services.sh classpath      resolves the Kafka jars once; prints the java -cp value
 
 \`up\` prints the export lines on stdout (progress goes to stderr); \`env\` prints only them, so
 callers can \`eval "$(scripts/services.sh env)"\`. \`status\` exits 0 only when everything is ready.
@@ -34,7 +35,7 @@ for Debian's postgresql (as root) when no PostgreSQL answers and none is install
 broker already answering on KAFKA_PORT (another checkout's, say) is used, not fought.
 `;
 
-const COMMANDS = ['up', 'down', 'status', 'env', 'stop-broker', 'start-broker'] as const;
+const COMMANDS = ['up', 'down', 'status', 'env', 'classpath', 'stop-broker', 'start-broker'] as const;
 type Command = (typeof COMMANDS)[number];
 /** `status` when something is not ready. */
 const EXIT_NOT_READY = 3;
@@ -331,6 +332,12 @@ const COMMAND_RUNNERS: Record<Command, (c: Context) => Promise<number>> = {
   down: (c) => cmdDown(c).then(() => 0),
   status: cmdStatus,
   env: (c) => Promise.resolve(printEnv(c)).then(() => 0),
+  classpath: (c) => {
+    c.kafka.jars.checkJava();
+    ensureJars(c.kafka);
+    process.stdout.write(`${c.kafka.jars.libs}/*\n`);
+    return Promise.resolve(0);
+  },
   'stop-broker': (c) => cmdStopBroker(c).then(() => 0),
   'start-broker': (c) => cmdStartBroker(c).then(() => 0),
 };

@@ -9,6 +9,8 @@ import { redactUrl } from '../core/logger.js';
 import { registerFormats } from './formats.js';
 import { schema, type SettingsOf } from './schema.js';
 import { applySeedAliases, nameSeedSources } from './seed-aliases.js';
+import { applySecretFiles } from './secret-files.js';
+import { checkConnectionSettings } from './connection-check.js';
 import { projectRoot } from '../util/project-root.js';
 import { builtinMappings } from './builtin-mappings.js';
 import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
@@ -105,7 +107,13 @@ function crossChecks(c: AppConfig): string[] {
       `sink.maxBatchSize (SINK_MAX_BATCH_SIZE): expected 0 (4 × batchSize) or >= sink.batchSize (${c.sink.batchSize}), got ${c.sink.maxBatchSize}`,
     );
   }
-  if (c.kafka.sasl.mechanism !== '' && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
+  if (c.kafka.sasl.mechanism === 'oauthbearer' && c.kafka.sasl.oauthbearerTokenFile === '') {
+    p.push(
+      'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
+    );
+  }
+  const userPassword = c.kafka.sasl.mechanism !== '' && c.kafka.sasl.mechanism !== 'oauthbearer';
+  if (userPassword && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
     p.push(
       'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
     );
@@ -172,10 +180,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   registerFormats();
   const leaves = schemaLeaves();
   const args = opts.args ?? [];
-  const { env, seedOf } = applySeedAliases(opts.env ?? process.env);
+  const secrets = [...leaves.values()].flatMap((l) => (l.sensitive === true && l.env ? [l.env] : []));
+  const aliased = applySeedAliases(opts.env ?? process.env);
+  const env = applySecretFiles(aliased.env, secrets);
   // A flag on the command line wins over the environment: its value is not the seed name's.
   const flagged = new Set(args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
-  const fromSeed = new Map([...seedOf].filter(([ours]) => !flagged.has(argOf(leaves, ours))));
+  const fromSeed = new Map([...aliased.seedOf].filter(([ours]) => !flagged.has(argOf(leaves, ours))));
   const conf = convict<AppConfig>(schema, { env, args });
   try {
     const dir = opts.configDir ?? path.join(projectRoot(), 'config');
@@ -191,6 +201,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const problems = crossChecks(configured);
   if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
   const config = deriveSettings(configured);
+  checkConnectionSettings(config);
   const mappings = loadMappings(config);
   // convict masks sensitive values whole; the database URL keeps all but its password.
   const redacted = JSON.parse(conf.toString()) as { database: Record<string, unknown> };
