@@ -7,7 +7,7 @@ import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { createKafka } from '../kafka/kafka-client.js';
+import { checkKafkaSecurity, createKafka } from '../kafka/kafka-client.js';
 import { withAdmin } from '../kafka/admin.js';
 import { createControlPool } from '../app/components.js';
 import { projectRoot } from '../util/project-root.js';
@@ -72,6 +72,9 @@ async function withConnections(
   const loaded = loadConfig({ env: c.env, args });
   // Logs go to stderr: stdout is the command's answer, often piped into jq.
   const log: Logger = createLogger(loaded.config.log.level, pino.destination(2));
+  // One probe without KafkaJS's retries: a TLS or SASL misconfiguration is one line in about
+  // a second instead of the admin client's ~20 s of retries.
+  await checkKafkaSecurity(loaded.config, log);
   const db = createControlPool(loaded.config);
   try {
     return await withAdmin(createKafka(loaded.config, log, '-ops'), (admin) => fn(loaded, admin, db));

@@ -94,3 +94,21 @@ test('the commands run: replay-dlq delegates, config redacts, status refuses a m
   assert.match(status.out, new RegExp(`status: no such topic: ${ctx.topic('bars')} \\(give the full name`));
   assert.ok(!(await ctx.admin.listTopics()).includes(ctx.topic('bars')), 'the topic was not created');
 });
+
+test('status and reset-offsets with TLS set against a plaintext broker: exit 1 in seconds, naming KAFKA_SSL', async (t) => {
+  const ctx = await createTestContext('clitls');
+  t.after(() => ctx.cleanup());
+  const env = { ...ctx.env, KAFKA_SSL: 'true' };
+  for (const args of [
+    ['status'],
+    ['reset-offsets', '--group', ctx.groupId, '--topic', ctx.topic('bars'), '--to-earliest'],
+  ]) {
+    const started = Date.now();
+    const r = await run(env, args);
+    const tookMs = Date.now() - started;
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /kafka\.ssl \(KAFKA_SSL\): the TLS handshake with .* failed/);
+    // KafkaJS's own retries would take ~20 s; the probe answers in about one.
+    assert.ok(tookMs < 15_000, `${args[0]} took ${tookMs} ms`);
+  }
+});
