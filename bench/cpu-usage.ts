@@ -3,9 +3,12 @@
 // reaped ones, which the kernel adds to the postmaster's cutime/cstime) and everything else.
 // On a 2-core machine that runs all three, E2E is bounded by 2 cores / (CPU per record), so
 // these figures say which part's cost binds. Linux only; elsewhere cores busy is NaN and
-// every per-record figure 0.
+// every per-record figure 0. On a machine shared with other work (other test runs on the same
+// PostgreSQL, private clusters), `postgresPids` narrows PostgreSQL to this run's backends and
+// the server's background processes; every other postgres process then counts as other.
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import type pg from 'pg';
 
 export type CpuGroup = 'bench' | 'worker' | 'broker' | 'postgres' | 'other';
 
@@ -16,6 +19,8 @@ export interface CpuSnapshot {
   readonly groups: Record<Exclude<CpuGroup, 'other'>, number>;
   /** Kernel-mode share of the node processes (bench + worker): loopback sends land here. */
   readonly nodeSys: number;
+  /** CPU seconds per PostgreSQL process of the run, when narrowed by `postgresPids`. */
+  readonly postgresByPid?: ReadonlyMap<number, number>;
 }
 
 export interface CpuReport {
@@ -77,8 +82,23 @@ function classify(pid: number): 'broker' | 'postgres' | undefined {
   }
 }
 
-export function cpuSnapshot(workerPid?: number): CpuSnapshot {
+/**
+ * The PostgreSQL processes that serve this run: client backends whose application_name starts
+ * with `appPrefix`, and the server's own background processes (WAL writer, checkpointer,
+ * autovacuum), which work for whoever writes.
+ */
+export async function postgresPids(db: pg.Pool, appPrefix: string): Promise<Set<number>> {
+  const r = await db.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity
+      WHERE backend_type <> 'client backend' OR starts_with(application_name, $1)`,
+    [appPrefix],
+  );
+  return new Set(r.rows.map((x) => x.pid));
+}
+
+export function cpuSnapshot(workerPid?: number, pgPids?: ReadonlySet<number>): CpuSnapshot {
   const groups = { bench: 0, worker: 0, broker: 0, postgres: 0 };
+  const postgresByPid = pgPids === undefined ? undefined : new Map<number, number>();
   let nodeSys = 0;
   let pids: number[] = [];
   try {
@@ -92,12 +112,32 @@ export function cpuSnapshot(workerPid?: number): CpuSnapshot {
   for (const pid of pids) {
     const g = pid === process.pid ? 'bench' : pid === workerPid ? 'worker' : classify(pid);
     if (g === undefined) continue;
+    if (g === 'postgres' && postgresByPid !== undefined) {
+      if (pgPids?.has(pid) !== true) continue;
+      const t = processSeconds(pid, false);
+      postgresByPid.set(pid, t.user + t.sys);
+      continue;
+    }
     // Only PostgreSQL reaps children we care about (its exited backends).
     const t = processSeconds(pid, g === 'postgres');
     groups[g] += t.user + t.sys;
     if (g === 'bench' || g === 'worker') nodeSys += t.sys;
   }
-  return { at: Date.now(), busy: machineBusySeconds(), groups, nodeSys };
+  return {
+    at: Date.now(),
+    busy: machineBusySeconds(),
+    groups,
+    nodeSys,
+    ...(postgresByPid === undefined ? {} : { postgresByPid }),
+  };
+}
+
+/** PostgreSQL CPU seconds between two snapshots; a process born in between counts from 0. */
+function postgresSeconds(from: CpuSnapshot, to: CpuSnapshot): number {
+  if (to.postgresByPid === undefined) return to.groups.postgres - from.groups.postgres;
+  let s = 0;
+  for (const [pid, t] of to.postgresByPid) s += t - (from.postgresByPid?.get(pid) ?? 0);
+  return s;
 }
 
 export function cpuReport(from: CpuSnapshot, to: CpuSnapshot, records: number): CpuReport {
@@ -106,7 +146,7 @@ export function cpuReport(from: CpuSnapshot, to: CpuSnapshot, records: number): 
     bench: to.groups.bench - from.groups.bench,
     worker: to.groups.worker - from.groups.worker,
     broker: to.groups.broker - from.groups.broker,
-    postgres: to.groups.postgres - from.groups.postgres,
+    postgres: postgresSeconds(from, to),
   };
   const busy = to.busy - from.busy;
   const other = Math.max(0, busy - d.bench - d.worker - d.broker - d.postgres);
@@ -125,10 +165,13 @@ export function cpuReport(from: CpuSnapshot, to: CpuSnapshot, records: number): 
   };
 }
 
-/** All CPU microseconds one record cost in a phase, every part of the machine together. */
-export function totalUsPerRecord(r: CpuReport): number {
+/**
+ * CPU microseconds one record cost the pipeline in a phase: node (bench + worker), the broker
+ * and PostgreSQL. The machine's other processes are reported beside it, never in it.
+ */
+export function pipelineUsPerRecord(r: CpuReport): number {
   const u = r.usPerRecord;
-  return u.bench + u.worker + u.broker + u.postgres + u.other;
+  return u.bench + u.worker + u.broker + u.postgres;
 }
 
 /**
@@ -138,16 +181,15 @@ export function totalUsPerRecord(r: CpuReport): number {
  * min(L_db, L_kafka), is the machine's limit. NaN without CPU figures (not Linux).
  */
 export function cpuBound(db: CpuReport, kafka: CpuReport, cores: number): number {
-  const us = totalUsPerRecord(db) + totalUsPerRecord(kafka);
+  const us = pipelineUsPerRecord(db) + pipelineUsPerRecord(kafka);
   return us > 0 ? (cores * 1e6) / us : NaN;
 }
 
 export function formatCpu(r: CpuReport): string {
   const u = r.usPerRecord;
-  const total = totalUsPerRecord(r);
   return (
     `${r.coresBusy.toFixed(2)} cores busy; CPU µs/record: ` +
-    `node ${(u.bench + u.worker).toFixed(1)} (sys ${r.nodeSysUsPerRecord.toFixed(1)}), broker ${u.broker.toFixed(1)}, ` +
-    `postgres ${u.postgres.toFixed(1)}, other ${u.other.toFixed(1)} = ${total.toFixed(1)}`
+    `node ${(u.bench + u.worker).toFixed(1)} (sys ${r.nodeSysUsPerRecord.toFixed(1)}) + broker ${u.broker.toFixed(1)} + ` +
+    `postgres ${u.postgres.toFixed(1)} = pipeline ${pipelineUsPerRecord(r).toFixed(1)}; other processes ${u.other.toFixed(1)}`
   );
 }
