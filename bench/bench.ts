@@ -81,6 +81,8 @@ const opts = new Command()
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RUN = `bench_${Date.now().toString(36)}`;
+// The brokers this run talks to: CPU is counted for them, not for other clusters on the box.
+const BROKER_PORTS = BROKERS.split(',').map((b) => Number(b.slice(b.lastIndexOf(':') + 1)));
 const skip = new Set(opts.skip.split(',').filter(Boolean));
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 // CPU spent per part of the machine in each measured phase (see cpu-usage.ts).
@@ -96,7 +98,7 @@ async function snapshot(
   workerPid?: number,
 ): Promise<ReturnType<typeof cpuSnapshot>> {
   const pids = await postgresPids(db, `${RUN}-${phase}`).catch(() => undefined);
-  return cpuSnapshot(workerPid, pids);
+  return cpuSnapshot(workerPid, { postgresPids: pids, brokerPorts: BROKER_PORTS });
 }
 
 const baseEnv: NodeJS.ProcessEnv = {
@@ -307,8 +309,11 @@ async function measureKafka(db: pg.Pool, kafka: Kafka, topic: string, n: number)
   let started = 0;
   let finished = 0;
   // Taken before the first fetch: only the server's own PostgreSQL processes (no backend is ours).
-  const pids = await postgresPids(db, `${RUN}-lkafka`).catch(() => undefined);
-  let cpu0 = cpuSnapshot(undefined, pids);
+  const scope = {
+    postgresPids: await postgresPids(db, `${RUN}-lkafka`).catch(() => undefined),
+    brokerPorts: BROKER_PORTS,
+  };
+  let cpu0 = cpuSnapshot(undefined, scope);
   const track: Progress[] = (progressOf.L_kafka = []);
   const done = new Promise<void>((resolve) => {
     void consumer.run({
@@ -316,7 +321,7 @@ async function measureKafka(db: pg.Pool, kafka: Kafka, topic: string, n: number)
       eachBatch: ({ batch }) => {
         if (started === 0) {
           started = Date.now();
-          cpu0 = cpuSnapshot(undefined, pids);
+          cpu0 = cpuSnapshot(undefined, scope);
         }
         for (const m of batch.messages) {
           if (m.value !== null) decoder.decode(m.value);
@@ -325,7 +330,7 @@ async function measureKafka(db: pg.Pool, kafka: Kafka, topic: string, n: number)
         track.push({ t: Date.now() - started, n: seen });
         if (seen >= n && finished === 0) {
           finished = Date.now();
-          cpu.L_kafka = cpuReport(cpu0, cpuSnapshot(undefined, pids), n);
+          cpu.L_kafka = cpuReport(cpu0, cpuSnapshot(undefined, scope), n);
           resolve();
         }
         return Promise.resolve();
