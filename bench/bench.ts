@@ -4,7 +4,9 @@
 // process; with --compare-copy a second one in copy mode), then latency under a steady produce
 // rate and, with --overload, memory under a slow database. Figures are printed beside their
 // targets (targets.ts) and written to bench/results/<run>.json, with <run>.svg beside it:
-// rows/s over time per phase and the latency distribution (plot.ts).
+// rows/s over time per phase and the latency distribution (plot.ts). Longer than our modules
+// usually are because every phase is a function of the run's shared names, options and
+// cleanup; what does not need them (CPU split, targets, plot, profile) lives beside it.
 //   npm run bench -- [--records 1000000] [--mode upsert|copy] [--overload] [--peer-rows-per-sec N] …
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +31,7 @@ import { sampleMessage, symbols } from '../src/sample/sample-data.js';
 import { progress } from '../src/util/progress.js';
 import { cpuBound, cpuReport, cpuSnapshot, formatCpu, postgresPids, type CpuReport } from './cpu-usage.js';
 import { judgeTargets, formatTargets } from './targets.js';
+import { hottest } from './profile.js';
 import { latencyHistogram, ratesOverTime, renderSvg, type Histogram, type Progress } from './plot.js';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -490,46 +493,6 @@ async function measureOverload(kafka: Kafka, admin: Admin, db: pg.Pool): Promise
   };
 }
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-
-/** Self time per function of the newest .cpuprofile, top N, as "ms  %  function (file:line)". */
-function hottest(n = 15): string[] {
-  if (!fs.existsSync(PROFILE_DIR)) return [];
-  const files = fs
-    .readdirSync(PROFILE_DIR)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort();
-  const newest = files[files.length - 1];
-  if (newest === undefined) return [];
-  const prof = JSON.parse(fs.readFileSync(path.join(PROFILE_DIR, newest), 'utf8')) as {
-    nodes: ProfileNode[];
-    samples: number[];
-    timeDeltas: number[];
-  };
-  const byId = new Map(prof.nodes.map((x) => [x.id, x]));
-  const self = new Map<string, number>();
-  let total = 0;
-  prof.samples.forEach((id, i) => {
-    const node = byId.get(id);
-    const dt = prof.timeDeltas[i] ?? 0;
-    total += dt;
-    if (node === undefined) return;
-    const f = node.callFrame;
-    const name = `${f.functionName || '(anonymous)'} (${f.url.replace(/^.*node_modules\//, '').replace(ROOT, '')}:${f.lineNumber + 1})`;
-    self.set(name, (self.get(name) ?? 0) + dt);
-  });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(
-      ([name, us]) =>
-        `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`,
-    );
-}
-
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(ROOT, 'dist/src/main.js'))) throw new Error('build first: npm run build');
   const kafka = new Kafka({ clientId: RUN, brokers: BROKERS.split(','), logLevel: logLevel.ERROR });
@@ -669,7 +632,9 @@ async function main(): Promise<void> {
   row('results', `${path.relative(ROOT, file)}, ${path.relative(ROOT, svgFile)}`);
   process.stdout.write(`\ntargets (issue 18)\n${formatTargets(verdicts).join('\n')}\n`);
   if (opts.cpuProf)
-    process.stdout.write(`\nE2E worker, hottest functions (self time):\n${hottest().join('\n')}\n`);
+    process.stdout.write(
+      `\nE2E worker, hottest functions (self time):\n${hottest(PROFILE_DIR, ROOT).join('\n')}\n`,
+    );
 }
 
 main().catch((e: unknown) => {
