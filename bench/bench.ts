@@ -15,9 +15,10 @@ import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Command } from 'commander';
 import pg from 'pg';
-import { Kafka, Partitioners, logLevel, type Admin } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import { loadConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/core/logger.js';
+import { createKafka } from '../src/kafka/kafka-client.js';
 import { startSink } from '../src/app.js';
 import { migrate } from '../src/sink/migrate.js';
 import { createDecoder } from '../src/pipeline/decode.js';
@@ -495,7 +496,11 @@ async function measureOverload(kafka: Kafka, admin: Admin, db: pg.Pool): Promise
 
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(ROOT, 'dist/src/main.js'))) throw new Error('build first: npm run build');
-  const kafka = new Kafka({ clientId: RUN, brokers: BROKERS.split(','), logLevel: logLevel.ERROR });
+  // The worker's client factory and settings (TLS/SASL from the environment apply here too).
+  const kafka = createKafka(
+    loadConfig({ env: envFor('client', { LOG_LEVEL: 'error' }) }).config,
+    createLogger('error'),
+  );
   const admin = kafka.admin();
   await admin.connect();
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });

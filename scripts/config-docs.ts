@@ -1,16 +1,19 @@
-// Prints the README's configuration table from the convict schema (or --write it in place).
+// docs/configuration.md from the convict schema: prints it, --write writes it, --check exits 1
+// (naming the fix) when the file differs from what the schema gives.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CONFIG_BEGIN, CONFIG_END, configTableMarkdown } from '../src/config/config-docs.js';
+import { configurationDoc } from '../src/config/config-docs.js';
 
-const table = configTableMarkdown();
+const file = path.resolve(__dirname, '../docs/configuration.md');
+const doc = configurationDoc();
 if (process.argv.includes('--write')) {
-  const file = path.resolve(__dirname, '../README.md');
-  const text = fs.readFileSync(file, 'utf8');
-  const a = text.indexOf(CONFIG_BEGIN);
-  const b = text.indexOf(CONFIG_END);
-  if (a < 0 || b < a) throw new Error('README.md lacks the config-table markers');
-  fs.writeFileSync(file, `${text.slice(0, a + CONFIG_BEGIN.length)}\n${table}\n${text.slice(b)}`);
+  fs.writeFileSync(file, doc);
+} else if (process.argv.includes('--check')) {
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  if (current !== doc) {
+    process.stderr.write('docs/configuration.md is out of date: run `npm run -s config-docs -- --write`\n');
+    process.exit(1);
+  }
 } else {
-  process.stdout.write(`${table}\n`);
+  process.stdout.write(doc);
 }

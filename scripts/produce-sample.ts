@@ -2,7 +2,13 @@
 // fundamentals and news for a universe of symbols, at a given rate, with progress.
 //   npm run produce-sample -- --count 20000 --rate 2000 --symbols 300
 import { Command, InvalidArgumentError } from 'commander';
-import { Kafka, CompressionTypes, Partitioners, logLevel } from 'kafkajs';
+import { CompressionTypes } from 'kafkajs';
+import pino from 'pino';
+import { loadConfig } from '../src/config/load-config.js';
+import { createLogger } from '../src/core/logger.js';
+import { ensureTopic, withAdmin } from '../src/kafka/admin.js';
+import { createKafka } from '../src/kafka/kafka-client.js';
+import { ProducerSlot } from '../src/kafka/producer.js';
 import { sampleMessage, symbols, type Kind } from '../src/sample/sample-data.js';
 import { progress } from '../src/util/progress.js';
 
@@ -47,27 +53,14 @@ async function main(): Promise<void> {
     if (!KINDS.includes(k))
       program.error(`--kinds: expected some of ${KINDS.join(',')}, got ${k}`, { exitCode: 2 });
   const universe = symbols(o.symbols);
-  const kafka = new Kafka({
-    clientId: 'produce-sample',
-    brokers: o.brokers.split(','),
-    logLevel: logLevel.ERROR,
+  // The worker's client factory and settings, so TLS/SASL from the environment apply here too.
+  const { config } = loadConfig({ args: ['--kafka-brokers', o.brokers, '--log-level', 'error'] });
+  const kafka = createKafka(config, createLogger(config.log.level, pino.destination(2)), '-produce-sample');
+  await withAdmin(kafka, async (admin) => {
+    for (const k of kinds) await ensureTopic(admin, { topic: o.prefix + k, numPartitions: o.partitions });
   });
-  const admin = kafka.admin();
-  await admin.connect();
-  const existing = new Set(await admin.listTopics());
-  const missing = kinds.map((k) => o.prefix + k).filter((t) => !existing.has(t));
-  if (missing.length > 0)
-    await admin.createTopics({
-      topics: missing.map((topic) => ({ topic, numPartitions: o.partitions })),
-      waitForLeaders: true,
-    });
-  await admin.disconnect();
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
+  const slot = new ProducerSlot(kafka, { retries: 8, maxRetryTime: 5000 });
+  const producer = await slot.current();
   let stop = false;
   process.on('SIGINT', () => (stop = true));
   process.on('SIGTERM', () => (stop = true));
@@ -97,7 +90,7 @@ async function main(): Promise<void> {
     }
   }
   bar.stop();
-  await producer.disconnect();
+  await slot.close();
   process.stderr.write(`produced ${sent} messages in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 

@@ -39,9 +39,11 @@ import { SinkInstrumentation } from './metrics/instrumentation.js';
 import { LagTracker } from './metrics/lag-tracker.js';
 import { GaugePoller, WatermarkPoller } from './metrics/pollers.js';
 import { SinkMetrics } from './metrics/sink-metrics.js';
+import { MemberStatus } from './ops/member-status.js';
 import { AbortedError, toError } from './core/errors.js';
 import { unlessAborted } from './util/bounded-wait.js';
 import { systemClock } from './core/clock.js';
+import { redactUrl } from './core/logger.js';
 import { LateBound } from './util/late-bound.js';
 import { Releasers } from './util/releasers.js';
 
@@ -67,15 +69,18 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     const control = createControlPool(config);
     releasers.add(() => control.end());
     await prepareDatabase(control, loaded, log, signal);
+    log.info({ database: redactUrl(config.database.url), schema }, 'database ready');
 
     // --- Kafka client, DLQ destinations
     const kafka = createKafka(config, log);
     const admin = kafka.admin();
     releasers.add(() => admin.disconnect());
     await unlessAborted('Kafka admin connect', admin.connect(), signal);
+    log.info({ brokers: config.kafka.brokers }, 'Kafka connected');
     const dlq = createDeadLetterSink(kafka, config, log);
     releasers.add(() => dlq.close());
     await unlessAborted('DLQ start', dlq.start(), signal);
+    log.info({ topic: config.dlq.topic, dir: config.dlq.dir }, 'DLQ ready');
 
     // --- resilience, lag
     const retry = new RetryPolicy(config.retry, deps.random ?? Math.random);
@@ -98,8 +103,11 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
         instrument.fetching(event);
         events.emit(event, stats);
       },
+      clock,
+      summaryIntervalMs: config.log.backpressureSummaryMs,
       log,
     });
+    releasers.add(backpressure.startSummaries());
     const queue = createQueue(config, lanes, backpressure);
     const inbox = new LaneInbox();
     const gate = createOverflowGate(config, {
@@ -165,7 +173,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           offsetsCommitted(result.offsets);
         },
         onOffsetsAdvanced: offsetsCommitted,
-        onAttemptFailed: (e, _attempt, workerId) => instrument.attemptFailed(e, workerId),
+        onAttemptFailed: (e, _attempt, workerId, batch) => instrument.attemptFailed(e, workerId, batch),
         onEnvironment: (e, workerId) => environment.set(workerId, e),
       },
       log,
@@ -223,9 +231,26 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     releasers.add(watermarks.start(WATERMARK_POLL_MS));
     let metricsPort = 0;
     if (deps.http !== false) {
-      const server = new MetricsServer(metrics.registry, health, config.metrics.host, config.metrics.port);
+      const status = new MemberStatus({
+        groupId: coord,
+        consumer: () => consumer,
+        queue,
+        gate,
+        breaker,
+        environment,
+        lag,
+        isStopping: () => shutdown.isStopping,
+      });
+      const server = new MetricsServer(
+        metrics.registry,
+        health,
+        config.metrics.host,
+        config.metrics.port,
+        status,
+      );
       releasers.add(() => server.close());
       metricsPort = await unlessAborted('metrics server start', server.start(), signal);
+      log.info({ host: config.metrics.host, port: metricsPort }, 'metrics server listening');
     }
     // Consumer last: only fetch once everything downstream is ready. Aborted during the
     // join, its stop waits for the join to end and then leaves the group.

@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
 import { ConfigError, toError } from '../core/errors.js';
+import { redactUrl } from '../core/logger.js';
 import { registerFormats } from './formats.js';
 import { schema, type SettingsOf } from './schema.js';
-import { applySeedAliases } from './seed-aliases.js';
+import { applySeedAliases, nameSeedSources } from './seed-aliases.js';
 import { projectRoot } from '../util/project-root.js';
 import { builtinMappings } from './builtin-mappings.js';
 import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
@@ -55,6 +56,12 @@ export function schemaLeaves(): Map<string, SchemaLeaf> {
   };
   walk(schema, '');
   return out;
+}
+
+/** The convict arg name of the setting read from env var `env` ('' if none). */
+function argOf(leaves: Map<string, SchemaLeaf>, env: string): string {
+  for (const leaf of leaves.values()) if (leaf.env === env) return leaf.arg ?? '';
+  return '';
 }
 
 /** Rewrites convict's "key: message: value was …" lines as "key (ENV): message". */
@@ -164,8 +171,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   // addFormat replaces a format of the same name, so registering on every load is harmless.
   registerFormats();
   const leaves = schemaLeaves();
-  const env = applySeedAliases(opts.env ?? process.env);
-  const conf = convict<AppConfig>(schema, { env, args: opts.args ?? [] });
+  const args = opts.args ?? [];
+  const { env, seedOf } = applySeedAliases(opts.env ?? process.env);
+  // A flag on the command line wins over the environment: its value is not the seed name's.
+  const flagged = new Set(args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+  const fromSeed = new Map([...seedOf].filter(([ours]) => !flagged.has(argOf(leaves, ours))));
+  const conf = convict<AppConfig>(schema, { env, args });
   try {
     const dir = opts.configDir ?? path.join(projectRoot(), 'config');
     const files = [path.join(dir, 'default.json'), path.join(dir, `${conf.get('env')}.json`)];
@@ -174,13 +185,15 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     conf.validate({ allowed: 'strict' });
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    throw new ConfigError(explain(toError(e).message, leaves));
+    throw new ConfigError(nameSeedSources(explain(toError(e).message, leaves), fromSeed));
   }
   const configured = conf.getProperties();
   const problems = crossChecks(configured);
-  if (problems.length > 0) throw new ConfigError(problems.join('; '));
+  if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
   const config = deriveSettings(configured);
   const mappings = loadMappings(config);
-  const redacted = JSON.parse(conf.toString()) as Record<string, unknown>;
+  // convict masks sensitive values whole; the database URL keeps all but its password.
+  const redacted = JSON.parse(conf.toString()) as { database: Record<string, unknown> };
+  redacted.database.url = redactUrl(config.database.url);
   return { config, mappings, redacted };
 }

@@ -51,6 +51,12 @@ export const schema = withArgs({
       default: 'info',
       env: 'LOG_LEVEL',
     }),
+    backpressureSummaryMs: {
+      doc: 'Backpressure pauses and resumes are logged at debug; one info line per this interval sums them up (pauses, resumes, time paused).',
+      format: 'positive-int',
+      default: 30000,
+      env: 'LOG_BACKPRESSURE_SUMMARY_MS',
+    },
   },
   kafka: {
     brokers: {

@@ -1,20 +1,22 @@
 // The Python write coordinator's MDS_* variables, accepted in their own units (seconds
 // where the seed used seconds) and translated to our env names before convict reads them.
 // A seed name and our name that are both set and disagree stop the start: silently
-// preferring one would hide a misconfiguration.
+// preferring one would hide a misconfiguration. A bad value given through a seed name is
+// reported under that name and ours, since the operator only knows the one they set.
 import { ConfigError } from '../core/errors.js';
 
-type Convert = (raw: string, seedName: string) => string;
+type Convert = (raw: string, seedName: string, ours: string) => string;
 
 const same: Convert = (raw) => raw;
-const secondsToMs: Convert = (raw, seedName) => {
+const secondsToMs: Convert = (raw, seedName, ours) => {
   const n = Number(raw.trim());
-  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) {
+  const ms = Math.round(n * 1000);
+  if (raw.trim() === '' || !Number.isFinite(n) || ms < 1) {
     throw new ConfigError(
-      `${seedName}: expected a number of seconds > 0 (e.g. 0.25), got ${JSON.stringify(raw)}`,
+      `${seedName} (${ours}): expected a number of seconds >= 0.001 (e.g. 0.25), got ${JSON.stringify(raw)}`,
     );
   }
-  return String(Math.round(n * 1000));
+  return String(ms);
 };
 
 export interface SeedAlias {
@@ -24,38 +26,31 @@ export interface SeedAlias {
   readonly note: string;
 }
 
-export const SEED_ALIASES: readonly SeedAlias[] = [
-  { seed: 'MDS_COORDINATOR_CAPACITY', ours: 'QUEUE_CAPACITY_RECORDS', convert: same, note: 'records' },
-  { seed: 'MDS_COORDINATOR_WORKERS', ours: 'SINK_WORKERS', convert: same, note: 'workers' },
-  { seed: 'MDS_COORDINATOR_BATCH_SIZE', ours: 'SINK_BATCH_SIZE', convert: same, note: 'records' },
-  {
-    seed: 'MDS_COORDINATOR_FLUSH_INTERVAL',
-    ours: 'SINK_FLUSH_INTERVAL_MS',
-    convert: secondsToMs,
-    note: 'seconds → ms',
-  },
-  {
-    seed: 'MDS_COORDINATOR_OVERFLOW',
-    ours: 'QUEUE_OVERFLOW',
-    convert: same,
-    note: 'block | drop_oldest | error',
-  },
-  { seed: 'MDS_RETRY_MAX_ATTEMPTS', ours: 'RETRY_MAX_ATTEMPTS', convert: same, note: 'attempts' },
-  { seed: 'MDS_RETRY_INITIAL_BACKOFF_MS', ours: 'RETRY_INITIAL_BACKOFF_MS', convert: same, note: 'ms' },
-  { seed: 'MDS_RETRY_MAX_BACKOFF_MS', ours: 'RETRY_MAX_BACKOFF_MS', convert: same, note: 'ms' },
-  { seed: 'MDS_RETRY_BACKOFF_MULTIPLIER', ours: 'RETRY_BACKOFF_MULTIPLIER', convert: same, note: 'factor' },
-  { seed: 'MDS_RETRY_JITTER', ours: 'RETRY_JITTER', convert: same, note: 'true | false' },
-  { seed: 'MDS_CB_FAILURE_THRESHOLD', ours: 'CB_FAILURE_THRESHOLD', convert: same, note: 'failures' },
-  { seed: 'MDS_CB_HALF_OPEN_AFTER_SEC', ours: 'CB_OPEN_MS', convert: secondsToMs, note: 'seconds → ms' },
-  {
-    seed: 'MDS_METRICS_QUEUE_POLL_SEC',
-    ours: 'METRICS_QUEUE_POLL_MS',
-    convert: secondsToMs,
-    note: 'seconds → ms',
-  },
-  { seed: 'MDS_DSN', ours: 'DATABASE_URL', convert: same, note: 'URL' },
-  { seed: 'MDS_TENANT_ID', ours: 'DEFAULT_TENANT_ID', convert: same, note: 'UUID' },
+// [seed name, our env name, the seed's unit or form, conversion (default: as given)]
+const TABLE: readonly (readonly [string, string, string, Convert?])[] = [
+  ['MDS_COORDINATOR_CAPACITY', 'QUEUE_CAPACITY_RECORDS', 'records'],
+  ['MDS_COORDINATOR_WORKERS', 'SINK_WORKERS', 'workers'],
+  ['MDS_COORDINATOR_BATCH_SIZE', 'SINK_BATCH_SIZE', 'records'],
+  ['MDS_COORDINATOR_FLUSH_INTERVAL', 'SINK_FLUSH_INTERVAL_MS', 'seconds → ms', secondsToMs],
+  ['MDS_COORDINATOR_OVERFLOW', 'QUEUE_OVERFLOW', 'block | drop_oldest | error'],
+  ['MDS_RETRY_MAX_ATTEMPTS', 'RETRY_MAX_ATTEMPTS', 'attempts'],
+  ['MDS_RETRY_INITIAL_BACKOFF_MS', 'RETRY_INITIAL_BACKOFF_MS', 'ms'],
+  ['MDS_RETRY_MAX_BACKOFF_MS', 'RETRY_MAX_BACKOFF_MS', 'ms'],
+  ['MDS_RETRY_BACKOFF_MULTIPLIER', 'RETRY_BACKOFF_MULTIPLIER', 'factor'],
+  ['MDS_RETRY_JITTER', 'RETRY_JITTER', 'true | false'],
+  ['MDS_CB_FAILURE_THRESHOLD', 'CB_FAILURE_THRESHOLD', 'failures'],
+  ['MDS_CB_HALF_OPEN_AFTER_SEC', 'CB_OPEN_MS', 'seconds → ms', secondsToMs],
+  ['MDS_METRICS_QUEUE_POLL_SEC', 'METRICS_QUEUE_POLL_MS', 'seconds → ms', secondsToMs],
+  ['MDS_DSN', 'DATABASE_URL', 'URL'],
+  ['MDS_TENANT_ID', 'DEFAULT_TENANT_ID', 'UUID'],
 ];
+
+export const SEED_ALIASES: readonly SeedAlias[] = TABLE.map(([seed, ours, note, convert]) => ({
+  seed,
+  ours,
+  note,
+  convert: convert ?? same,
+}));
 
 function normalise(v: string): string {
   const s = v.trim();
@@ -65,13 +60,21 @@ function normalise(v: string): string {
   return s;
 }
 
-/** Returns a copy of env with the seed names translated; throws ConfigError on a conflict. */
-export function applySeedAliases(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export interface TranslatedEnv {
+  /** A copy of the environment with the seed names translated to ours. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Our env name → the seed name its value came from. */
+  readonly seedOf: ReadonlyMap<string, string>;
+}
+
+/** Translates the seed names; throws ConfigError on a conflict or a value in the wrong unit form. */
+export function applySeedAliases(env: NodeJS.ProcessEnv): TranslatedEnv {
   const out: NodeJS.ProcessEnv = { ...env };
+  const seedOf = new Map<string, string>();
   for (const a of SEED_ALIASES) {
     const raw = env[a.seed];
     if (raw === undefined) continue;
-    const converted = a.convert(raw, a.seed);
+    const converted = a.convert(raw, a.seed, a.ours);
     const ours = env[a.ours];
     if (ours !== undefined && normalise(ours) !== normalise(converted)) {
       const secret = a.ours === 'DATABASE_URL';
@@ -81,6 +84,19 @@ export function applySeedAliases(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
       throw new ConfigError(`${a.seed} and ${a.ours} are both set and disagree${detail}; set only one`);
     }
     out[a.ours] = converted;
+    seedOf.set(a.ours, a.seed);
+  }
+  return { env: out, seedOf };
+}
+
+/**
+ * Rewrites each "key (OURS)" naming in a validation message as "SEED (OURS)" where the value
+ * came through a seed name, so the message names the variable the operator actually set.
+ */
+export function nameSeedSources(message: string, seedOf: ReadonlyMap<string, string>): string {
+  let out = message;
+  for (const [ours, seed] of seedOf) {
+    out = out.replace(new RegExp(`[A-Za-z0-9_.]+ \\(${ours}\\)`, 'g'), `${seed} (${ours})`);
   }
   return out;
 }

@@ -129,6 +129,15 @@ export class SinkConsumer {
     return this.pausedAll;
   }
 
+  assigned(): TopicPartition[] {
+    return this.assignment.list();
+  }
+
+  /** Assigned partitions still paused until they are sought to their stored offset. */
+  waitingForPosition(): TopicPartition[] {
+    return this.positioner.waiting();
+  }
+
   /** Connects, subscribes and joins the group: resolves once KafkaJS has joined. */
   start(): Promise<void> {
     this.starting ??= this.connectAndRun();

@@ -52,6 +52,10 @@ export class SinkInstrumentation {
     const labels = { coord_id: this.coord, worker_id: String(workerId) };
     m.batchesWritten.inc(labels);
     m.writeLatency.observe(labels, writeMs / 1000);
+    for (const sink of tablesOf(batch)) {
+      m.sinkWrites.inc({ sink, status: 'success' });
+      m.sinkWriteLatency.observe({ sink }, writeMs / 1000);
+    }
     m.batchSize.observe(batch.length);
     let rows = 0;
     for (const [table, n] of result.rowsByTable) {
@@ -66,10 +70,11 @@ export class SinkInstrumentation {
     for (const r of batch) m.e2eLatency.observe(Math.max(0, now - r.timestamp) / 1000);
   }
 
-  /** A write attempt failed and is retried (or held behind the breaker). */
-  attemptFailed(e: Classified, workerId: number): void {
+  /** A write attempt of `batch` failed and is retried (or held behind the breaker). */
+  attemptFailed(e: Classified, workerId: number, batch: readonly SinkRecord[]): void {
     this.metrics.writeErrors.inc({ coord_id: this.coord, worker_id: String(workerId), error_type: e.code });
     this.metrics.retryAttempts.inc({ kind: e.kind });
+    for (const sink of tablesOf(batch)) this.metrics.sinkWrites.inc({ sink, status: 'failure' });
   }
 
   breakerTransition(from: CircuitState, to: CircuitState): void {
@@ -101,4 +106,11 @@ export class SinkInstrumentation {
   partitionRevoked(topic: string, partition: number): void {
     this.metrics.consumerLag.remove({ topic, partition: String(partition) });
   }
+}
+
+/** The tables a batch writes to: the seed's "sink" label (it wrote one table per call). */
+function tablesOf(batch: readonly SinkRecord[]): Set<string> {
+  const tables = new Set<string>();
+  for (const r of batch) tables.add(r.mapping.table);
+  return tables;
 }

@@ -25,8 +25,11 @@ export interface WorkerHooks {
   onCommitted(result: BatchResult, batch: readonly SinkRecord[], writeMs: number, workerId: number): void;
   /** After offsets of records handled elsewhere (dropped to the DLQ) were committed. */
   onOffsetsAdvanced(offsets: readonly PartitionOffset[], workerId: number): void;
-  /** After a failed attempt (it will be retried), with the verdict acted on. */
-  onAttemptFailed(error: Classified, attempt: number, workerId: number): void;
+  /**
+   * After a failed attempt (it will be retried), with the verdict acted on and the records it
+   * tried to write (none when it only advanced offsets).
+   */
+  onAttemptFailed(error: Classified, attempt: number, workerId: number, batch: readonly SinkRecord[]): void;
   /**
    * The environment holds this worker's writes (`error`), or no longer does (null, after
    * the next write that succeeded).
@@ -122,7 +125,7 @@ export class SinkWorker {
         const offsets = inbox.take(inboxLane);
         let done = false;
         try {
-          done = await this.withRetry(async (conn) => {
+          done = await this.withRetry([], async (conn) => {
             const advanced = await this.o.writer.advance(conn, offsets);
             this.o.hooks.onOffsetsAdvanced(advanced, id);
           });
@@ -206,7 +209,7 @@ export class SinkWorker {
     const { clock, writer, hooks, id, writes } = this.o;
     writes.begin();
     try {
-      return await this.withRetry(async (conn, attempt, decide) => {
+      return await this.withRetry(batch, async (conn, attempt, decide) => {
         const started = clock.now();
         const result = await writer.write(conn, batch, attempt, decide);
         hooks.onCommitted(result, batch, clock.now() - started, id);
@@ -224,6 +227,7 @@ export class SinkWorker {
    * connection), is not bound to records: it is the environment.
    */
   private async withRetry(
+    batch: readonly SinkRecord[],
     work: (conn: SinkConnection, attempt: number, decide: boolean) => Promise<void>,
   ): Promise<boolean> {
     const { breaker, retry, clock, hooks, id, log } = this.o;
@@ -258,7 +262,7 @@ export class SinkWorker {
         }
         await this.conn?.close();
         this.conn = null;
-        hooks.onAttemptFailed(c, attempt, id);
+        hooks.onAttemptFailed(c, attempt, id, batch);
         const fields = { code: c.code, kind: c.kind, sqlState: c.sqlState, attempt };
         if (c.kind === 'environment') {
           log.error(

@@ -1,8 +1,8 @@
 // Reads back both DLQ destinations in tests: the NDJSON files and the DLQ topic.
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeDeadLetterLine } from '../../src/dlq/ndjson-dlq.js';
-import { deadLetterFromKafkaMessage } from '../../src/dlq/topic-dlq.js';
+import { decodeDeadLetterLine } from '../../src/dlq/file/codec.js';
+import { deadLetterFromKafkaMessage } from '../../src/dlq/topic/codec.js';
 import type { DeadLetter } from '../../src/core/dead-letter.js';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { waitFor, type TestContext } from './sink-harness.js';

@@ -265,6 +265,14 @@ export async function caughtUp(ctx: TestContext, topics: readonly string[]): Pro
   return true;
 }
 
+/** Makes every insert statement into `table` take `seconds` longer: a database slower than Kafka. */
+export async function slowInserts(ctx: TestContext, table: string, seconds: number): Promise<void> {
+  const s = quoteIdent(ctx.schema);
+  await ctx.db.query(`
+    CREATE FUNCTION ${s}.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${Number(seconds)}); RETURN NULL; END $$;
+    CREATE TRIGGER slow AFTER INSERT ON ${s}.${quoteIdent(table)} FOR EACH STATEMENT EXECUTE FUNCTION ${s}.slow();`);
+}
+
 /**
  * A statement trigger on `table` that holds every write while hold.closed is true, so a test
  * decides when queued records are written. Returns the switch.

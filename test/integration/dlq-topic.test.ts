@@ -7,16 +7,13 @@ import net from 'node:net';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import type { DeadLetter, DeadLetterReason } from '../../src/core/dead-letter.js';
 import { createLogger } from '../../src/core/logger.js';
-import {
-  DLQ_HEADERS,
-  KafkaTopicDeadLetterSink,
-  deadLetterFromKafkaMessage,
-} from '../../src/dlq/topic-dlq.js';
-import { TopicDeadLetterSource } from '../../src/dlq/topic-dlq-source.js';
+import { DLQ_HEADERS, deadLetterFromKafkaMessage } from '../../src/dlq/topic/codec.js';
+import { KafkaTopicDeadLetterSink } from '../../src/dlq/topic/writer.js';
+import { TopicDeadLetterSource } from '../../src/dlq/topic/reader.js';
 import { BROKERS, waitFor } from '../helpers/sink-harness.js';
 import { randomName } from '../helpers/services.js';
-import { replay, type ReplayOptions, type ReplaySummary } from '../../src/dlq/replay.js';
-import { KafkaReplayTarget } from '../../src/dlq/kafka-replay-target.js';
+import { replay, type ReplayOptions, type ReplaySummary } from '../../src/replay/replay.js';
+import { KafkaReplayTarget } from '../../src/replay/kafka-target.js';
 
 const REASONS: DeadLetterReason[] = ['decode', 'validation', 'database', 'overflow', 'tombstone'];
 

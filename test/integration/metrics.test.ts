@@ -92,12 +92,29 @@ test('counters match what was written and dead-lettered; lag falls to 0; health 
     sample(m, 'mds_worker_batches_written_total'),
     sample(m, 'mds_worker_write_latency_seconds_count'),
   );
+  // The seed's per-sink metrics (sink = table): one write per table of each committed batch.
+  const batches = sample(m, 'mds_worker_batches_written_total');
+  for (const sink of ['bars', 'news']) {
+    const ok = sample(m, 'sink_writes_total', { sink, status: 'success' });
+    assert.ok(ok >= 1, `sink_writes_total{sink="${sink}",status="success"} = ${ok}`);
+    assert.equal(sample(m, 'sink_write_latency_seconds_count', { sink }), ok);
+  }
+  const sinkWrites = sample(m, 'sink_writes_total', { status: 'success' });
+  assert.ok(
+    batches <= sinkWrites && sinkWrites <= 2 * batches,
+    `${sinkWrites} sink writes, ${batches} batches`,
+  );
+  assert.equal(sample(m, 'sink_writes_total', { status: 'failure' }), 0);
+  assert.equal(sample(m, 'sink_writes_total'), sinkWrites);
+  assert.match(m, /^# TYPE sink_writes_total counter$/m);
+  assert.match(m, /^# TYPE sink_write_latency_seconds histogram$/m);
+  assert.match(m, /^sink_write_latency_seconds_bucket\{le="0.075",sink="bars"\} /m);
   assert.equal(sample(m, 'mds_coord_workers_alive'), 4);
   assert.equal(sample(m, 'mds_coord_circuit_state'), 0);
   assert.equal(sample(m, 'mds_consumer_assigned_partitions'), 6);
   assert.equal(sample(m, 'mds_ready'), 1);
   assert.ok(sample(m, 'process_resident_memory_bytes') > 0, 'default process metrics');
-  for (const line of m.split('\n').filter((l) => l.startsWith('# HELP mds_')))
+  for (const line of m.split('\n').filter((l) => /^# HELP (mds_|sink_)/.test(l)))
     assert.ok(line.split(' ').length > 3, line);
 
   const ready = await get(port, '/readyz');

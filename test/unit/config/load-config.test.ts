@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { SEED_ALIASES } from '../../../src/config/seed-aliases.js';
 import { ConfigError } from '../../../src/core/errors.js';
+import { createLogger } from '../../../src/core/logger.js';
 
 const load = (env: Record<string, string>, args: string[] = []) =>
   loadConfig({ env: { NODE_ENV: 'development', ...env }, args });
@@ -136,6 +137,17 @@ test('the redacted config hides the database URL and SASL password', () => {
   assert.ok(!text.includes('s3cret') && !text.includes('hunter2'), text);
 });
 
+test('the start line shows the database host, port and name with only the password masked', () => {
+  const { redacted } = load({
+    DATABASE_URL: 'postgres://sink:s3cret@db.internal:6432/market?sslpassword=k3y',
+  });
+  const lines: string[] = [];
+  createLogger('info', { write: (l: string) => void lines.push(l) }).info({ config: redacted }, 'starting');
+  const text = lines.join('');
+  assert.ok(text.includes('postgres://sink:***@db.internal:6432/market'), text);
+  assert.ok(!text.includes('s3cret') && !text.includes('k3y'), text);
+});
+
 // Seed names in the seed's units → our settings (issue: seed parity).
 const SEED: [string, string, (c: ReturnType<typeof load>['config']) => unknown, unknown][] = [
   ['MDS_COORDINATOR_CAPACITY', '2500', (c) => c.queue.capacityRecords, 2500],
@@ -188,10 +200,43 @@ test('a seed name and our name that disagree fail naming both', () => {
   );
 });
 
-test('a seed value in the wrong unit form is named', () => {
-  assert.ok(
-    errorOf({ MDS_CB_HALF_OPEN_AFTER_SEC: 'soon' }).includes(
-      'MDS_CB_HALF_OPEN_AFTER_SEC: expected a number of seconds',
-    ),
-  );
+// An invalid value given through each seed name: the message names that name, then ours.
+const INVALID_SEED: Record<string, string> = {
+  MDS_COORDINATOR_CAPACITY: 'abc',
+  MDS_COORDINATOR_WORKERS: '0',
+  MDS_COORDINATOR_BATCH_SIZE: '-5',
+  MDS_COORDINATOR_FLUSH_INTERVAL: 'soon',
+  MDS_COORDINATOR_OVERFLOW: 'sometimes',
+  MDS_RETRY_MAX_ATTEMPTS: '2.5',
+  MDS_RETRY_INITIAL_BACKOFF_MS: 'abc',
+  MDS_RETRY_MAX_BACKOFF_MS: 'x',
+  MDS_RETRY_BACKOFF_MULTIPLIER: '0.5',
+  MDS_RETRY_JITTER: 'maybe',
+  MDS_CB_FAILURE_THRESHOLD: 'many',
+  MDS_CB_HALF_OPEN_AFTER_SEC: '0',
+  MDS_METRICS_QUEUE_POLL_SEC: 'abc',
+  MDS_DSN: 'mysql://u:pw@h/d',
+  MDS_TENANT_ID: 'not-a-uuid',
+};
+
+test('every seed alias has an invalid value in the table below', () => {
+  assert.deepEqual(Object.keys(INVALID_SEED).sort(), SEED_ALIASES.map((a) => a.seed).sort());
+});
+
+for (const { seed, ours } of SEED_ALIASES) {
+  test(`${seed}=${INVALID_SEED[seed]} is reported as "${seed} (${ours}): expected …"`, () => {
+    const m = errorOf({ [seed]: INVALID_SEED[seed]! });
+    assert.ok(m.startsWith(`${seed} (${ours}): expected `), m);
+    assert.ok(!m.includes('pw@'), `no password in ${m}`);
+  });
+}
+
+test('a cross-check on a value given through a seed name names the seed name', () => {
+  const m = errorOf({ MDS_RETRY_MAX_BACKOFF_MS: '10', RETRY_INITIAL_BACKOFF_MS: '50' });
+  assert.ok(m.startsWith('MDS_RETRY_MAX_BACKOFF_MS (RETRY_MAX_BACKOFF_MS): expected >= '), m);
+});
+
+test('a flag that overrides a seed name is reported under our name, not the seed name', () => {
+  const m = errorOf({ MDS_COORDINATOR_WORKERS: '4' }, ['--sink-workers', 'abc']);
+  assert.ok(m.startsWith('sink.workers (SINK_WORKERS): expected '), m);
 });

@@ -6,13 +6,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { DeadLetter } from '../../../src/core/dead-letter.js';
-import {
-  NdjsonDeadLetterSink,
-  decodeDeadLetterLine,
-  encodeDeadLetterLine,
-} from '../../../src/dlq/ndjson-dlq.js';
-import { NdjsonDeadLetterSource, listDeadLetterFiles } from '../../../src/dlq/ndjson-dlq-source.js';
-import type { SourceEntry } from '../../../src/dlq/replay.js';
+import { decodeDeadLetterLine, encodeDeadLetterLine } from '../../../src/dlq/file/codec.js';
+import { NdjsonDeadLetterSink } from '../../../src/dlq/file/writer.js';
+import { NdjsonDeadLetterSource, listDeadLetterFiles } from '../../../src/dlq/file/reader.js';
+import type { SourceEntry } from '../../../src/dlq/source.js';
 
 const DAY1 = Date.parse('2024-05-01T12:00:00.000Z');
 

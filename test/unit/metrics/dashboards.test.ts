@@ -235,7 +235,7 @@ void test('every alert rule has expr, for, severity, summary, description and a 
       typeof r.annotations.description === 'string' && r.annotations.description.trim() !== '',
       `${name}: description`,
     );
-    assert.equal(r.annotations.runbook_url, 'README.md#operations', `${name}: runbook_url`);
+    assert.equal(r.annotations.runbook_url, 'docs/operations.md#alerts', `${name}: runbook_url`);
   }
   assert.deepEqual(rules.map((r) => r.alert).sort(), [
     'MarketDataSinkCircuitOpen',

@@ -80,8 +80,16 @@ test('batchCommitted: batches, rows per table, outcomes, sizes and end-to-end la
     collapsed: 1,
     offsets: [],
   };
-  const batch = [{ timestamp: 1000 }, { timestamp: 4000 }] as unknown as SinkRecord[];
+  const batch = [
+    { timestamp: 1000, mapping: { table: 'bars' } },
+    { timestamp: 4000, mapping: { table: 'news' } },
+  ] as unknown as SinkRecord[];
   i.batchCommitted(result, batch, 250, 3, 2000);
+  // The seed's per-sink metrics: one successful write per table in the batch.
+  assert.equal(await value(m.sinkWrites, { sink: 'bars', status: 'success' }), 1);
+  assert.equal(await value(m.sinkWrites, { sink: 'news', status: 'success' }), 1);
+  assert.equal(await value(m.sinkWriteLatency, { sink: 'bars' }, 'sink_write_latency_seconds_sum'), 0.25);
+  assert.equal(await value(m.sinkWriteLatency, { sink: 'news' }, 'sink_write_latency_seconds_count'), 1);
   assert.equal(await value(m.batchesWritten, { coord_id: 'g1', worker_id: '3' }), 1);
   assert.equal(await value(m.rowsWritten, { table: 'bars' }), 3);
   assert.equal(await value(m.rowsWritten, { table: 'news' }), 1);
@@ -102,7 +110,13 @@ test('batchCommitted: batches, rows per table, outcomes, sizes and end-to-end la
 
 test('attempts, breaker, backpressure, fetches, Kafka commits and rebalances', async () => {
   const { m, i, logged } = setup();
-  i.attemptFailed({ kind: 'transient', code: 'ECONNRESET', message: 'x' }, 1);
+  const failed = [
+    { mapping: { table: 'bars' } },
+    { mapping: { table: 'bars' } },
+    { mapping: { table: 'news' } },
+  ] as unknown as SinkRecord[];
+  i.attemptFailed({ kind: 'transient', code: 'ECONNRESET', message: 'x' }, 1, failed);
+  i.attemptFailed({ kind: 'transient', code: 'ECONNRESET', message: 'x' }, 1, []);
   i.breakerTransition('closed', 'open');
   i.fetching('pause');
   i.fetching('resume');
@@ -111,8 +125,12 @@ test('attempts, breaker, backpressure, fetches, Kafka commits and rebalances', a
   i.kafkaCommitted(20);
   i.kafkaCommitFailed('timeout');
   i.rebalanced();
-  assert.equal(await value(m.writeErrors, { coord_id: 'g1', worker_id: '1', error_type: 'ECONNRESET' }), 1);
-  assert.equal(await value(m.retryAttempts, { kind: 'transient' }), 1);
+  assert.equal(await value(m.writeErrors, { coord_id: 'g1', worker_id: '1', error_type: 'ECONNRESET' }), 2);
+  assert.equal(await value(m.retryAttempts, { kind: 'transient' }), 2);
+  // One failed write per table of the batch; an attempt without records is no table's.
+  assert.equal(await value(m.sinkWrites, { sink: 'bars', status: 'failure' }), 1);
+  assert.equal(await value(m.sinkWrites, { sink: 'news', status: 'failure' }), 1);
+  assert.equal((await m.sinkWrites.get()).values.length, 2);
   assert.equal(await value(m.breakerTransitions, { to: 'open' }), 1);
   assert.match(logged.join(''), /circuit breaker closed → open/);
   assert.equal(await value(m.pauseEvents, { event: 'pause' }), 2);

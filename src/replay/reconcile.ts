@@ -6,11 +6,12 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeadLetter, DeadLetterSink } from '../core/dead-letter.js';
-import { sourceKey } from './dlq-census.js';
-import { matchesFilter, type DeadLetterSource, type ReplayFilter } from './replay.js';
-import { deadLetterFromKafkaMessage } from './topic-dlq.js';
-import { readRanges, wholeTopic } from './topic-range-reader.js';
 import { SinkError, toError } from '../core/errors.js';
+import { sourceKey } from '../dlq/dlq-census.js';
+import type { DeadLetterSource } from '../dlq/source.js';
+import { deadLetterFromKafkaMessage } from '../dlq/topic/codec.js';
+import { readRanges, wholeTopic } from '../kafka/range-reader.js';
+import { matchesFilter, type ReplayFilter } from './filter.js';
 
 export interface SideCounts {
   /** Entries in the range (decodable ones). */

@@ -3,10 +3,12 @@
 // position come as `earlier` (counted, and remembered so a duplicate is not sent again).
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
-import { deadLetterFromKafkaMessage } from './topic-dlq.js';
-import { KafkaError, toError } from '../core/errors.js';
-import { topicWatermarks } from './topic-range-reader.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { KafkaError, toError } from '../../core/errors.js';
+import { topicExists, topicWatermarks, withAdmin } from '../../kafka/admin.js';
+import type { DeadLetterSource, SourceBatch, SourceEntry } from '../source.js';
+import { deadLetterFromKafkaMessage } from './codec.js';
+import { Handoff } from './handoff.js';
 
 export interface TopicDeadLetterSourceOptions {
   readonly kafka: Kafka;
@@ -20,95 +22,24 @@ export interface TopicDeadLetterSourceOptions {
   readonly commit: boolean;
   /** Longest wait for the group join (default 60 s). */
   readonly joinTimeoutMs?: number;
-}
-
-/**
- * Hands batches from the consumer's eachBatch to the replay loop one at a time: eachBatch
- * waits until the loop asks for the next batch, so offsets are only resolved and committed
- * for records the loop has finished.
- */
-class Handoff<T> {
-  private item: { value: T; release: () => void } | undefined;
-  private waiter: (() => void) | undefined;
-  private ended = false;
-  private error: Error | undefined;
-  private releaseCurrent: (() => void) | undefined;
-
-  push(value: T): Promise<void> {
-    if (this.ended) return Promise.resolve();
-    return new Promise((release) => {
-      this.item = { value, release };
-      this.poke();
-    });
-  }
-
-  end(): void {
-    this.ended = true;
-    this.poke();
-  }
-
-  fail(e: Error): void {
-    this.error ??= e;
-    this.end();
-  }
-
-  /** Wakes a waiting `next` so it re-evaluates its wait policy. */
-  poke(): void {
-    this.waiter?.();
-  }
-
-  /**
-   * Releases the batch handed out last (the loop is done with it) and waits for the next.
-   * `policy` says how much longer to wait (ms), to stop (null) or to fail (an Error).
-   */
-  async next(policy: () => number | null | Error): Promise<T | undefined> {
-    this.releaseCurrent?.();
-    this.releaseCurrent = undefined;
-    for (;;) {
-      if (this.error !== undefined) throw this.error;
-      if (this.item !== undefined) {
-        const { value, release } = this.item;
-        this.item = undefined;
-        this.releaseCurrent = release;
-        return value;
-      }
-      if (this.ended) return undefined;
-      const wait = policy();
-      if (wait instanceof Error) throw wait;
-      if (wait === null) return undefined;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
-  }
-
-  /** Ends the handoff and lets every waiting eachBatch return. */
-  close(): void {
-    this.ended = true;
-    this.releaseCurrent?.();
-    this.releaseCurrent = undefined;
-    this.item?.release();
-    this.item = undefined;
-    this.poke();
-  }
+  readonly clock?: Clock;
 }
 
 /** How long one commit of the replay position is tried before the run goes on without it. */
 const COMMIT_TRY_MS = 5_000;
 /** How long saving the position after leaving keeps trying (a member left behind must expire). */
 const COMMIT_AFTER_LEAVING_MS = 30_000;
+const COMMIT_RETRY_MS = 500;
+const COMMIT_AFTER_LEAVING_RETRY_MS = 1000;
 
 export class TopicDeadLetterSource implements DeadLetterSource {
   private total: number | undefined;
   private readonly log: Logger;
+  private readonly clock: Clock;
 
   constructor(private readonly options: TopicDeadLetterSourceOptions) {
     this.log = options.logger.child({ component: 'dlq-replay-source', topic: options.topic });
+    this.clock = options.clock ?? systemClock;
   }
 
   expectedTotal(): number | undefined {
@@ -126,7 +57,7 @@ export class TopicDeadLetterSource implements DeadLetterSource {
     const { ends, starts, positions } = await this.endOffsets();
     if (ends.size === 0) return;
 
-    const handoff = new Handoff<SourceBatch>();
+    const handoff = new Handoff<SourceBatch>(this.clock);
     const consumer = kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
@@ -138,10 +69,10 @@ export class TopicDeadLetterSource implements DeadLetterSource {
     });
     let joined = false;
     // Idle time counts only while the loop waits for a batch, never while it works on one.
-    let waitingSince = Date.now();
+    let waitingSince = this.clock.now();
     consumer.on(consumer.events.GROUP_JOIN, () => {
       joined = true;
-      waitingSince = Date.now();
+      waitingSince = this.clock.now();
       handoff.poke();
     });
     consumer.on(consumer.events.CRASH, (e) => {
@@ -223,11 +154,11 @@ export class TopicDeadLetterSource implements DeadLetterSource {
       for (const [partition, start] of starts) consumer.seek({ topic, partition, offset: String(start) });
 
       const joinTimeoutMs = this.options.joinTimeoutMs ?? 60_000;
-      const joinDeadline = Date.now() + joinTimeoutMs;
+      const joinDeadline = this.clock.now() + joinTimeoutMs;
       for (;;) {
-        waitingSince = Date.now();
+        waitingSince = this.clock.now();
         const next = await handoff.next(() => {
-          const now = Date.now();
+          const now = this.clock.now();
           if (!joined) {
             if (now < joinDeadline) return joinDeadline - now;
             return new KafkaError(
@@ -273,17 +204,17 @@ export class TopicDeadLetterSource implements DeadLetterSource {
    * by a later commit or, after the member left, by commitAfterLeaving.
    */
   private async tryCommit(once: () => Promise<void>): Promise<boolean> {
-    const deadline = Date.now() + COMMIT_TRY_MS;
+    const deadline = this.clock.now() + COMMIT_TRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         await once();
         return true;
       } catch (e) {
-        if (Date.now() >= deadline) {
+        if (this.clock.now() >= deadline) {
           this.log.warn({ err: toError(e), attempt }, 'replay position not committed yet');
           return false;
         }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await this.clock.sleep(COMMIT_RETRY_MS);
       }
     }
   }
@@ -295,16 +226,16 @@ export class TopicDeadLetterSource implements DeadLetterSource {
   private async commitAfterLeaving(positions: ReadonlyMap<number, number>): Promise<void> {
     const { kafka, topic, groupId } = this.options;
     const partitions = [...positions].map(([partition, offset]) => ({ partition, offset: String(offset) }));
-    const deadline = Date.now() + COMMIT_AFTER_LEAVING_MS;
+    const deadline = this.clock.now() + COMMIT_AFTER_LEAVING_MS;
     for (;;) {
-      const admin = kafka.admin();
       try {
-        await admin.connect();
-        await admin.setOffsets({ groupId, topic, partitions });
+        await withAdmin(kafka, (admin) => admin.setOffsets({ groupId, topic, partitions }), {
+          clock: this.clock,
+        });
         this.log.info({ partitions }, 'replay position saved after leaving the group');
         return;
       } catch (e) {
-        if (Date.now() >= deadline) {
+        if (this.clock.now() >= deadline) {
           throw new KafkaError(
             'REPLAY_COMMIT_FAILED',
             `replay group ${groupId}: position ${JSON.stringify(partitions)} not saved: ${toError(e).message}; the next run sends those records again`,
@@ -312,10 +243,8 @@ export class TopicDeadLetterSource implements DeadLetterSource {
             e,
           );
         }
-      } finally {
-        await admin.disconnect().catch(() => undefined);
       }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await this.clock.sleep(COMMIT_AFTER_LEAVING_RETRY_MS);
     }
   }
 
@@ -329,45 +258,41 @@ export class TopicDeadLetterSource implements DeadLetterSource {
     positions: Map<number, number>;
   }> {
     const { kafka, topic, groupId } = this.options;
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      // Checked first: KafkaJS would retry a missing topic for a while and end in a vague error.
-      if (!(await admin.listTopics()).includes(topic)) {
-        throw new KafkaError(
-          'REPLAY_DLQ_TOPIC_MISSING',
-          `DLQ topic ${topic} does not exist (see --dlq-topic)`,
-          false,
-        );
-      }
-      const [marks, committed] = await Promise.all([
-        topicWatermarks(kafka, topic),
-        admin.fetchOffsets({ groupId, topics: [topic] }),
-      ]);
-      const watermarks = [...marks].map(([partition, w]) => ({ partition, ...w }));
-      const startOf = new Map<number, number>();
-      for (const p of committed.find((t) => t.topic === topic)?.partitions ?? [])
-        startOf.set(p.partition, Number(p.offset));
-      const ends = new Map<number, number>();
-      const starts = new Map<number, number>();
-      const positions = new Map<number, number>();
-      let total = 0;
-      for (const w of watermarks) {
-        const { low, high } = w;
-        const c = startOf.get(w.partition) ?? -1;
-        // No commit yet, or a commit below what retention kept: nothing of it is earlier.
-        positions.set(w.partition, c < low ? low : c);
-        if (low < high) {
-          ends.set(w.partition, high);
-          starts.set(w.partition, low);
-          total += high - low;
+    const committed = await withAdmin(
+      kafka,
+      async (admin) => {
+        // Checked first: KafkaJS would retry a missing topic for a while and end in a vague error.
+        if (!(await topicExists(admin, topic))) {
+          throw new KafkaError(
+            'REPLAY_DLQ_TOPIC_MISSING',
+            `DLQ topic ${topic} does not exist (see --dlq-topic)`,
+            false,
+          );
         }
+        return admin.fetchOffsets({ groupId, topics: [topic] });
+      },
+      { clock: this.clock },
+    );
+    const marks = await topicWatermarks(kafka, topic, undefined, this.clock);
+    const startOf = new Map<number, number>();
+    for (const p of committed.find((t) => t.topic === topic)?.partitions ?? [])
+      startOf.set(p.partition, Number(p.offset));
+    const ends = new Map<number, number>();
+    const starts = new Map<number, number>();
+    const positions = new Map<number, number>();
+    let total = 0;
+    for (const [partition, { low, high }] of marks) {
+      const c = startOf.get(partition) ?? -1;
+      // No commit yet, or a commit below what retention kept: nothing of it is earlier.
+      positions.set(partition, c < low ? low : c);
+      if (low < high) {
+        ends.set(partition, high);
+        starts.set(partition, low);
+        total += high - low;
       }
-      this.total = total;
-      this.log.info({ partitions: ends.size, total }, 'replay range fixed at the current watermarks');
-      return { ends, starts, positions };
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
+    this.total = total;
+    this.log.info({ partitions: ends.size, total }, 'replay range fixed at the current watermarks');
+    return { ends, starts, positions };
   }
 }

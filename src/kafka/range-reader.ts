@@ -4,7 +4,9 @@
 import crypto from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../core/clock.js';
 import { KafkaError, toError } from '../core/errors.js';
+import { topicWatermarks, withAdmin } from './admin.js';
 
 /** Offsets [from, to) of one partition. */
 export interface PartitionRange {
@@ -19,46 +21,13 @@ export interface ReadRangesOptions {
   readonly logger: Logger;
   /** Fail when no range made progress for this long (default 30 s). */
   readonly stallTimeoutMs?: number;
+  readonly clock?: Clock;
 }
+
+/** How often the read checks whether it is done, stalled or failed. */
+const POLL_MS = 50;
 
 const partKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
-/** How long a watermark fetch keeps trying through a leader failover. */
-const WATERMARKS_TIMEOUT_MS = 30_000;
-
-/**
- * Low and high watermark per partition. KafkaJS's admin gives up at once when a leader it
- * knows is gone (BrokerNotFound, connection refused) instead of refreshing its metadata, so a
- * failed fetch is tried again with a fresh admin, whose first request loads current metadata.
- */
-export async function topicWatermarks(
-  kafka: Kafka,
-  topic: string,
-  timeoutMs = WATERMARKS_TIMEOUT_MS,
-): Promise<Map<number, { low: number; high: number }>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return new Map(offsets.map((w) => [w.partition, { low: Number(w.low), high: Number(w.high) }]));
-    } catch (e) {
-      const err = toError(e);
-      if (Date.now() >= deadline || err.name === 'KafkaJSNonRetriableError') {
-        throw new KafkaError(
-          'WATERMARKS_FAILED',
-          `${topic}: watermarks not fetched within ${timeoutMs} ms: ${err.message}`,
-          true,
-          e,
-        );
-      }
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 /**
  * Every partition of `topic` from its low to its high watermark as of now: a read of the
@@ -98,9 +67,10 @@ async function readRangesOnce(
   options: ReadRangesOptions,
 ): Promise<void> {
   const { kafka } = options;
+  const clock = options.clock ?? systemClock;
   const wanted = new Map<string, { from: number; to: number }>();
   for (const topic of new Set(ranges.map((r) => r.topic))) {
-    const marks = await topicWatermarks(kafka, topic);
+    const marks = await topicWatermarks(kafka, topic, undefined, clock);
     for (const r of ranges.filter((x) => x.topic === topic)) {
       const m = marks.get(r.partition);
       if (m === undefined) continue;
@@ -115,13 +85,13 @@ async function readRangesOnce(
   const groupId = `mds-range-reader-${crypto.randomBytes(6).toString('hex')}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
   const remaining = new Set(wanted.keys());
-  let progressAt = Date.now();
+  let progressAt = clock.now();
   let failure: Error | undefined;
   consumer.on(consumer.events.CRASH, (e) => {
     if (!e.payload.restart) failure = toError(e.payload.error);
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    progressAt = Date.now();
+    progressAt = clock.now();
     // Partitions with nothing to read stay paused, so the fetches serve the wanted ones only.
     for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
       const idle = partitions.filter((p) => !remaining.has(partKey(topic, p)));
@@ -144,7 +114,7 @@ async function readRangesOnce(
           const o = Number(m.offset);
           if (o >= range.from && o < range.to) onMessage(batch.topic, batch.partition, m);
         }
-        progressAt = Date.now();
+        progressAt = clock.now();
         if (Number(batch.lastOffset()) + 1 >= range.to) {
           remaining.delete(key);
           consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
@@ -159,7 +129,7 @@ async function readRangesOnce(
     const stallMs = options.stallTimeoutMs ?? 30_000;
     while (remaining.size > 0) {
       if (failure !== undefined) throw failure;
-      if (Date.now() - progressAt > stallMs) {
+      if (clock.now() - progressAt > stallMs) {
         const left = [...remaining].map((k) => k.replace('\u0000', '/')).join(', ');
         throw new KafkaError(
           'RANGE_READ_STALLED',
@@ -167,17 +137,12 @@ async function readRangesOnce(
           true,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await clock.sleep(POLL_MS);
     }
   } finally {
     await consumer.disconnect().catch(() => undefined);
-    const cleanup = kafka.admin();
-    await cleanup
-      .connect()
-      .then(() => cleanup.deleteGroups([groupId]))
-      .catch((e: unknown) =>
-        options.logger.debug({ err: toError(e), groupId }, 'read-back group not deleted'),
-      )
-      .finally(() => void cleanup.disconnect().catch(() => undefined));
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId]), { clock }).catch((e: unknown) =>
+      options.logger.debug({ err: toError(e), groupId }, 'read-back group not deleted'),
+    );
   }
 }

@@ -7,20 +7,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { DeadLetter } from '../../../src/core/dead-letter.js';
-import {
-  TokenBucket,
-  formatSummary,
-  matchesFilter,
-  replay,
-  type DeadLetterSource,
-  type ReplayClock,
-  type ReplayMessage,
-  type SentRecord,
-  type SourceBatch,
-  type SourceEntry,
-} from '../../../src/dlq/replay.js';
-import { parseArgs, type CliIo } from '../../../src/dlq/replay-cli.js';
-import { NdjsonDeadLetterSink } from '../../../src/dlq/ndjson-dlq.js';
+import type { Clock as ReplayClock } from '../../../src/core/clock.js';
+import type { DeadLetterSource, SourceBatch, SourceEntry } from '../../../src/dlq/source.js';
+import { replay } from '../../../src/replay/replay.js';
+import { TokenBucket } from '../../../src/replay/token-bucket.js';
+import { formatSummary } from '../../../src/replay/format.js';
+import { matchesFilter } from '../../../src/replay/filter.js';
+import type { ReplayMessage, SentRecord } from '../../../src/replay/message.js';
+import { parseArgs, type CliIo } from '../../../src/replay/cli-args.js';
+import { NdjsonDeadLetterSink } from '../../../src/dlq/file/writer.js';
 
 const T0 = Date.parse('2024-05-01T00:00:00.000Z');
 

@@ -1,12 +1,14 @@
 // The replay's Kafka target: an idempotent acks=all producer that places each message itself
 // (Kafka's murmur2 on the key, as the original producer did), so every sent record has a known
 // partition and offset, and reads those offsets back to confirm what it sent.
-import { Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
+import type { Kafka, Message, PartitionMetadata, RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
+import { systemClock } from '../core/clock.js';
 import { KafkaError, SinkError, toError } from '../core/errors.js';
-import { REPLAY_SOURCE_HEADER, type ReplayMessage, type ReplayTarget, type SentRecord } from './replay.js';
-import { partitionsWithoutResult } from './topic-dlq.js';
-import { readRanges, type PartitionRange } from './topic-range-reader.js';
+import { topicPartitions, withAdmin } from '../kafka/admin.js';
+import { ProducerSlot, createPlacer, partitionsWithoutResult } from '../kafka/producer.js';
+import { readRanges, type PartitionRange } from '../kafka/range-reader.js';
+import { REPLAY_SOURCE_HEADER, type ReplayMessage, type ReplayTarget, type SentRecord } from './message.js';
 
 export interface KafkaReplayTargetOptions {
   readonly kafka: Kafka;
@@ -15,62 +17,44 @@ export interface KafkaReplayTargetOptions {
   readonly confirmStallMs?: number;
 }
 
-type PartitionMetadata = Parameters<
-  ReturnType<typeof Partitioners.DefaultPartitioner>
->[0]['partitionMetadata'];
+/** Tries of one send, each after the first through a new producer. */
+const SEND_ATTEMPTS = 3;
+const SEND_RETRY_MS = 1000;
 
 /**
  * Idempotent, acks=all producer; checks each target topic exists before its first send. It
  * picks each message's partition itself (Kafka's murmur2 on the key, as the original producer
  * did), so every sent record has a known partition and offset that `confirm` reads back.
  */
-/** Tries of one send, each after the first through a new producer. */
-const SEND_ATTEMPTS = 3;
-
 export class KafkaReplayTarget implements ReplayTarget {
-  private producer: Producer | null = null;
-  /**
-   * After a failed send, or one resolved without a result for a partition, the producer's
-   * sequence numbers no longer match the broker's (the next send would fail with
-   * OUT_OF_ORDER_SEQUENCE_NUMBER): the next send goes through a new producer.
-   */
-  private suspect = false;
-  private readonly partitionsOf = new Map<string, PartitionMetadata>();
-  private readonly partitioner = Partitioners.DefaultPartitioner();
-  private closing: Promise<void> | undefined;
+  /** Replaced after a failed send or one resolved without a result for a partition. */
+  private readonly producer: ProducerSlot;
+  private started = false;
+  private readonly partitionsOf = new Map<string, PartitionMetadata[]>();
+  private readonly place = createPlacer();
 
-  constructor(private readonly options: KafkaReplayTargetOptions) {}
-
-  async start(): Promise<void> {
-    this.producer = await this.connectProducer();
+  constructor(private readonly options: KafkaReplayTargetOptions) {
+    // Bounded, unlike KafkaJS's idempotent default: an outage ends the run with exit 1 and
+    // the next run resumes from the last confirmed chunk, instead of hanging. About 20 s of
+    // retries (200 ms doubling, at most 5 s apart) ride out a leader failover, which takes
+    // the broker's session timeout (9 s by default) plus an election; a run ended by one
+    // would send again everything after its last confirmed chunk.
+    this.producer = new ProducerSlot(options.kafka, { retries: 8, maxRetryTime: 5000 });
   }
 
-  private async connectProducer(): Promise<Producer> {
-    const producer = this.options.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // Bounded, unlike KafkaJS's idempotent default: an outage ends the run with exit 1 and
-      // the next run resumes from the last confirmed chunk, instead of hanging. About 20 s of
-      // retries (200 ms doubling, at most 5 s apart) ride out a leader failover, which takes
-      // the broker's session timeout (9 s by default) plus an election; a run ended by one
-      // would send again everything after its last confirmed chunk.
-      retry: { retries: 8, maxRetryTime: 5000 },
-    });
-    await producer.connect();
-    return producer;
+  async start(): Promise<void> {
+    await this.producer.current();
+    this.started = true;
   }
 
   async send(messages: readonly ReplayMessage[]): Promise<SentRecord[]> {
-    if (this.producer === null)
-      throw new SinkError('REPLAY_NOT_STARTED', 'replay target: send before start()');
+    if (!this.started) throw new SinkError('REPLAY_NOT_STARTED', 'replay target: send before start()');
     await this.checkTopics([...new Set(messages.map((m) => m.topic))]);
     const placed = messages.map((message) => ({
       message,
-      partition: this.partitioner({
-        topic: message.topic,
-        partitionMetadata: this.partitionsOf.get(message.topic)!,
-        message: { key: message.key, value: message.value },
+      partition: this.place(message.topic, this.partitionsOf.get(message.topic)!, {
+        key: message.key,
+        value: message.value,
       }),
     }));
     const byTopic = new Map<string, Message[]>();
@@ -88,7 +72,7 @@ export class KafkaReplayTarget implements ReplayTarget {
       );
       if (lost.length > 0) {
         // Their records get offset -1 below: confirm() reports them and they are sent again.
-        this.suspect = true;
+        this.producer.markSuspect();
         this.options.logger.warn(
           { topic, partitions: lost },
           'send resolved without a result for partitions',
@@ -119,18 +103,13 @@ export class KafkaReplayTarget implements ReplayTarget {
   ): Promise<RecordMetadata[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        if (this.suspect || this.producer === null) {
-          await this.producer?.disconnect().catch(() => undefined);
-          this.producer = null;
-          this.producer = await this.connectProducer();
-          this.suspect = false;
-        }
-        return await this.producer.sendBatch({
+        const producer = await this.producer.current();
+        return await producer.sendBatch({
           acks: -1,
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
         });
       } catch (e) {
-        this.suspect = true;
+        this.producer.markSuspect();
         if (attempt >= SEND_ATTEMPTS) {
           throw new KafkaError(
             'REPLAY_SEND_FAILED',
@@ -143,7 +122,7 @@ export class KafkaReplayTarget implements ReplayTarget {
           { err: toError(e), attempt },
           'replay send failed: trying with a new producer',
         );
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await systemClock.sleep(SEND_RETRY_MS);
       }
     }
   }
@@ -185,34 +164,24 @@ export class KafkaReplayTarget implements ReplayTarget {
   }
 
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const p = this.producer;
-      this.producer = null;
-      if (p !== null) await p.disconnect();
-    })();
-    return this.closing;
+    this.started = false;
+    return this.producer.close();
   }
 
   /** Without this, a missing topic shows up as a long retry loop ending in a vague error. */
   private async checkTopics(topics: readonly string[]): Promise<void> {
     const unknown = topics.filter((t) => !this.partitionsOf.has(t));
     if (unknown.length === 0) return;
-    const admin = this.options.kafka.admin();
-    try {
-      await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const missing = unknown.filter((t) => !existing.has(t));
-      if (missing.length > 0) {
-        throw new KafkaError(
-          'REPLAY_TOPIC_MISSING',
-          `replay: target topic ${missing.join(', ')} does not exist`,
-          false,
-        );
-      }
-      const meta = await admin.fetchTopicMetadata({ topics: unknown });
-      for (const t of meta.topics) this.partitionsOf.set(t.name, t.partitions);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
+    const { partitions, missing } = await withAdmin(this.options.kafka, (admin) =>
+      topicPartitions(admin, unknown),
+    );
+    if (missing.length > 0) {
+      throw new KafkaError(
+        'REPLAY_TOPIC_MISSING',
+        `replay: target topic ${missing.join(', ')} does not exist`,
+        false,
+      );
     }
+    for (const [topic, p] of partitions) this.partitionsOf.set(topic, p);
   }
 }

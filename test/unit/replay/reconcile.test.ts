@@ -3,8 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeadLetter, DeadLetterSink } from '../../../src/core/dead-letter.js';
-import { ReconcileIndex, formatDiff, reconcile } from '../../../src/dlq/reconcile.js';
-import type { DeadLetterSource } from '../../../src/dlq/replay.js';
+import { ReconcileIndex, formatDiff, reconcile } from '../../../src/replay/reconcile.js';
+import type { DeadLetterSource } from '../../../src/dlq/source.js';
 
 const T0 = Date.parse('2024-05-01T00:00:00.000Z');
 

@@ -1,32 +1,13 @@
-// `replay-dlq`: the operator's command to send dead letters back to their topics, or with
-// --reconcile to compare the DLQ topic with the NDJSON files (and --repair the topic). Parses
-// and validates the flags (exit 2 on bad ones), wires the sources to the replay or reconcile
-// core, shows progress and prints the summary. Exit 0 done, 1 failed (or undecodable dead
-// letters), 2 bad arguments, 3 the destinations differ (reconcile), 130 interrupted (what was
-// sent is committed).
+// replay-dlq's command line: flags parsed and validated up front (exit 2 naming the flag or
+// env name), with the config schema's formats and defaults, so the command and the worker
+// agree on what a broker list or a topic name is. cli.ts runs what it returns.
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
-import { Kafka } from 'kafkajs';
-import pino from 'pino';
 import { schema } from '../config/schema.js';
 import { formats } from '../config/formats.js';
-import { createLogger, kafkaLogCreator, kafkaLogLevel, type Logger } from '../core/logger.js';
 import { toError } from '../core/errors.js';
 import { DEAD_LETTER_REASONS, isDeadLetterReason, type DeadLetterReason } from '../core/dead-letter.js';
-import { NdjsonDeadLetterSource } from './ndjson-dlq-source.js';
-import { TopicDeadLetterSource } from './topic-dlq-source.js';
-import { KafkaTopicDeadLetterSink } from './topic-dlq.js';
-import { formatDiff, formatMissing, reconcile, topicReader } from './reconcile.js';
-import {
-  formatCounts,
-  formatSummary,
-  replay,
-  type DeadLetterSource,
-  type ReplayCounts,
-  type ReplayFilter,
-} from './replay.js';
-import { KafkaReplayTarget } from './kafka-replay-target.js';
+import type { ReplayFilter } from './filter.js';
 
 export interface ReplayCliOptions {
   /** replay (the default) or reconcile the DLQ topic with the files. */
@@ -225,10 +206,9 @@ function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
     );
   }
   if (raw.group.trim() === '') throw new UsageError('--group: expected a consumer group id, got ""');
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw.logLevel)) {
-    throw new UsageError(
-      `--log-level: expected fatal|error|warn|info|debug|trace|silent, got ${JSON.stringify(raw.logLevel)}`,
-    );
+  const levels: readonly string[] = schema.log.level.format;
+  if (!levels.includes(raw.logLevel)) {
+    throw new UsageError(`--log-level: expected ${levels.join('|')}, got ${JSON.stringify(raw.logLevel)}`);
   }
   for (const p of raw.fromFiles ?? []) {
     if (!fs.existsSync(p)) throw new UsageError(`--from-files: no such file or directory: ${p}`);
@@ -289,190 +269,4 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, io: C
     }
     throw e;
   }
-}
-
-interface Progress {
-  update(counts: Readonly<ReplayCounts>): void;
-  stop(): void;
-}
-
-/** A bar on a terminal; elsewhere (CI, pipes, log files) a plain line every 2 s. */
-function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Progress {
-  if (!enabled) return { update: () => undefined, stop: () => undefined };
-  if (stream.isTTY) {
-    let bar: cliProgress.SingleBar | undefined;
-    return {
-      update(c) {
-        const payload = { matched: c.matched, replayed: c.replayed, skipped: c.skipped };
-        if (bar === undefined) {
-          const format =
-            c.expected === undefined
-              ? 'replay {value} read | matched {matched} | replayed {replayed} | skipped {skipped}'
-              : 'replay |{bar}| {percentage}% {value}/{total} read | matched {matched} | replayed {replayed} | ETA {eta_formatted}';
-          bar = new cliProgress.SingleBar(
-            { stream, format, hideCursor: true },
-            cliProgress.Presets.shades_classic,
-          );
-          bar.start(Math.max(c.expected ?? 0, c.entries), c.entries, payload);
-          return;
-        }
-        if (c.expected !== undefined) bar.setTotal(Math.max(c.expected, c.entries));
-        bar.update(c.entries, payload);
-      },
-      stop: () => bar?.stop(),
-    };
-  }
-  let latest = '';
-  const timer = setInterval(() => {
-    if (latest !== '') stream.write(`replay progress: ${latest}\n`);
-  }, 2000);
-  timer.unref();
-  return {
-    update(c) {
-      latest = formatCounts(c);
-    },
-    stop: () => clearInterval(timer),
-  };
-}
-
-function createKafka(o: ReplayCliOptions, logger: Logger): Kafka {
-  return new Kafka({
-    clientId: 'market-data-sink-replay',
-    brokers: [...o.brokers],
-    logLevel: kafkaLogLevel(o.logLevel),
-    logCreator: kafkaLogCreator(logger),
-    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
-    connectionTimeout: 5000,
-  });
-}
-
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-  const parsed = parseArgs(argv, env, io);
-  if (parsed.kind === 'exit') return parsed.code;
-  const o = parsed.options;
-  const root = createLogger(o.logLevel, pino.destination(2));
-  if (o.mode === 'reconcile') return runReconcile(o, io, root);
-  const logger = root.child({ component: 'replay-dlq' });
-  const kafka = o.source.kind === 'topic' || !o.dryRun ? createKafka(o, root) : undefined;
-  const source: DeadLetterSource =
-    o.source.kind === 'files'
-      ? new NdjsonDeadLetterSource({ paths: o.source.paths })
-      : new TopicDeadLetterSource({
-          kafka: kafka!,
-          topic: o.dlqTopic,
-          groupId: o.group,
-          logger,
-          idleTimeoutMs: o.idleTimeoutMs,
-          commit: !o.dryRun,
-        });
-  const target = o.dryRun ? undefined : new KafkaReplayTarget({ kafka: kafka!, logger });
-
-  // This is a process entry like main.ts: the first signal stops after the record in
-  // progress (what was sent is committed), a second one exits at once.
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (abort.signal.aborted) process.exit(130);
-    io.err(`${signal}: stopping after the current record (again to exit now)\n`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  // Dry-run lines on a terminal would be torn up by a bar redrawing on the same screen.
-  const progress = createProgress(process.stderr, !(o.dryRun && process.stdout.isTTY === true));
-  try {
-    await target?.start();
-    const summary = await replay(
-      {
-        filter: o.filter,
-        dryRun: o.dryRun,
-        signal: abort.signal,
-        ...(o.limit === undefined ? {} : { limit: o.limit }),
-        ...(o.rate === undefined ? {} : { rate: o.rate }),
-        ...(o.toTopic === undefined ? {} : { toTopic: o.toTopic }),
-      },
-      {
-        source,
-        ...(target === undefined ? {} : { target }),
-        logger,
-        progress: (c) => progress.update(c),
-        output: (line) => io.out(`${line}\n`),
-      },
-    );
-    progress.stop();
-    io.out(`${formatSummary(summary)}\n`);
-    // Interrupted: what was sent is committed, but the run is not complete (shell convention).
-    if (summary.stoppedBy === 'abort') return 130;
-    if (summary.invalid > 0) {
-      io.err(
-        `error: ${summary.invalid} dead letters could not be decoded and were not replayed (see the warnings)\n`,
-      );
-      return 1;
-    }
-    return 0;
-  } catch (e) {
-    progress.stop();
-    logger.error({ err: toError(e) }, 'replay failed');
-    io.err(`error: ${toError(e).message}\n`);
-    return 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await target?.close().catch(() => undefined);
-  }
-}
-
-/** --reconcile: compare, list, optionally repair; 0 when both hold every record, 3 when not. */
-async function runReconcile(o: ReplayCliOptions, io: CliIo, root: Logger): Promise<number> {
-  const logger = root.child({ component: 'replay-dlq-reconcile' });
-  const kafka = createKafka(o, root);
-  const topicSink = o.repair ? new KafkaTopicDeadLetterSink({ kafka, topic: o.dlqTopic, logger }) : undefined;
-  try {
-    await topicSink?.start();
-    const result = await reconcile(
-      { filter: o.filter, repair: o.repair },
-      {
-        // A whole-topic read joins a group of its own first: give it more than the idle timeout.
-        readTopic: topicReader(kafka, o.dlqTopic, logger, Math.max(o.idleTimeoutMs, 30_000)),
-        files: new NdjsonDeadLetterSource({ paths: o.files }),
-        ...(topicSink === undefined ? {} : { topicSink }),
-        logger,
-      },
-    );
-    const { first, last } = result;
-    for (const d of first.missingFromTopic) io.out(`${formatMissing('topic', d)}\n`);
-    for (const d of first.missingFromFiles) io.out(`${formatMissing('files', d)}\n`);
-    io.out(`reconcile: ${formatDiff(first)}\n`);
-    if (o.repair) {
-      io.out(`repair: ${result.repaired} entries sent to ${o.dlqTopic}; read back: ${formatDiff(last)}\n`);
-    }
-    if (last.missingFromTopic.length > 0 || last.missingFromFiles.length > 0) {
-      if (last.missingFromFiles.length > 0)
-        io.err(`error: ${last.missingFromFiles.length} entries of the topic are not in the files\n`);
-      if (last.missingFromTopic.length > 0)
-        io.err(
-          `error: ${last.missingFromTopic.length} entries of the files are not in the topic${o.repair ? ' after the repair' : ' (--repair sends them)'}\n`,
-        );
-      return 3;
-    }
-    if (first.topic.invalid + first.files.invalid > 0) {
-      io.err('error: some dead letters could not be decoded and were not compared (see the warnings)\n');
-      return 1;
-    }
-    return 0;
-  } catch (e) {
-    io.err(`error: ${toError(e).message}\n`);
-    return 1;
-  } finally {
-    await topicSink?.close().catch(() => undefined);
-  }
-}
-
-if (require.main === module) {
-  void main(process.argv).then((code) => {
-    process.exitCode = code;
-    // A lingering socket must not keep a finished command alive.
-    setTimeout(() => process.exit(code), 2000).unref();
-  });
 }

@@ -1,83 +1,22 @@
 // Replay: reads dead letters from a source (the DLQ topic or NDJSON files), filters them and
 // produces each original record back to its topic, rate-limited, with replay headers. The
-// core takes its source, target and clock as arguments; replay-cli.ts wires the real ones.
-import type { IHeaders } from 'kafkajs';
+// loop takes its source, target and clock as arguments; cli.ts wires the real ones.
 import type { Logger } from 'pino';
-import type { DeadLetter, DeadLetterReason } from '../core/dead-letter.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { KafkaError, SinkError } from '../core/errors.js';
-import { sendableHeaders } from './topic-dlq.js';
-import { DlqCensus, sourceKey } from './dlq-census.js';
-
-export const REPLAY_HEADER = 'mds.replay';
-export const REPLAY_SOURCE_HEADER = 'mds.replay.source';
-
-/**
- * One entry read from a source; one that cannot be decoded is reported, not fatal. `earlier`
- * entries lie behind the source's position (an earlier replay went past them): they are
- * counted and remembered as sent, never sent again.
- */
-export type SourceEntry =
-  | { readonly ok: true; readonly where: string; readonly deadLetter: DeadLetter; readonly earlier?: boolean }
-  | { readonly ok: false; readonly where: string; readonly error: string; readonly earlier?: boolean };
-
-export interface SourceBatch {
-  readonly entries: readonly SourceEntry[];
-  /** The first `count` entries are done: the source may move its position past them. */
-  ack(count: number): Promise<void>;
-}
-
-export interface DeadLetterSource {
-  /** Batches in source order, ending at the end of the input (as the source defines it). */
-  batches(): AsyncIterable<SourceBatch>;
-  /** Entries the source expects to read, once known (for the progress bar). */
-  expectedTotal(): number | undefined;
-}
-
-export interface ReplayMessage {
-  readonly topic: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: IHeaders;
-}
-
-/** A message as the target placed it: its partition and offset, or offset -1 when unknown. */
-export interface SentRecord {
-  readonly message: ReplayMessage;
-  readonly partition: number;
-  readonly offset: number;
-}
-
-export interface ReplayTarget {
-  /** Resolves when every message is acknowledged by the broker (acks=all); in input order. */
-  send(messages: readonly ReplayMessage[]): Promise<SentRecord[]>;
-  /**
-   * Of the sent records, those not in the log at their partition and offset. A client can
-   * resolve a send whose records a broker failure then loses; replay sends those again
-   * before it moves the source's position.
-   */
-  confirm?(sent: readonly SentRecord[]): Promise<SentRecord[]>;
-}
-
-export interface ReplayClock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: ReplayClock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-export interface ReplayFilter {
-  /** Original topics (exact names). */
-  readonly topics?: readonly string[];
-  readonly reasons?: readonly DeadLetterReason[];
-  readonly errorCodes?: readonly string[];
-  /** Dead-lettered at or after (failedAt, epoch ms). */
-  readonly since?: number;
-  /** Dead-lettered before (failedAt, epoch ms). */
-  readonly until?: number;
-}
+import { DlqCensus, sourceKey } from '../dlq/dlq-census.js';
+import type { DeadLetterReason } from '../core/dead-letter.js';
+import type { DeadLetterSource } from '../dlq/source.js';
+import { matchesFilter, type ReplayFilter } from './filter.js';
+import { formatDryRunLine } from './format.js';
+import {
+  REPLAY_SOURCE_HEADER,
+  replayMessage,
+  type ReplayMessage,
+  type ReplayTarget,
+  type SentRecord,
+} from './message.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface ReplayOptions {
   readonly filter?: ReplayFilter;
@@ -133,83 +72,12 @@ export interface ReplayDeps {
   readonly source: DeadLetterSource;
   /** Required unless dryRun. */
   readonly target?: ReplayTarget;
-  readonly clock?: ReplayClock;
+  readonly clock?: Clock;
   /** Called after every acknowledged step with the running counts. */
   readonly progress?: (counts: Readonly<ReplayCounts>) => void;
   /** Dry-run lines, one per matching record. */
   readonly output?: (line: string) => void;
   readonly logger?: Logger;
-}
-
-/**
- * Token bucket: `rate` tokens per second, at most `burst` stored. `take` answers how long to
- * wait instead of sleeping, so the caller can send what it holds before it waits.
- */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly rate: number,
-    private readonly clock: Pick<ReplayClock, 'now'>,
-    private readonly burst = Math.max(1, rate),
-  ) {
-    if (!(rate > 0) || !Number.isFinite(rate))
-      throw new RangeError(`rate: expected a number > 0, got ${rate}`);
-    this.tokens = burst;
-    this.last = clock.now();
-  }
-
-  /** Takes one token and returns 0, or returns the ms until one is available (nothing taken). */
-  take(): number {
-    const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
-    this.last = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) * 1000) / this.rate);
-  }
-}
-
-export function matchesFilter(d: DeadLetter, f: ReplayFilter): boolean {
-  if (f.topics !== undefined && !f.topics.includes(d.topic)) return false;
-  if (f.reasons !== undefined && !f.reasons.includes(d.reason)) return false;
-  if (f.errorCodes !== undefined && !f.errorCodes.includes(d.errorCode)) return false;
-  if (f.since !== undefined && d.failedAt < f.since) return false;
-  if (f.until !== undefined && d.failedAt >= f.until) return false;
-  return true;
-}
-
-/** The original record with the replay headers (ours replace any from an earlier replay). */
-export function replayMessage(d: DeadLetter, toTopic?: string): ReplayMessage {
-  const headers = sendableHeaders(d.headers, [REPLAY_HEADER, REPLAY_SOURCE_HEADER]);
-  headers[REPLAY_HEADER] = '1';
-  headers[REPLAY_SOURCE_HEADER] = `${d.topic}/${d.partition}/${d.offset}`;
-  return { topic: toTopic ?? d.topic, key: d.key, value: d.value, headers };
-}
-
-export function formatDryRunLine(d: DeadLetter, toTopic?: string): string {
-  const to = toTopic ?? d.topic;
-  return `${d.topic}/${d.partition}/${d.offset} -> ${to} reason=${d.reason} error=${d.errorCode} failedAt=${new Date(d.failedAt).toISOString()}`;
-}
-
-export function formatCounts(c: Readonly<ReplayCounts>): string {
-  const reasons = Object.entries(c.byReason)
-    .map(([r, n]) => `${r}=${n}`)
-    .join(' ');
-  return (
-    `entries=${c.entries} distinct=${c.distinct} duplicates=${c.duplicates} earlier=${c.earlier} ` +
-    `read=${c.read} matched=${c.matched} replayed=${c.replayed} alreadySent=${c.alreadySent} ` +
-    `resent=${c.resent} skipped=${c.skipped} invalid=${c.invalid} by reason: ${reasons === '' ? 'none' : reasons}`
-  );
-}
-
-export function formatSummary(s: ReplaySummary): string {
-  const head = s.dryRun ? 'replay dry run' : 'replay';
-  const end = s.stoppedBy === 'end' ? '' : ` (stopped by ${s.stoppedBy})`;
-  return `${head} done${end}: ${formatCounts(s)}`;
 }
 
 /**

@@ -4,9 +4,9 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { DeadLetterSource, SourceBatch, SourceEntry } from './replay.js';
-import { decodeDeadLetterLine } from './ndjson-dlq.js';
-import { toError } from '../core/errors.js';
+import { toError } from '../../core/errors.js';
+import type { DeadLetterSource, SourceBatch, SourceEntry } from '../source.js';
+import { decodeDeadLetterLine } from './codec.js';
 
 const ROTATED = /^(.*?)(?:\.(\d+))?\.ndjson$/;
 
