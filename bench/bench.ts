@@ -403,7 +403,7 @@ async function measureLatency(
   const latencies: number[] = [];
   const track: Progress[] = (progressOf[`latency @${opts.steadyRate}/s`] = []);
   let producing = 0;
-  sink.events.on('committed', (batch: readonly SinkRecord[], now: number) => {
+  sink.on('committed', (batch: readonly SinkRecord[], now: number) => {
     for (const r of batch) latencies.push(now - r.timestamp);
     if (producing > 0) track.push({ t: now - producing, n: latencies.length });
   });

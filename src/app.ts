@@ -22,6 +22,7 @@ import {
 } from './app/components.js';
 import { QUEUE_LANES, STOP_STEP_MS, WATERMARK_POLL_MS } from './app/constants.js';
 import type { SinkDeps, SinkEventMap, SinkEvents, SinkHandle } from './app/types.js';
+import { createSinkHandle } from './app/handle.js';
 import { Shutdown } from './app/shutdown.js';
 import { Backpressure } from './kafka/backpressure.js';
 import { createKafka } from './kafka/kafka-client.js';
@@ -181,7 +182,14 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
 
     // --- consumer, health, shutdown
     const consumer = consumerRef.bind(
-      createConsumer(kafka, config, topics, dispatcher, { rebalance, lag, instrument, shutdown, log }),
+      createConsumer(kafka, config, topics, dispatcher, {
+        rebalance,
+        lag,
+        instrument,
+        shutdown,
+        onJoined: (assigned) => events.emit('joined', assigned),
+        log,
+      }),
     );
     const health = new SinkHealth({
       workers,
@@ -259,18 +267,17 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     if (signal?.aborted === true) throw new AbortedError('start');
     log.info({ topics, workers: config.sink.workers, metricsPort, schema }, 'market-data-sink started');
 
-    return {
+    return createSinkHandle({
       stop: () => shutdown.stop(true),
       kill: () => shutdown.stop(false),
       done: shutdown.done,
       metrics,
       metricsPort,
+      events,
       consumer,
       queue,
-      health,
-      events,
-      overflowGate: gate,
-    };
+      gate,
+    });
   } catch (e) {
     await releasers.releaseAll();
     throw e;

@@ -247,10 +247,11 @@ export function createConsumer(
     lag: LagTracker;
     instrument: SinkInstrumentation;
     shutdown: Shutdown;
+    onJoined: (assigned: number) => void;
     log: Logger;
   },
 ): SinkConsumer {
-  const { rebalance, lag, instrument, shutdown, log } = d;
+  const { rebalance, lag, instrument, shutdown, onJoined, log } = d;
   return new SinkConsumer(
     kafka,
     config,
@@ -271,6 +272,7 @@ export function createConsumer(
         if (!restart) shutdown.fail(e);
       },
       onFatal: (e) => shutdown.fail(e),
+      onJoined,
     },
     log.child({ component: 'consumer' }),
   );

@@ -109,7 +109,7 @@ test('status during backpressure: the numbers of both stores, paused by the wate
 
   await hold(true);
   await ctx.produce(topic, toKafka(sampleBatch('bars', 4000, 90, 1, 900)));
-  await waitFor(() => sink.consumer.isPaused, 'the member never paused', 60_000);
+  await waitFor(() => sink.snapshot().consumer.paused, 'the member never paused', 60_000);
   // Writes are held: sink_offsets and Kafka's mirror stand still from here on.
   await waitFor(() => mirrored(ctx, topic), 'Kafka did not mirror sink_offsets');
   await checkCliStatus(ctx, topic);

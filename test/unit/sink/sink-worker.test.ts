@@ -2,6 +2,8 @@
 // idle pool writes at once, a small batch waits for the write in flight, at most the flush
 // interval), flush by size, no polling while idle, retries with backoff
 // behind the shared breaker, and a stop that leaves the open batch uncommitted.
+// Over 350 lines because it mirrors one module: each scenario drives the same worker state
+// machine through the same fakes, so splitting would duplicate the setup, not shorten it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
