@@ -29,6 +29,7 @@ import { SinkConnection } from '../sink/sink-connection.js';
 import { SinkWorker, type SinkWorkerOptions } from '../sink/sink-worker.js';
 import type { OffsetStore } from '../sink/offset-store.js';
 import type { TableSql } from '../sink/table-sql.js';
+import { WritesInFlight } from '../sink/writes-in-flight.js';
 import { unlessAborted } from '../util/bounded-wait.js';
 import type { Clock } from '../core/clock.js';
 import { KAFKA_COMMIT } from './constants.js';
@@ -88,6 +89,7 @@ export type WorkerPoolDeps = Pick<
 
 /** sink.workers workers, each with its own connection, sharing the queue, breaker and writer. */
 export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[] {
+  const writes = new WritesInFlight();
   return Array.from(
     { length: config.sink.workers },
     (_, id) =>
@@ -110,6 +112,7 @@ export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[
         batchSize: config.sink.batchSize,
         maxBatchSize: config.sink.maxBatchSize,
         flushIntervalMs: config.sink.flushIntervalMs,
+        writes,
         hooks: d.hooks,
         log: d.log.child({ component: 'worker', worker: id }),
       }),
