@@ -34,9 +34,9 @@ function showCounts(p: Progress, c: Readonly<ReplayCounts>): void {
  * The worker's settings (config files, environment) with this command's flags on top: the
  * Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too.
  */
-function replayConfig(o: ReplayCliOptions, env: NodeJS.ProcessEnv): AppConfig {
+function replayConfig(o: ReplayCliOptions, env: NodeJS.ProcessEnv, configDir?: string): AppConfig {
   const args = ['--kafka-brokers', o.brokers.join(','), '--dlq-topic', o.dlqTopic, '--log-level', o.logLevel];
-  return loadConfig({ env, args }).config;
+  return loadConfig({ env, args, ...(configDir === undefined ? {} : { configDir }) }).config;
 }
 
 /** The replay's client: the worker's factory, its client id suffixed so broker logs tell them apart. */
@@ -44,18 +44,32 @@ function replayKafka(config: AppConfig, logger: Logger): Kafka {
   return createKafka(config, logger, '-replay');
 }
 
+export interface ReplayMainOptions {
+  /** The config files' directory (default: the project's config/). */
+  readonly configDir?: string;
+  /** Where the output and the error lines go (default: stdout, stderr). */
+  readonly io?: CliIo;
+}
+
 /**
  * Runs replay-dlq and resolves with its exit code. `argv` is as process.argv (node, script,
  * flags…); settings not given as flags come from `env` and the config files.
  */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  options: ReplayMainOptions = {},
+): Promise<number> {
+  const io: CliIo = options.io ?? {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+  };
   const parsed = parseArgs(argv, env, io);
   if (parsed.kind === 'exit') return parsed.code;
   const o = parsed.options;
   let config: AppConfig;
   try {
-    config = replayConfig(o, env);
+    config = replayConfig(o, env, options.configDir);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     io.err(`error: ${e.message}\n`);
