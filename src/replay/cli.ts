@@ -4,8 +4,10 @@
 // the summary. Exit 0 done, 1 failed (or undecodable dead letters), 2 bad arguments or
 // settings, 3 the destinations differ (reconcile), 130 interrupted (what was sent is committed).
 import type { Kafka } from 'kafkajs';
+import fs from 'node:fs';
 import pino from 'pino';
 import { loadConfig, type AppConfig } from '../config/load-config.js';
+import { schema } from '../config/schema.js';
 import { ConfigError, toError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { NdjsonDeadLetterSource } from '../dlq/file/reader.js';
@@ -32,10 +34,14 @@ function showCounts(p: Progress, c: Readonly<ReplayCounts>): void {
 
 /**
  * The worker's settings (config files, environment) with this command's flags on top: the
- * Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too.
+ * Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too. A
+ * flag is passed only when given: a convict argument outranks the config files.
  */
 function replayConfig(o: ReplayCliOptions, env: NodeJS.ProcessEnv, configDir?: string): AppConfig {
-  const args = ['--kafka-brokers', o.brokers.join(','), '--dlq-topic', o.dlqTopic, '--log-level', o.logLevel];
+  const args: string[] = [];
+  if (o.brokers !== undefined) args.push('--kafka-brokers', o.brokers.join(','));
+  if (o.dlqTopic !== undefined) args.push('--dlq-topic', o.dlqTopic);
+  if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
   return loadConfig({ env, args, ...(configDir === undefined ? {} : { configDir }) }).config;
 }
 
@@ -64,7 +70,7 @@ export async function main(
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
   };
-  const parsed = parseArgs(argv, env, io);
+  const parsed = parseArgs(argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const o = parsed.options;
   let config: AppConfig;
@@ -75,8 +81,16 @@ export async function main(
     io.err(`error: ${e.message}\n`);
     return 2;
   }
-  const root = createLogger(o.logLevel, pino.destination(2));
-  if (o.mode === 'reconcile') return runReconcile(o, io, replayKafka(config, root), root);
+  const root = createLogger(config.log.level, pino.destination(2));
+  const dlqTopic = config.dlq.topic;
+  if (o.mode === 'reconcile') {
+    const files = o.files ?? [config.dlq.dir];
+    if (o.files === undefined && !fs.existsSync(config.dlq.dir)) {
+      io.err(`error: dlq.dir (${schema.dlq.dir.env}): no such directory: ${config.dlq.dir}\n`);
+      return 2;
+    }
+    return runReconcile({ ...o, files }, dlqTopic, io, replayKafka(config, root), root);
+  }
   const logger = root.child({ component: 'replay-dlq' });
   const kafka = o.source.kind === 'topic' || !o.dryRun ? replayKafka(config, root) : undefined;
   const source: DeadLetterSource =
@@ -84,7 +98,7 @@ export async function main(
       ? new NdjsonDeadLetterSource({ paths: o.source.paths })
       : new TopicDeadLetterSource({
           kafka: kafka!,
-          topic: o.dlqTopic,
+          topic: dlqTopic,
           groupId: o.group,
           logger,
           idleTimeoutMs: o.idleTimeoutMs,
@@ -148,16 +162,22 @@ export async function main(
 }
 
 /** --reconcile: compare, list, optionally repair; 0 when both hold every record, 3 when not. */
-async function runReconcile(o: ReplayCliOptions, io: CliIo, kafka: Kafka, root: Logger): Promise<number> {
+async function runReconcile(
+  o: ReplayCliOptions & { readonly files: readonly string[] },
+  dlqTopic: string,
+  io: CliIo,
+  kafka: Kafka,
+  root: Logger,
+): Promise<number> {
   const logger = root.child({ component: 'replay-dlq-reconcile' });
-  const topicSink = o.repair ? new KafkaTopicDeadLetterSink({ kafka, topic: o.dlqTopic, logger }) : undefined;
+  const topicSink = o.repair ? new KafkaTopicDeadLetterSink({ kafka, topic: dlqTopic, logger }) : undefined;
   try {
     await topicSink?.start();
     const result = await reconcile(
       { filter: o.filter, repair: o.repair },
       {
         // A whole-topic read joins a group of its own first: give it more than the idle timeout.
-        readTopic: topicReader(kafka, o.dlqTopic, logger, Math.max(o.idleTimeoutMs, 30_000)),
+        readTopic: topicReader(kafka, dlqTopic, logger, Math.max(o.idleTimeoutMs, 30_000)),
         files: new NdjsonDeadLetterSource({ paths: o.files }),
         ...(topicSink === undefined ? {} : { topicSink }),
         logger,
@@ -168,7 +188,7 @@ async function runReconcile(o: ReplayCliOptions, io: CliIo, kafka: Kafka, root: 
     for (const d of first.missingFromFiles) io.out(`${formatMissing('files', d)}\n`);
     io.out(`reconcile: ${formatDiff(first)}\n`);
     if (o.repair) {
-      io.out(`repair: ${result.repaired} entries sent to ${o.dlqTopic}; read back: ${formatDiff(last)}\n`);
+      io.out(`repair: ${result.repaired} entries sent to ${dlqTopic}; read back: ${formatDiff(last)}\n`);
     }
     if (last.missingFromTopic.length > 0 || last.missingFromFiles.length > 0) {
       if (last.missingFromFiles.length > 0)

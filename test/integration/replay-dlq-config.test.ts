@@ -1,5 +1,5 @@
 // replay-dlq takes the worker's Kafka settings from every layer, config files included: a
-// broker list or DLQ topic set only in config/default.json is the one it uses.
+// broker list, DLQ topic or DLQ directory set only in config/default.json is the one it uses.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -97,5 +97,15 @@ void describe('replay-dlq reads kafka.brokers and dlq.topic from the config file
     ]);
     assert.equal(r.code, 1, `expected exit 1, got ${r.code}; out: ${r.out}; err: ${r.err}`);
     assert.doesNotMatch(r.out, /replay done/);
+  });
+
+  void it('--reconcile without --dlq-dir reads dlq.dir from default.json: a missing one exits 2 naming it', async () => {
+    const missing = path.join(os.tmpdir(), randomName('mds-no-such-dlq-dir-'));
+    const r = await runWithConfigFile(
+      { kafka: { brokers: BROKERS }, dlq: { topic: dlqTopic, dir: missing } },
+      ['--reconcile'],
+    );
+    assert.equal(r.code, 2, r.err);
+    assert.equal(r.err, `error: dlq.dir (DLQ_DIR): no such directory: ${missing}\n`);
   });
 });

@@ -23,7 +23,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; st
 }
 
 void describe('replay-dlq settings', () => {
-  void it('exit 2 naming the setting: SASL without credentials, a bad KAFKA_SSL', async () => {
+  void it('exit 2 naming the setting: SASL without credentials, a bad KAFKA_SSL or KAFKA_BROKERS', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-replay-settings-'));
     try {
       const args = ['--from-files', dir, '--to-topic', 'md.retry'];
@@ -34,6 +34,9 @@ void describe('replay-dlq settings', () => {
       const ssl = await run(args, { KAFKA_SSL: 'maybe' });
       assert.equal(ssl.code, 2, ssl.stderr);
       assert.match(ssl.stderr, /^error: .*KAFKA_SSL/m);
+      const brokers = await run(args, { KAFKA_BROKERS: 'localhost' });
+      assert.equal(brokers.code, 2, brokers.stderr);
+      assert.match(brokers.stderr, /^error: kafka\.brokers \(KAFKA_BROKERS\): expected host:port/m);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
