@@ -108,4 +108,26 @@ void describe('replay-dlq reads kafka.brokers and dlq.topic from the config file
     assert.equal(r.code, 2, r.err);
     assert.equal(r.err, `error: dlq.dir (DLQ_DIR): no such directory: ${missing}\n`);
   });
+
+  void it('a replay that needs Kafka is not stopped by settings only the worker uses', async () => {
+    const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-replay-config-empty-'));
+    try {
+      let err = '';
+      const io = { out: () => undefined, err: (s: string) => void (err += s) };
+      const env = {
+        KAFKA_BROKERS: BROKERS.join(','),
+        NODE_ENV: 'staging',
+        KAFKA_TOPICS: 'no-such-topic',
+        SINK_MAPPINGS_FILE: '/nonexistent/mappings.json',
+        QUEUE_HIGH_WATERMARK: '0.5',
+        QUEUE_LOW_WATERMARK: '0.9',
+      };
+      const code = await main(['node', 'replay-dlq', '--from-files', empty, '--to-topic', target], env, {
+        io,
+      });
+      assert.equal(code, 0, err);
+    } finally {
+      await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
 });
