@@ -4,7 +4,12 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
 
-export function createKafka(config: AppConfig, log: Logger, clientIdSuffix = ''): Kafka {
+/** Only the kafka and log settings are read: a command may load just those (scope 'kafka-client'). */
+export function createKafka(
+  config: Pick<AppConfig, 'kafka' | 'log'>,
+  log: Logger,
+  clientIdSuffix = '',
+): Kafka {
   const k = config.kafka;
   const options: KafkaConfig = {
     clientId: k.clientId + clientIdSuffix,

@@ -6,7 +6,7 @@
 import type { Kafka } from 'kafkajs';
 import fs from 'node:fs';
 import pino from 'pino';
-import { loadConfig, type AppConfig } from '../config/load-config.js';
+import { loadConfig, type KafkaClientConfig } from '../config/load-config.js';
 import { schema } from '../config/schema.js';
 import { ConfigError, toError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
@@ -33,20 +33,34 @@ function showCounts(p: Progress, c: Readonly<ReplayCounts>): void {
 }
 
 /**
- * The worker's settings (config files, environment) with this command's flags on top: the
- * Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too. A
- * flag is passed only when given: a convict argument outranks the config files.
+ * The worker's Kafka settings (config files, environment) with this command's flags on top:
+ * the Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too.
+ * A flag is passed only when given: a convict argument outranks the config files. Only the
+ * kafka, dlq and log settings are read and checked (scope 'kafka-client'): one this command
+ * does not use must not stop it. A bad one is reported as one line; undefined then (exit 2).
  */
-function replayConfig(o: ReplayCliOptions, env: NodeJS.ProcessEnv, configDir?: string): AppConfig {
+function kafkaSettings(
+  o: ReplayCliOptions,
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  configDir: string | undefined,
+): KafkaClientConfig | undefined {
   const args: string[] = [];
   if (o.brokers !== undefined) args.push('--kafka-brokers', o.brokers.join(','));
   if (o.dlqTopic !== undefined) args.push('--dlq-topic', o.dlqTopic);
   if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
-  return loadConfig({ env, args, ...(configDir === undefined ? {} : { configDir }) }).config;
+  try {
+    return loadConfig({ env, args, scope: 'kafka-client', ...(configDir === undefined ? {} : { configDir }) })
+      .config;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    io.err(`error: ${e.message}\n`);
+    return undefined;
+  }
 }
 
 /** The replay's client: the worker's factory, its client id suffixed so broker logs tell them apart. */
-function replayKafka(config: AppConfig, logger: Logger): Kafka {
+function replayKafka(config: KafkaClientConfig, logger: Logger): Kafka {
   return createKafka(config, logger, '-replay');
 }
 
@@ -73,32 +87,33 @@ export async function main(
   const parsed = parseArgs(argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const o = parsed.options;
-  let config: AppConfig;
-  try {
-    config = replayConfig(o, env, options.configDir);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    io.err(`error: ${e.message}\n`);
-    return 2;
-  }
-  const root = createLogger(config.log.level, pino.destination(2));
-  const dlqTopic = config.dlq.topic;
   if (o.mode === 'reconcile') {
-    const files = o.files ?? [config.dlq.dir];
+    const config = kafkaSettings(o, env, io, options.configDir);
+    if (config === undefined) return 2;
     if (o.files === undefined && !fs.existsSync(config.dlq.dir)) {
       io.err(`error: dlq.dir (${schema.dlq.dir.env}): no such directory: ${config.dlq.dir}\n`);
       return 2;
     }
-    return runReconcile({ ...o, files }, dlqTopic, io, replayKafka(config, root), root);
+    const root = createLogger(config.log.level, pino.destination(2));
+    const files = o.files ?? [config.dlq.dir];
+    return runReconcile({ ...o, files }, config.dlq.topic, io, replayKafka(config, root), root);
   }
+  // A dry run from files talks to no broker, so it reads no settings at all.
+  let config: KafkaClientConfig | undefined;
+  if (o.source.kind === 'topic' || !o.dryRun) {
+    config = kafkaSettings(o, env, io, options.configDir);
+    if (config === undefined) return 2;
+  }
+  const root = createLogger(config?.log.level ?? o.logLevel ?? schema.log.level.default, pino.destination(2));
   const logger = root.child({ component: 'replay-dlq' });
-  const kafka = o.source.kind === 'topic' || !o.dryRun ? replayKafka(config, root) : undefined;
+  // config (and so kafka) is there whenever the source is the topic or the run sends.
+  const kafka = config === undefined ? undefined : replayKafka(config, root);
   const source: DeadLetterSource =
     o.source.kind === 'files'
       ? new NdjsonDeadLetterSource({ paths: o.source.paths })
       : new TopicDeadLetterSource({
           kafka: kafka!,
-          topic: dlqTopic,
+          topic: config!.dlq.topic,
           groupId: o.group,
           logger,
           idleTimeoutMs: o.idleTimeoutMs,

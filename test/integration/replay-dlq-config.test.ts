@@ -89,7 +89,7 @@ void describe('replay-dlq reads kafka.brokers and dlq.topic from the config file
   });
 
   void it('kafka.brokers from default.json naming a closed port: the replay cannot connect, exit 1', async () => {
-    const r = await runWithConfigFile({ kafka: { brokers: ['127.0.0.1:1'] } }, [
+    const r = await runWithConfigFile({ kafka: { brokers: ['127.0.0.1:1'] }, log: { level: 'silent' } }, [
       '--from-files',
       filesDir,
       '--to-topic',
