@@ -3,6 +3,7 @@ import { Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
+import { KAFKA_CONNECTION_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, KAFKA_RETRY } from './client-timing.js';
 
 /** Only the kafka and log settings are read: a command may load just those (scope 'kafka-client'). */
 export function createKafka(
@@ -18,8 +19,9 @@ export function createKafka(
     logCreator: kafkaLogCreator(log),
     // KafkaJS retries each request this often before surfacing an error; our own loops
     // (consumer restart, DLQ write retry) take over after that.
-    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
-    connectionTimeout: 5000,
+    retry: { ...KAFKA_RETRY },
+    connectionTimeout: KAFKA_CONNECTION_TIMEOUT_MS,
+    requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,
   };
   if (k.ssl) options.ssl = true;
   if (k.sasl.mechanism !== '') {
