@@ -130,7 +130,7 @@ void describe('ProducerSlot', () => {
     assert.equal(outcome, undefined);
     await clock.advance(1);
     await first;
-    const err = outcome as { code?: unknown; retriable?: unknown };
+    const err = outcome as unknown as { code?: unknown; retriable?: unknown };
     assert.deepEqual([err.code, err.retriable], ['PRODUCER_CONNECT_TIMEOUT', true]);
     // The abandoned connect completes later: that producer is not kept, it is disconnected.
     delay = () => Promise.resolve();
@@ -142,6 +142,21 @@ void describe('ProducerSlot', () => {
     );
     const next = await slot.current();
     assert.equal((next as unknown as { id: number }).id, 1);
+  });
+
+  void it('close() during a connect: the producer it yields is disconnected, the caller refused', async () => {
+    let release: () => void = () => undefined;
+    const hang = new Promise<void>((resolve) => (release = resolve));
+    const { kafka, made } = fakeKafka(0, () => hang);
+    const slot = new ProducerSlot(kafka, { retries: 1 });
+    const pending = slot.current();
+    await slot.close();
+    release();
+    await assert.rejects(pending, { code: 'PRODUCER_CLOSED' });
+    assert.deepEqual(
+      made.map((p) => [p.connected, p.disconnected]),
+      [[true, true]],
+    );
   });
 
   void it('close is idempotent and later calls are refused', async () => {
