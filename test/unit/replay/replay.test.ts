@@ -617,6 +617,11 @@ void describe('replay-dlq arguments', () => {
         'md.bars/2/2 -> md.bars reason=decode error=JSON_INVALID failedAt=2024-05-01T00:00:02.000Z\n' +
           'replay dry run done: entries=2 distinct=2 duplicates=0 earlier=0 read=2 matched=1 replayed=0 alreadySent=0 resent=0 skipped=1 invalid=0 by reason: decode=1\n',
       );
+      // Off a terminal, the progress line carries every count, as the summary does.
+      assert.match(
+        ok.stderr,
+        /^replay progress: 2 \(\d+\/s\) \| entries=2 distinct=2 duplicates=0 .* skipped=1 invalid=0 by reason: decode=1$/m,
+      );
       const usage = await run(['--from-files', dir, '--limit', 'many']);
       assert.equal(usage.code, 2);
       assert.match(usage.stderr, /--limit <n>' argument 'many' is invalid\. expected an integer > 0/);
