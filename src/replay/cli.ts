@@ -17,7 +17,7 @@ import { KafkaTopicDeadLetterSink } from '../dlq/topic/writer.js';
 import { createKafka } from '../kafka/kafka-client.js';
 import { progress, type Progress } from '../util/progress.js';
 import { parseArgs, type CliIo, type ReplayCliOptions } from './cli-args.js';
-import { formatSummary } from './format.js';
+import { formatCounts, formatSummary } from './format.js';
 import { KafkaReplayTarget } from './kafka-target.js';
 import { formatDiff, formatMissing, reconcile, topicReader } from './reconcile.js';
 import { replay, type ReplayCounts } from './replay.js';
@@ -25,10 +25,16 @@ import { replay, type ReplayCounts } from './replay.js';
 /** No progress output at all (a dry run's lines on a terminal would be torn up by a bar). */
 const NO_PROGRESS: Progress = { update: () => undefined, stop: () => undefined };
 
-function showCounts(p: Progress, c: Readonly<ReplayCounts>): void {
+/**
+ * A bar's line has room for the main counts; a plain line (a log, a pipe) is read later and
+ * gets all of them, as the summary has.
+ */
+function showCounts(p: Progress, c: Readonly<ReplayCounts>, terminal: boolean): void {
   p.update(c.entries, {
     ...(c.expected === undefined ? {} : { total: c.expected }),
-    detail: `matched ${c.matched} | replayed ${c.replayed} | skipped ${c.skipped}`,
+    detail: terminal
+      ? `matched ${c.matched} | replayed ${c.replayed} | skipped ${c.skipped}`
+      : formatCounts(c),
   });
 }
 
@@ -133,7 +139,11 @@ export async function main(
   process.on('SIGTERM', onSignal);
 
   // Dry-run lines on a terminal would be torn up by a bar redrawing on the same screen.
-  const bar = o.dryRun && process.stdout.isTTY === true ? NO_PROGRESS : progress('replay', undefined);
+  const bar =
+    o.dryRun && process.stdout.isTTY === true
+      ? NO_PROGRESS
+      : progress('replay progress', undefined, process.stderr);
+  const terminal = process.stderr.isTTY === true;
   try {
     await target?.start();
     const summary = await replay(
@@ -149,7 +159,7 @@ export async function main(
         source,
         ...(target === undefined ? {} : { target }),
         logger,
-        progress: (c) => showCounts(bar, c),
+        progress: (c) => showCounts(bar, c, terminal),
         output: (line) => io.out(`${line}\n`),
       },
     );
