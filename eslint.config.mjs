@@ -14,6 +14,7 @@ const LAYERS = [
   ['kafka', 'sink'],
   ['dlq'],
   ['replay', 'metrics', 'sample'],
+  ['ops'], // operator tools: offsets of both stores, reset-offsets, status, config sources
 ];
 const TOP = ['app', 'cli', 'app.js', 'main.js'];
 

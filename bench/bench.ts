@@ -241,7 +241,7 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
   const conns = await Promise.all(
     perLane.map(() =>
       SinkConnection.open(
-        { url: DATABASE_URL, statementTimeoutMs: 0, connectTimeoutMs: 5000, applicationName: 'bench-ldb' },
+        { connectionString: DATABASE_URL, connectionTimeoutMillis: 5000, application_name: 'bench-ldb' },
         [...tables.values()],
       ),
     ),
@@ -353,7 +353,7 @@ async function measureLatency(
   await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions }], waitForLeaders: true });
   const sink = await startSink(loadConfig({ env }), { log: createLogger('warn'), http: false });
   const latencies: number[] = [];
-  sink.events.on('committed', (batch: readonly SinkRecord[], now: number) => {
+  sink.on('committed', (batch: readonly SinkRecord[], now: number) => {
     for (const r of batch) latencies.push(now - r.timestamp);
   });
   await new Promise((r) => setTimeout(r, 3000)); // joined and idle before the clock starts

@@ -22,9 +22,10 @@ import {
 } from './app/components.js';
 import { QUEUE_LANES, STOP_STEP_MS, WATERMARK_POLL_MS } from './app/constants.js';
 import type { SinkDeps, SinkEventMap, SinkEvents, SinkHandle } from './app/types.js';
+import { createSinkHandle } from './app/handle.js';
 import { Shutdown } from './app/shutdown.js';
 import { Backpressure } from './kafka/backpressure.js';
-import { createKafka } from './kafka/kafka-client.js';
+import { checkKafkaSecurity, createKafka } from './kafka/kafka-client.js';
 import { RebalanceHandler } from './kafka/rebalance.js';
 import { SinkConsumer } from './kafka/sink-consumer.js';
 import { CircuitBreaker } from './resilience/circuit-breaker.js';
@@ -39,6 +40,7 @@ import { SinkInstrumentation } from './metrics/instrumentation.js';
 import { LagTracker } from './metrics/lag-tracker.js';
 import { GaugePoller, WatermarkPoller } from './metrics/pollers.js';
 import { SinkMetrics } from './metrics/sink-metrics.js';
+import { MemberStatus } from './ops/member-status.js';
 import { AbortedError, toError } from './core/errors.js';
 import { unlessAborted } from './util/bounded-wait.js';
 import { systemClock } from './core/clock.js';
@@ -71,6 +73,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     log.info({ database: redactUrl(config.database.url), schema }, 'database ready');
 
     // --- Kafka client, DLQ destinations
+    await unlessAborted('Kafka security check', checkKafkaSecurity(config, log), signal);
     const kafka = createKafka(config, log);
     const admin = kafka.admin();
     releasers.add(() => admin.disconnect());
@@ -180,7 +183,14 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
 
     // --- consumer, health, shutdown
     const consumer = consumerRef.bind(
-      createConsumer(kafka, config, topics, dispatcher, { rebalance, lag, instrument, shutdown, log }),
+      createConsumer(kafka, config, topics, dispatcher, {
+        rebalance,
+        lag,
+        instrument,
+        shutdown,
+        onJoined: (assigned) => events.emit('joined', assigned),
+        log,
+      }),
     );
     const health = new SinkHealth({
       workers,
@@ -230,7 +240,23 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     releasers.add(watermarks.start(WATERMARK_POLL_MS));
     let metricsPort = 0;
     if (deps.http !== false) {
-      const server = new MetricsServer(metrics.registry, health, config.metrics.host, config.metrics.port);
+      const status = new MemberStatus({
+        groupId: coord,
+        consumer: () => consumer,
+        queue,
+        gate,
+        breaker,
+        environment,
+        lag,
+        isStopping: () => shutdown.isStopping,
+      });
+      const server = new MetricsServer(
+        metrics.registry,
+        health,
+        config.metrics.host,
+        config.metrics.port,
+        status,
+      );
       releasers.add(() => server.close());
       metricsPort = await unlessAborted('metrics server start', server.start(), signal);
       log.info({ host: config.metrics.host, port: metricsPort }, 'metrics server listening');
@@ -242,18 +268,17 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     if (signal?.aborted === true) throw new AbortedError('start');
     log.info({ topics, workers: config.sink.workers, metricsPort, schema }, 'market-data-sink started');
 
-    return {
+    return createSinkHandle({
       stop: () => shutdown.stop(true),
       kill: () => shutdown.stop(false),
       done: shutdown.done,
       metrics,
       metricsPort,
+      events,
       consumer,
       queue,
-      health,
-      events,
-      overflowGate: gate,
-    };
+      gate,
+    });
   } catch (e) {
     await releasers.releaseAll();
     throw e;

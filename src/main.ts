@@ -1,14 +1,20 @@
-// Process entry: load config, start the sink, handle signals, choose the exit code.
-// `main.js migrate` only runs the migrations. Exit codes: 0 clean stop (also a stop during
-// start-up), 1 runtime failure, 2 bad configuration, 3 queue overflow with
-// queue.overflow=error, 4 the drain did not finish within SHUTDOWN_TIMEOUT_MS (open
-// transactions rolled back; what was not committed is re-read on restart), 130 a second
-// signal (or a signal during `migrate`): exit at once.
+// Process entry: parse the command line, then run the chosen command and choose the exit
+// code. `run` (the default) starts the sink, `migrate` applies the migrations; replay-dlq,
+// reset-offsets, status and config are the operator tools (src/cli/ops-commands.ts).
+// Exit codes: 0 clean stop (also a stop during start-up), 1 runtime failure, 2 bad
+// configuration or usage, 3 queue overflow with queue.overflow=error, 4 the drain did not
+// finish within SHUTDOWN_TIMEOUT_MS (open transactions rolled back; what was not committed
+// is re-read on restart), 5 reset-offsets refused because the group has live members, 130 a
+// second signal (or a signal during `migrate`): exit at once. replay-dlq keeps its own codes.
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig, schemaLeaves, type LoadedConfig } from './config/load-config.js';
-import { helpText, parseCommandLine, type CommandLine, type FlagSetting } from './cli/command-line.js';
+import { loadConfig, type LoadedConfig } from './config/load-config.js';
+import { explainDatabaseConnectError, pgClientConfig } from './config/database-connection.js';
+import { flagSettings, parseCommandLine, type CliOutput, type CommandLine } from './cli/command-line.js';
+import { runConfig, runResetOffsets, runStatus, type OpsContext } from './cli/ops-commands.js';
+import { main as replayMain } from './replay/cli.js';
+import { GroupActiveError } from './ops/reset-offsets.js';
 import { projectRoot } from './util/project-root.js';
 import { createLogger, redactUrl, type Logger } from './core/logger.js';
 import { startSink, type SinkHandle } from './app.js';
@@ -16,6 +22,7 @@ import { migrate } from './sink/migrate.js';
 import { ConfigError, SinkError, toError } from './core/errors.js';
 
 const EXIT_DRAIN_TIMED_OUT = 4;
+const EXIT_GROUP_ACTIVE = 5;
 const EXIT_AT_ONCE = 130;
 /**
  * After a signal the sink bounds its drain by SHUTDOWN_TIMEOUT_MS, then rolls back and
@@ -23,15 +30,6 @@ const EXIT_AT_ONCE = 130;
  * (a broker or database that does not answer must not keep it alive).
  */
 const EXIT_GRACE_MS = 3000;
-
-/** Each setting with its env name and convict's flag, for the command line and --help. */
-function flagSettings(): FlagSetting[] {
-  const out: FlagSetting[] = [];
-  for (const [key, leaf] of schemaLeaves())
-    if (leaf.env !== undefined && leaf.arg !== undefined)
-      out.push({ key, env: leaf.env, arg: leaf.arg, doc: leaf.doc });
-  return out;
-}
 
 function packageVersion(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as {
@@ -44,6 +42,7 @@ function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError) return 2;
   if (e instanceof SinkError && e.code === 'QUEUE_OVERFLOW') return 3;
   if (e instanceof SinkError && e.code === 'SHUTDOWN_TIMED_OUT') return EXIT_DRAIN_TIMED_OUT;
+  if (e instanceof GroupActiveError) return EXIT_GROUP_ACTIVE;
   return 1;
 }
 
@@ -57,11 +56,11 @@ function die(log: Logger | null, e: unknown, what: string): never {
 }
 
 async function runMigrate(loaded: LoadedConfig, log: Logger): Promise<void> {
-  const client = new pg.Client({
-    connectionString: loaded.config.database.url,
-    connectionTimeoutMillis: loaded.config.database.connectTimeoutMs,
+  const { database, kafka } = loaded.config;
+  const client = new pg.Client(pgClientConfig(database, { applicationName: `${kafka.clientId}:migrate` }));
+  await client.connect().catch((e: unknown) => {
+    throw explainDatabaseConnectError(e, database);
   });
-  await client.connect();
   try {
     const applied = await migrate(client, loaded.config.database.schema, log);
     log.info(
@@ -73,7 +72,47 @@ async function runMigrate(loaded: LoadedConfig, log: Logger): Promise<void> {
   }
 }
 
+/**
+ * Ends after stdout has drained: output piped into another program is written in full. The
+ * timer ends the process if a lingering socket would keep it alive.
+ */
+function finish(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2000).unref();
+}
+
+/** An operator command: its exit code, or one line on stderr naming what failed. */
+async function tool(what: string, fn: () => number | Promise<number>): Promise<void> {
+  try {
+    finish(await fn());
+  } catch (e) {
+    die(null, e, what);
+  }
+}
+
 async function main(): Promise<void> {
+  const io: CliOutput = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+  // Parsing touches nothing: --help, --version and usage errors end here.
+  const cl = parseCommandLine(process.argv.slice(2), flagSettings(), packageVersion(), io);
+  const ops: OpsContext = { env: process.env, io, tty: process.stdout.isTTY === true };
+  switch (cl.kind) {
+    case 'exit':
+      return finish(cl.code);
+    case 'replay-dlq':
+      return finish(await replayMain(['node', 'replay-dlq', ...cl.argv], process.env));
+    case 'config':
+      return tool('config', () => runConfig(cl.args, cl.json, ops));
+    case 'status':
+      return tool('status', () => runStatus(cl.args, cl.options, ops));
+    case 'reset-offsets':
+      return tool('reset-offsets', () => runResetOffsets(cl.args, cl.options, ops));
+    case 'run':
+    case 'migrate':
+      return runWorker(cl);
+  }
+}
+
+async function runWorker(cl: Extract<CommandLine, { kind: 'run' | 'migrate' }>): Promise<void> {
   // Signals first, before anything starts: one during start-up aborts the start (what was
   // started is closed, the process exits 0) instead of killing the process mid-join.
   const stopRequested = new AbortController();
@@ -94,19 +133,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const settings = flagSettings();
-  let cl: CommandLine;
-  try {
-    cl = parseCommandLine(process.argv.slice(2), settings);
-  } catch (e) {
-    die(null, e, 'usage');
-  }
-  if (cl.kind === 'version' || cl.kind === 'help') {
-    const version = packageVersion();
-    process.stdout.write(cl.kind === 'version' ? `${version}\n` : helpText(cl.command, settings, version));
-    process.exit(0);
-  }
-  const { command, args } = cl;
+  const { kind: command, args } = cl;
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig({ args });

@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig, LoadedConfig } from '../config/load-config.js';
+import { explainDatabaseConnectError, pgClientConfig } from '../config/database-connection.js';
 import { DualDeadLetterSink } from '../dlq/dual-dlq.js';
 import { NdjsonDeadLetterSink } from '../dlq/file/writer.js';
 import { KafkaTopicDeadLetterSink } from '../dlq/topic/writer.js';
@@ -36,10 +37,8 @@ import type { Shutdown } from './shutdown.js';
 /** Two connections for migrations, the table check, stored offsets on assignment and readiness. */
 export function createControlPool(config: AppConfig): pg.Pool {
   const control = new pg.Pool({
-    connectionString: config.database.url,
+    ...pgClientConfig(config.database, { applicationName: `${config.kafka.clientId}:control` }),
     max: 2,
-    connectionTimeoutMillis: config.database.connectTimeoutMs,
-    application_name: `${config.kafka.clientId}:control`,
   });
   control.on('error', () => undefined); // idle client errors surface on the next query
   return control;
@@ -54,9 +53,10 @@ export async function prepareDatabase(
 ): Promise<void> {
   const schema = config.database.schema;
   // A client checked out after the abort is destroyed, or control.end() would wait for it.
-  const c = await unlessAborted('PostgreSQL connect', control.connect(), signal, (late) =>
-    late.release(true),
-  );
+  const connect = control.connect().catch((e: unknown) => {
+    throw explainDatabaseConnectError(e, config.database);
+  });
+  const c = await unlessAborted('PostgreSQL connect', connect, signal, (late) => late.release(true));
   try {
     const steps = async (): Promise<void> => {
       if (config.database.migrateOnStart) await migrate(c, schema, log.child({ component: 'migrate' }));
@@ -101,12 +101,10 @@ export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[
         clock: d.clock,
         openConnection: () =>
           SinkConnection.open(
-            {
-              url: config.database.url,
-              statementTimeoutMs: config.database.statementTimeoutMs,
-              connectTimeoutMs: config.database.connectTimeoutMs,
+            pgClientConfig(config.database, {
               applicationName: `${config.kafka.clientId}:worker-${id}`,
-            },
+              statementTimeout: true,
+            }),
             d.tables,
           ),
         batchSize: config.sink.batchSize,
@@ -244,10 +242,11 @@ export function createConsumer(
     lag: LagTracker;
     instrument: SinkInstrumentation;
     shutdown: Shutdown;
+    onJoined: (assigned: number) => void;
     log: Logger;
   },
 ): SinkConsumer {
-  const { rebalance, lag, instrument, shutdown, log } = d;
+  const { rebalance, lag, instrument, shutdown, onJoined, log } = d;
   return new SinkConsumer(
     kafka,
     config,
@@ -268,6 +267,7 @@ export function createConsumer(
         if (!restart) shutdown.fail(e);
       },
       onFatal: (e) => shutdown.fail(e),
+      onJoined,
     },
     log.child({ component: 'consumer' }),
   );

@@ -1,6 +1,7 @@
 // convict formats with messages that say what was expected and what was seen. Each
 // validator throws `expected …, got …`; load-config.ts prefixes the key and env var name.
 import convict from 'convict';
+import { parseDatabaseUrl } from './database-connection.js';
 
 function shown(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
@@ -94,17 +95,9 @@ export const formats: convict.Format[] = [
   {
     name: 'postgres-url',
     validate(v: unknown) {
-      let ok = false;
-      if (typeof v === 'string') {
-        try {
-          const u = new URL(v);
-          ok = (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
-        } catch {
-          ok = false;
-        }
-      }
-      // Never echo the value: it may hold a password.
-      if (!ok) throw new Error('expected postgres://user[:password]@host[:port]/database');
+      // parseDatabaseUrl's message never echoes the value: it may hold a password.
+      if (typeof v !== 'string') throw new Error('expected a postgres:// URL');
+      parseDatabaseUrl(v);
     },
   },
   {

@@ -9,6 +9,9 @@ import { redactUrl } from '../core/logger.js';
 import { registerFormats } from './formats.js';
 import { schema, type SettingsOf } from './schema.js';
 import { applySeedAliases, nameSeedSources } from './seed-aliases.js';
+import { applySecretFiles } from './secret-files.js';
+import { checkConnectionSettings } from './connection-check.js';
+import { kafkaTlsOptions } from './kafka-tls.js';
 import { projectRoot } from '../util/project-root.js';
 import { builtinMappings } from './builtin-mappings.js';
 import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
@@ -105,12 +108,19 @@ function explain(message: string, leaves: Map<string, SchemaLeaf>): string {
 
 /** The cross-checks within the kafka-client sections: every Kafka user's client needs them. */
 function kafkaClientChecks(c: KafkaClientConfig): string[] {
-  if (c.kafka.sasl.mechanism !== '' && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
-    return [
-      'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
-    ];
+  const p: string[] = [];
+  if (c.kafka.sasl.mechanism === 'oauthbearer' && c.kafka.sasl.oauthbearerTokenFile === '') {
+    p.push(
+      'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
+    );
   }
-  return [];
+  const userPassword = c.kafka.sasl.mechanism !== '' && c.kafka.sasl.mechanism !== 'oauthbearer';
+  if (userPassword && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
+    p.push(
+      'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
+    );
+  }
+  return p;
 }
 
 function crossChecks(c: AppConfig): string[] {
@@ -213,10 +223,17 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig | LoadedKafkaCl
   registerFormats();
   const leaves = schemaLeaves();
   const args = opts.args ?? [];
-  const { env, seedOf } = applySeedAliases(opts.env ?? process.env);
+  // A kafka-client load reads no secret file of a setting it does not load (DATABASE_URL_FILE).
+  const inScope = (key: string): boolean =>
+    opts.scope !== 'kafka-client' || KAFKA_CLIENT_SECTIONS.some((s) => key.startsWith(`${s}.`));
+  const secrets = [...leaves].flatMap(([key, l]) =>
+    l.sensitive === true && l.env && inScope(key) ? [l.env] : [],
+  );
+  const aliased = applySeedAliases(opts.env ?? process.env);
+  const env = applySecretFiles(aliased.env, secrets);
   // A flag on the command line wins over the environment: its value is not the seed name's.
   const flagged = new Set(args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
-  const fromSeed = new Map([...seedOf].filter(([ours]) => !flagged.has(argOf(leaves, ours))));
+  const fromSeed = new Map([...aliased.seedOf].filter(([ours]) => !flagged.has(argOf(leaves, ours))));
   const conf = convict<AppConfig>(schema, { env, args });
   try {
     const dir = opts.configDir ?? path.join(projectRoot(), 'config');
@@ -233,12 +250,14 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig | LoadedKafkaCl
     const config = pick(conf.getProperties(), KAFKA_CLIENT_SECTIONS);
     const problems = kafkaClientChecks(config);
     if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
+    kafkaTlsOptions(config.kafka);
     return { config, redacted: pick(JSON.parse(conf.toString()) as AppConfig, KAFKA_CLIENT_SECTIONS) };
   }
   const configured = conf.getProperties();
   const problems = crossChecks(configured);
   if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
   const config = deriveSettings(configured);
+  checkConnectionSettings(config);
   const mappings = loadMappings(config);
   // convict masks sensitive values whole; the database URL keeps all but its password.
   const redacted = JSON.parse(conf.toString()) as { database: Record<string, unknown> };

@@ -34,6 +34,10 @@ export class AssignmentTracker {
     return all;
   }
 
+  list(): TopicPartition[] {
+    return [...this.owned.values()];
+  }
+
   owns(topic: string, partition: number): boolean {
     return this.owned.has(tpKey(topic, partition));
   }

@@ -1,16 +1,43 @@
-// Builds the KafkaJS client from config, with its logs routed into our pino logger.
+// The one Kafka client factory: every connection the project makes (consumer, DLQ producer,
+// admin, replay, status, reset-offsets, sample producer) gets its TLS and SASL options here,
+// so a security setting cannot exist for one and be missing for another. Its logs go into our
+// pino logger.
+import fs from 'node:fs';
 import { Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
+import { kafkaTlsOptions } from '../config/kafka-tls.js';
+import { UNTRUSTED_CERT_CODES } from '../config/tls-material.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { KafkaError, toError } from '../core/errors.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
 import { KAFKA_CONNECTION_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, KAFKA_RETRY } from './client-timing.js';
 
+type KafkaSettings = AppConfig['kafka'];
 /** Only the kafka and log settings are read: a command may load just those (scope 'kafka-client'). */
-export function createKafka(
-  config: Pick<AppConfig, 'kafka' | 'log'>,
-  log: Logger,
-  clientIdSuffix = '',
-): Kafka {
+type ClientSettings = Pick<AppConfig, 'kafka' | 'log'>;
+
+/** KafkaJS's sasl option from the kafka.sasl settings, or undefined without SASL. */
+function kafkaSaslOptions(k: KafkaSettings): SASLOptions | undefined {
+  const { mechanism, username, password, oauthbearerTokenFile } = k.sasl;
+  switch (mechanism) {
+    case '':
+      return undefined;
+    case 'oauthbearer':
+      return {
+        mechanism,
+        // Read at each authentication so a token rotated on disk is picked up on reconnect.
+        oauthBearerProvider: async () => ({
+          value: (await fs.promises.readFile(oauthbearerTokenFile, 'utf8')).trim(),
+        }),
+      };
+    default:
+      return { mechanism, username, password };
+  }
+}
+
+/** The KafkaJS options of every client: brokers, TLS, SASL, logging, retry bounds. */
+export function kafkaClientConfig(config: ClientSettings, log: Logger, clientIdSuffix = ''): KafkaConfig {
   const k = config.kafka;
   const options: KafkaConfig = {
     clientId: k.clientId + clientIdSuffix,
@@ -23,13 +50,118 @@ export function createKafka(
     connectionTimeout: KAFKA_CONNECTION_TIMEOUT_MS,
     requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,
   };
-  if (k.ssl) options.ssl = true;
-  if (k.sasl.mechanism !== '') {
-    options.sasl = {
-      mechanism: k.sasl.mechanism,
-      username: k.sasl.username,
-      password: k.sasl.password,
-    } as SASLOptions;
+  const ssl = kafkaTlsOptions(k);
+  if (ssl !== undefined) options.ssl = ssl;
+  const sasl = kafkaSaslOptions(k);
+  if (sasl !== undefined) options.sasl = sasl;
+  return options;
+}
+
+export function createKafka(config: ClientSettings, log: Logger, clientIdSuffix = ''): Kafka {
+  return new Kafka(kafkaClientConfig(config, log, clientIdSuffix));
+}
+
+/**
+ * A security misconfiguration behind a failed connect, as one line naming the setting, or
+ * undefined when the failure is not one (a broker that is down, say).
+ */
+function explainKafkaConnectError(e: unknown, k: KafkaSettings): string | undefined {
+  // KafkaJS wraps the socket's error (which has the TLS code) once per retry layer.
+  let err = toError(e) as Error & { code?: unknown; broker?: unknown };
+  for (let i = 0; i < 5 && err.cause instanceof Error; i++) err = err.cause;
+  const code = typeof err.code === 'string' ? err.code : '';
+  const broker = typeof err.broker === 'string' ? err.broker : k.brokers.join(',');
+  // OpenSSL's text spans lines and names its source file; its reason is what an operator needs.
+  const text = err.message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:\w+:([^:]+):.*$/s, '$1').trim();
+  const cause = `${text}${code !== '' && !text.includes(code) ? ` [${code}]` : ''}`;
+  if (err.name === 'KafkaJSSASLAuthenticationError') {
+    return `kafka.sasl (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): ${broker} refused the ${k.sasl.mechanism} login of user ${JSON.stringify(k.sasl.username)}: ${err.message.replace(/^SASL .*? authentication failed: /, '')}`;
   }
-  return new Kafka(options);
+  if (!k.ssl) {
+    // A plaintext request to a TLS listener: the broker reads a TLS record's header as a
+    // request, finds no handshake and drops the connection without a Kafka answer.
+    if (/Closed connection|Connection closed|ECONNRESET|EPIPE/.test(cause)) {
+      return `kafka.ssl (KAFKA_SSL): ${broker} closed a plaintext connection without answering (${cause}); if it is a TLS listener, set KAFKA_SSL=true`;
+    }
+    return undefined;
+  }
+  if (UNTRUSTED_CERT_CODES.has(code)) {
+    return `kafka.sslCaFile (KAFKA_SSL_CA_FILE): the certificate of ${broker} is not signed by a trusted CA (${cause})`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `kafka.brokers (KAFKA_BROKERS): the certificate of ${broker} is not valid now (${cause}); the broker needs a renewed certificate`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `kafka.sslServername (KAFKA_SSL_SERVERNAME): the certificate of ${broker} does not name the host (${cause}); connect by a name it holds or set KAFKA_SSL_SERVERNAME`;
+  }
+  if (
+    /alert (certificate required|bad certificate|unknown ca|certificate unknown)|CERTIFICATE_REQUIRED|ALERT_UNKNOWN_CA|ALERT_BAD_CERTIFICATE/i.test(
+      cause,
+    )
+  ) {
+    return `kafka.sslCertFile (KAFKA_SSL_CERT_FILE): ${broker} refused the client certificate (${cause}); the listener requires a certificate signed by a CA it trusts`;
+  }
+  if (k.sasl.mechanism === '' && /Closed connection|Connection closed/.test(cause)) {
+    // TLS itself succeeded (a failed handshake is reported as such), then the broker hung up
+    // on the first unauthenticated request: a SASL_SSL listener.
+    return `kafka.sasl.mechanism (KAFKA_SASL_MECHANISM): ${broker} closed the TLS connection at the first request (${cause}); if it is a SASL_SSL listener, set KAFKA_SASL_MECHANISM and its credentials`;
+  }
+  if (
+    /wrong version number|packet length too long|before secure TLS connection|ECONNRESET|EPROTO/i.test(cause)
+  ) {
+    return `kafka.ssl (KAFKA_SSL): the TLS handshake with ${broker} failed (${cause}); if it is a plaintext listener, set KAFKA_SSL=false`;
+  }
+  return undefined;
+}
+
+/** One connection attempt per step, each bounded, so a misconfiguration is seen in seconds. */
+const PROBE_TIMEOUT_MS = 5000;
+/** A hang-up can also be a broker restarting: a cause is believed only when it repeats. */
+const PROBE_ATTEMPTS = 2;
+const PROBE_PAUSE_MS = 1000;
+
+/** One connect and metadata request without retries: undefined if it worked, else the error. */
+async function probeOnce(config: ClientSettings, log: Logger): Promise<unknown> {
+  const probe = new Kafka({
+    ...kafkaClientConfig(config, log, ':probe'),
+    // The probe's own failure is explained by the caller; KafkaJS's log of it would be a second, vaguer line.
+    logLevel: kafkaLogLevel('silent'),
+    retry: { retries: 0 },
+    connectionTimeout: PROBE_TIMEOUT_MS,
+    authenticationTimeout: PROBE_TIMEOUT_MS,
+    requestTimeout: PROBE_TIMEOUT_MS,
+  });
+  const admin = probe.admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    // Metadata is the first request a SASL or TLS listener refuses to an unauthenticated client.
+    await admin.fetchTopicMetadata({ topics: [] });
+    return undefined;
+  } catch (e) {
+    return e ?? new Error('probe failed');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Connects without KafkaJS's retries and turns a security misconfiguration into a
+ * non-retriable KafkaError naming the setting: retrying a wrong CA or password for half a
+ * minute only hides the cause. Any other failure (a broker that is down or still starting)
+ * is left to the caller's own connect and its retries. Every command that connects calls it
+ * first (the worker's start; status, reset-offsets and replay likewise).
+ */
+export async function checkKafkaSecurity(
+  config: ClientSettings,
+  log: Logger,
+  clock: Clock = systemClock,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const failure = await probeOnce(config, log);
+    if (failure === undefined) return;
+    const why = explainKafkaConnectError(failure, config.kafka);
+    if (why === undefined) return;
+    if (attempt >= PROBE_ATTEMPTS) throw new KafkaError('KAFKA_SECURITY', why, false, failure);
+    await clock.sleep(PROBE_PAUSE_MS);
+  }
 }

@@ -36,6 +36,8 @@ export interface SinkConsumerHooks {
   onCrash(error: Error, restart: boolean): void;
   /** The dispatcher threw (e.g. queue.overflow=error): the member must stop. */
   onFatal(error: Error): void;
+  /** This member joined the group (every generation, after onAssignment); `assigned` partitions. */
+  onJoined?(assigned: number): void;
 }
 
 export class SinkConsumer {
@@ -111,6 +113,7 @@ export class SinkConsumer {
         'joined consumer group',
       );
       hooks.onAssignment(change);
+      hooks.onJoined?.(this.assignment.size);
     });
     this.consumer.on(CRASH, (e) => {
       this.joined = false;
@@ -127,6 +130,20 @@ export class SinkConsumer {
 
   get isPaused(): boolean {
     return this.pausedAll;
+  }
+
+  /** What KafkaJS itself has paused: whole topics under backpressure, or partitions awaiting their seek. */
+  pausedByKafka(): { topic: string; partitions: number[] }[] {
+    return this.consumer.paused();
+  }
+
+  assigned(): TopicPartition[] {
+    return this.assignment.list();
+  }
+
+  /** Assigned partitions still paused until they are sought to their stored offset. */
+  waitingForPosition(): TopicPartition[] {
+    return this.positioner.waiting();
   }
 
   /** Connects, subscribes and joins the group: resolves once KafkaJS has joined. */

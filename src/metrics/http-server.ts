@@ -1,5 +1,5 @@
 // GET /metrics (Prometheus), /healthz (liveness) and /readyz (readiness), JSON bodies that
-// say why. Liveness fails only when restarting the process can help (event loop stuck,
+// say why, and /status: the member's partitions, pauses and their causes, breaker and queue. Liveness fails only when restarting the process can help (event loop stuck,
 // consumer crashed for good, a worker died); readiness also covers the group, the database
 // and the breaker, so traffic routing and alerts see a paused or cut-off member.
 import http from 'node:http';
@@ -17,6 +17,11 @@ export interface HealthSource {
   readiness(): Promise<HealthReport>;
 }
 
+/** The running member's state for GET /status (read-only, cheap: no I/O). */
+export interface StatusSource {
+  status(): Record<string, unknown>;
+}
+
 export class MetricsServer {
   private server: http.Server | null = null;
 
@@ -25,6 +30,7 @@ export class MetricsServer {
     private readonly health: HealthSource,
     private readonly host: string,
     private readonly port: number,
+    private readonly statusSource: StatusSource | null = null,
   ) {}
 
   async start(): Promise<number> {
@@ -51,6 +57,10 @@ export class MetricsServer {
         json(res, this.health.liveness());
       } else if (path === '/readyz') {
         json(res, await this.health.readiness());
+      } else if (path === '/status' && this.statusSource !== null) {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(this.statusSource.status()));
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       }

@@ -34,6 +34,11 @@ export class LagTracker {
     this.parts.delete(tpKey(topic, partition));
   }
 
+  /** What is known per partition (-1: not yet), for the member's /status. */
+  partitions(): Readonly<PartitionLag>[] {
+    return [...this.parts.values()].map((e) => ({ ...e }));
+  }
+
   /** Known lags; partitions with no committed offset yet count from 0 only if a watermark is known. */
   snapshot(): { topic: string; partition: number; lag: number }[] {
     const out: { topic: string; partition: number; lag: number }[] = [];

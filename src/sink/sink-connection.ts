@@ -8,13 +8,6 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { TableSql } from './table-sql.js';
 
-export interface ConnectionOptions {
-  readonly url: string;
-  readonly statementTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-  readonly applicationName: string;
-}
-
 export class SinkConnection {
   private broken = false;
   private closed = false;
@@ -30,13 +23,9 @@ export class SinkConnection {
     });
   }
 
-  static async open(opts: ConnectionOptions, tables: readonly TableSql[]): Promise<SinkConnection> {
-    const client = new pg.Client({
-      connectionString: opts.url,
-      connectionTimeoutMillis: opts.connectTimeoutMs,
-      application_name: opts.applicationName,
-      ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
-    });
+  /** `config` comes from config/database-connection.ts's pgClientConfig, as every connection's. */
+  static async open(config: pg.ClientConfig, tables: readonly TableSql[]): Promise<SinkConnection> {
+    const client = new pg.Client(config);
     const conn = new SinkConnection(client);
     try {
       await client.connect();

@@ -168,8 +168,13 @@ export function checkCommand(text: string): string[] {
   const flags = args.filter((a) => a.startsWith('-'));
   if (program === NONE)
     return flags.length > 0 ? [...problems, `takes no flags: ${flags.join(' ')}`] : problems;
+  // The worker without a command runs `run`, whose --help lists the setting flags.
   const command =
-    program.hasCommands === true && args[0] !== undefined && !args[0].startsWith('-') ? args[0] : null;
+    program.hasCommands === true && args[0] !== undefined && !args[0].startsWith('-')
+      ? args[0]
+      : program === MAIN
+        ? 'run'
+        : null;
   const helpArgv = command === null ? program.argv : [...program.argv, command];
   if (args.some((a) => PRINT_ONLY.includes(a))) {
     const r = run([...program.argv, ...args]);

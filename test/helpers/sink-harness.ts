@@ -1,6 +1,8 @@
 // Integration-test harness: a private namespace per test (random topic prefix, group id,
 // DLQ topic/dir and database schema) on the real broker and PostgreSQL, helpers to produce
 // sample data and to read back exact table contents, and cleanup.
+import assert from 'node:assert/strict';
+import type { TestContext as NodeTestContext } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +16,24 @@ import { createLogger } from '../../src/core/logger.js';
 import { databaseUrl, kafkaBrokers, randomName, waitFor as poll } from './services.js';
 import { migrate } from '../../src/sink/migrate.js';
 
+// What integration tests use alongside the harness, so one namespace import serves a test.
+export { startSink, type SinkHandle } from '../../src/app.js';
+export { createLogger } from '../../src/core/logger.js';
+export { builtinMappings } from '../../src/config/builtin-mappings.js';
+
 export const BROKERS = kafkaBrokers();
+
+/**
+ * A sink that meets a database outage: the breaker opens after 3 failures and probes every
+ * 2 s, retries and connects give up fast, and a small queue makes backpressure reach Kafka.
+ */
+export const OUTAGE_ENV = {
+  QUEUE_CAPACITY_RECORDS: '3000',
+  CB_FAILURE_THRESHOLD: '3',
+  CB_OPEN_MS: '2000',
+  RETRY_MAX_BACKOFF_MS: '500',
+  DATABASE_CONNECT_TIMEOUT_MS: '1000',
+} as const;
 export const DATABASE_URL = databaseUrl();
 
 /**
@@ -51,6 +70,22 @@ export interface TestContext {
   ): Promise<void>;
   migrate(): Promise<void>;
   cleanup(): Promise<void>;
+}
+
+/**
+ * createTestContext for one node:test test: cleaned up after it, with `kinds`' topics
+ * created (`partitions` each) when given.
+ */
+export async function testContext(
+  t: Pick<NodeTestContext, 'after'>,
+  name: string,
+  kinds: readonly string[] = [],
+  partitions = 1,
+): Promise<TestContext> {
+  const ctx = await createTestContext(name);
+  t.after(() => ctx.cleanup());
+  if (kinds.length > 0) await ctx.createTopics(kinds, partitions);
+  return ctx;
 }
 
 export async function createTestContext(
@@ -225,6 +260,26 @@ export async function actualRows(db: pg.Pool, schema: string, mapping: TopicMapp
   return (r.rows as unknown as (string | null)[][])
     .map((row) => row.map((x, i) => (x === null ? '∅' : isDouble[i] ? String(Number(x)) : x)).join('|'))
     .sort();
+}
+
+/** A bars value's identity: `symbol@ts`, ts as the producer sends it (ISO 8601, ms, UTC). */
+export function barIdent(v: Record<string, unknown>): string {
+  return `${String(v.symbol)}@${String(v.ts)}`;
+}
+
+/** barIdent of a dead letter's original value (JSON bytes as produced). */
+export function deadLetterIdent(d: { readonly value: Buffer | null }): string {
+  return barIdent(JSON.parse(d.value!.toString('utf8')) as Record<string, unknown>);
+}
+
+/** barIdent of every row of the test's bars table, asserting that no row was written twice. */
+export async function writtenBarsOnce(ctx: TestContext): Promise<Set<string>> {
+  const rows = await ctx.db.query<{ s: string }>(
+    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
+  );
+  const written = new Set(rows.rows.map((r) => r.s));
+  assert.equal(written.size, rows.rows.length, 'no row written twice');
+  return written;
 }
 
 export async function tableCount(db: pg.Pool, schema: string, table: string): Promise<number> {

@@ -41,3 +41,16 @@ export function spawnWorker(env: NodeJS.ProcessEnv, args: string[] = []): Worker
 export function lastLines(text: string, n = 30): string {
   return text.trimEnd().split('\n').slice(-n).join('\n');
 }
+
+/** Runs the command line to its end (killed after `timeoutMs`): exit code and all output. */
+export async function runCommand(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+  timeoutMs = 90_000,
+): Promise<{ code: number | null; out: string }> {
+  const w = spawnWorker(env, args);
+  const timer = setTimeout(() => w.kill('SIGKILL'), timeoutMs);
+  const { code } = await w.exited;
+  clearTimeout(timer);
+  return { code, out: w.output() };
+}

@@ -49,7 +49,7 @@ test('30 s of sustained backpressure: at most one watermark info line per summar
   );
   t.after(() => sink.kill());
   const pauses: number[] = [];
-  sink.events.on('pause', () => void pauses.push(Date.now()));
+  sink.on('pause', () => void pauses.push(Date.now()));
   await waitFor(() => pauses.length > 0, 'the slow table never paused fetching', 60_000, 20);
   const from = pauses[0]!;
   await new Promise((r) => setTimeout(r, WINDOW_MS));

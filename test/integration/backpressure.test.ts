@@ -5,19 +5,8 @@
 // client; each way is checked on its own.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import type { QueueStats } from '../../src/pipeline/bounded-queue.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  toKafka,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 
 const capacity = 2000;
 
@@ -29,18 +18,16 @@ interface Run {
 }
 
 async function slowSink(t: TestContext, label: string, holdMs: number): Promise<Run> {
-  const ctx = await createTestContext(label);
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
+  const ctx = await harness.testContext(t, label, ['bars'], 3);
   await ctx.migrate();
   // Every upsert into the table waits 150 ms: the sink writes far slower than it fetches.
   await ctx.db.query(`
     CREATE FUNCTION ${ctx.schema}.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.15); RETURN NULL; END $$;
     CREATE TRIGGER slow AFTER INSERT ON ${ctx.schema}.bars FOR EACH STATEMENT EXECUTE FUNCTION ${ctx.schema}.slow();`);
-  const msgs = sampleBatch('bars', 12_000, 300);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const msgs = harness.sampleBatch('bars', 12_000, 300);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
 
-  const sink = await startSink(
+  const sink = await harness.startSink(
     ctx.config({
       KAFKA_TOPICS: 'bars',
       QUEUE_CAPACITY_RECORDS: String(capacity),
@@ -51,29 +38,33 @@ async function slowSink(t: TestContext, label: string, holdMs: number): Promise<
       KAFKA_MAX_BYTES_PER_PARTITION: '65536',
       KAFKA_PAUSE_HOLD_MS: String(holdMs),
     }),
-    { log: createLogger('warn') },
+    { log: harness.createLogger('warn') },
   );
   t.after(() => sink.kill());
   const run: Run = { events: [], peakRecords: 0, peakPausedTopics: 0 };
-  const pausedTopics = (): number => sink.consumer.consumer.paused().length;
-  sink.events.on('pause', (stats: QueueStats) => {
+  const pausedTopics = (): number => sink.snapshot().consumer.kafkaPaused.length;
+  sink.on('pause', (stats: QueueStats) => {
     run.events.push({ kind: 'pause', stats, pausedTopics: pausedTopics() });
   });
-  sink.events.on('resume', (stats: QueueStats) => {
+  sink.on('resume', (stats: QueueStats) => {
     run.events.push({ kind: 'resume', stats, pausedTopics: pausedTopics() });
   });
   // Newly assigned partitions stay paused until sought to their stored offsets; that pause
   // is not backpressure, so sampling starts once records flow.
-  await waitFor(() => sink.queue.stats().records > 0, 'nothing was queued', 60_000, 5);
+  await harness.waitFor(() => sink.snapshot().queue.records > 0, 'nothing was queued', 60_000, 5);
   const sampler = setInterval(() => {
-    run.peakRecords = Math.max(run.peakRecords, sink.queue.stats().records);
+    run.peakRecords = Math.max(run.peakRecords, sink.snapshot().queue.records);
     run.peakPausedTopics = Math.max(run.peakPausedTopics, pausedTopics());
   }, 5);
   t.after(() => clearInterval(sampler));
   let joins = 0;
-  sink.consumer.consumer.on(sink.consumer.consumer.events.GROUP_JOIN, () => joins++);
+  sink.on('joined', () => joins++);
 
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'slow sink did not finish', 120_000);
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'slow sink did not finish',
+    120_000,
+  );
   clearInterval(sampler);
   await sink.stop();
 
@@ -96,10 +87,10 @@ async function slowSink(t: TestContext, label: string, holdMs: number): Promise<
     ['pause', pauses],
     ['resume', pauses],
   ]);
-  const mapping = builtinMappings().find((m) => m.table === 'bars')!;
+  const mapping = harness.builtinMappings().find((m) => m.table === 'bars')!;
   assert.deepEqual(
-    await actualRows(ctx.db, ctx.schema, mapping),
-    expectedRows(
+    await harness.actualRows(ctx.db, ctx.schema, mapping),
+    harness.expectedRows(
       mapping,
       msgs.map((m) => m.value),
     ),

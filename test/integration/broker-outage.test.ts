@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 
 const SERVICES = path.resolve(__dirname, '../../scripts/services.sh');
@@ -27,7 +17,7 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   services('up', '--brokers', '3');
   t.after(() => void services('down', '--brokers', '3'));
   const brokers = /KAFKA_BROKERS=([^\s]+)/.exec(services('env', '--brokers', '3'))![1]!.replace(/['"]/g, '');
-  const ctx = await createTestContext('broker', brokers.split(','));
+  const ctx = await harness.createTestContext('broker', brokers.split(','));
   t.after(() => ctx.cleanup());
   await ctx.admin.createTopics({
     topics: [
@@ -46,15 +36,17 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
     ],
     waitForLeaders: true,
   });
-  const msgs = sampleBatch('bars', 30_000, 300);
+  const msgs = harness.sampleBatch('bars', 30_000, 300);
   const wire = msgs.map((m, i) => ({
     key: m.key,
     value: i % 500 === 3 ? `{"broken": ${i}` : JSON.stringify(m.value),
   }));
   await ctx.produce(ctx.topic('bars'), wire.slice(0, 10_000));
-  const sink = await startSink(ctx.config({ KAFKA_TOPICS: 'bars' }), { log: createLogger('error') });
+  const sink = await harness.startSink(ctx.config({ KAFKA_TOPICS: 'bars' }), {
+    log: harness.createLogger('error'),
+  });
   t.after(() => sink.kill());
-  await waitFor(
+  await harness.waitFor(
     async () =>
       (await ctx.db.query(`SELECT 1 FROM ${ctx.schema}.bars LIMIT 1`).catch(() => ({ rows: [] }))).rows
         .length > 0,
@@ -70,7 +62,7 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   const kafka2 = new Kafka({ clientId: `${ctx.groupId}-p2`, brokers: survivors, logLevel: logLevel.NOTHING });
   const p2 = kafka2.producer({ idempotent: true, maxInFlightRequests: 1 });
   // The idempotent producer's init may first hit the dead broker (not fenced yet): retry.
-  await waitFor(
+  await harness.waitFor(
     async () => {
       await p2.connect();
       return true;
@@ -83,7 +75,7 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   // harmless here: rows compare as sets, dead letters by their distinct values).
   for (let i = 10_000; i < wire.length; i += 2000) {
     const messages = wire.slice(i, i + 2000);
-    await waitFor(
+    await harness.waitFor(
       async () => {
         await p2.send({ topic: ctx.topic('bars'), acks: -1, messages });
         return true;
@@ -95,8 +87,8 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   }
   await p2.disconnect();
 
-  await waitFor(
-    () => caughtUp(ctx, [ctx.topic('bars')]),
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
     'did not catch up with a broker down',
     180_000,
     250,
@@ -104,9 +96,9 @@ test('one of three brokers (the DLQ leader) stops mid-stream: exact content, DLQ
   services('start-broker', String(leader));
   await sink.stop();
 
-  const bars = builtinMappings().find((m) => m.table === 'bars')!;
+  const bars = harness.builtinMappings().find((m) => m.table === 'bars')!;
   const good = msgs.filter((_, i) => i % 500 !== 3).map((m) => m.value);
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, good));
+  assert.deepEqual(await harness.actualRows(ctx.db, ctx.schema, bars), harness.expectedRows(bars, good));
   const bad = msgs.length / 500;
   const coords = (ds: { value: Buffer | null }[]): number =>
     new Set(ds.map((d) => d.value?.toString('utf8'))).size;

@@ -5,24 +5,13 @@
 // read: the member must commit PostgreSQL's offset itself, or lag tools show the gap forever.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSink, type SinkHandle } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import {
-  caughtUp,
-  createTestContext,
-  installWriteHold,
-  highWatermarks,
-  sampleBatch,
-  tableCount,
-  toKafka,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 
 const RECORDS = 2000;
 
 test('a partition lost while its batch was in flight and then regained: Kafka offsets reach the log end', async (t) => {
-  const ctx = await createTestContext('commitre');
-  const running: { sink?: SinkHandle; other?: { disconnect(): Promise<void> } } = {};
+  const ctx = await harness.createTestContext('commitre');
+  const running: { sink?: harness.SinkHandle; other?: { disconnect(): Promise<void> } } = {};
   t.after(async () => {
     await running.other?.disconnect();
     await running.sink?.kill();
@@ -32,11 +21,11 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   const topic = ctx.topic('bars');
   await ctx.migrate();
   // Writes wait while the hold is closed.
-  const setHold = await installWriteHold(ctx, 'bars');
-  await ctx.produce(topic, toKafka(sampleBatch('bars', RECORDS, 300)));
+  const setHold = await harness.installWriteHold(ctx, 'bars');
+  await ctx.produce(topic, harness.toKafka(harness.sampleBatch('bars', RECORDS, 300)));
 
   // One worker that waits for the whole topic before it writes: one batch holds every record.
-  const sink = await startSink(
+  const sink = await harness.startSink(
     ctx.config({
       KAFKA_TOPICS: 'bars',
       SINK_WRITE_MODE: 'copy',
@@ -45,12 +34,12 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
       SINK_FLUSH_INTERVAL_MS: '60000',
       DATABASE_STATEMENT_TIMEOUT_MS: '120000',
     }),
-    { log: createLogger('error') },
+    { log: harness.createLogger('error') },
   );
   running.sink = sink;
-  await waitFor(
-    () => sink.queue.stats().records === RECORDS && sink.queue.stats().queued === 0,
-    () => `the batch of ${RECORDS} records is not in flight (${JSON.stringify(sink.queue.stats())})`,
+  await harness.waitFor(
+    () => sink.snapshot().queue.records === RECORDS && sink.snapshot().queue.queued === 0,
+    () => `the batch of ${RECORDS} records is not in flight (${JSON.stringify(sink.snapshot().queue)})`,
   );
 
   // A second member joins: the rebalance takes one partition from the sink mid-batch.
@@ -59,19 +48,27 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   await other.connect();
   await other.subscribe({ topics: [topic], fromBeginning: true });
   await other.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: () => Promise.resolve() });
-  await waitFor(() => sink.consumer.assignment.size === 1, 'the sink did not lose a partition', 60_000);
+  await harness.waitFor(
+    () => sink.snapshot().consumer.assigned === 1,
+    'the sink did not lose a partition',
+    60_000,
+  );
 
   // The batch commits to PostgreSQL, partitions of both owners; then the other member leaves.
   await setHold(false);
-  await waitFor(() => caughtUp(ctx, [topic]), 'the batch was not committed', 60_000);
-  assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), RECORDS);
+  await harness.waitFor(() => harness.caughtUp(ctx, [topic]), 'the batch was not committed', 60_000);
+  assert.equal(await harness.tableCount(ctx.db, ctx.schema, 'bars'), RECORDS);
   await other.disconnect();
   delete running.other;
-  await waitFor(() => sink.consumer.assignment.size === 2, 'the sink did not get its partition back', 60_000);
+  await harness.waitFor(
+    () => sink.snapshot().consumer.assigned === 2,
+    'the sink did not get its partition back',
+    60_000,
+  );
 
-  const end = await highWatermarks(ctx.admin, [topic]);
+  const end = await harness.highWatermarks(ctx.admin, [topic]);
   let committed = new Map<string, number>();
-  await waitFor(
+  await harness.waitFor(
     async () => {
       const r = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics: [topic] });
       committed = new Map(r[0]!.partitions.map((p) => [`${topic}/${p.partition}`, Number(p.offset)]));

@@ -5,32 +5,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AssignerProtocol } from 'kafkajs';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  highWatermarks,
-  sampleBatch,
-  storedOffsets,
-  tableCount,
-  toKafka,
-  waitFor,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { lastLines, spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 const COPY_ENV = { KAFKA_TOPICS: 'bars', SINK_WRITE_MODE: 'copy', SINK_WORKERS: '2', SINK_BATCH_SIZE: '500' };
-const barsCopy = { ...builtinMappings('copy').find((m) => m.table === 'bars')! };
+const barsCopy = { ...harness.builtinMappings('copy').find((m) => m.table === 'bars')! };
 
 async function assertExactlyOnce(
-  ctx: TestContext,
+  ctx: harness.TestContext,
   values: readonly Record<string, unknown>[],
 ): Promise<void> {
-  const count = await tableCount(ctx.db, ctx.schema, 'bars');
+  const count = await harness.tableCount(ctx.db, ctx.schema, 'bars');
   assert.equal(count, values.length, 'row count equals record count: nothing lost, nothing doubled');
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, barsCopy), expectedRows(barsCopy, values));
+  assert.deepEqual(
+    await harness.actualRows(ctx.db, ctx.schema, barsCopy),
+    harness.expectedRows(barsCopy, values),
+  );
 }
 
 function stopAll(workers: WorkerProcess[]): Promise<unknown> {
@@ -39,19 +29,17 @@ function stopAll(workers: WorkerProcess[]): Promise<unknown> {
 }
 
 test('kill -9 of a worker mid-stream, restart: every record applied exactly once', async (t) => {
-  const ctx = await createTestContext('crash');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 4);
-  const msgs = sampleBatch('bars', 40_000, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const ctx = await harness.testContext(t, 'crash', ['bars'], 4);
+  const msgs = harness.sampleBatch('bars', 40_000, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const env = { ...ctx.env, ...COPY_ENV };
   const workers: WorkerProcess[] = [];
   t.after(() => stopAll(workers));
 
   const first = spawnWorker(env);
   workers.push(first);
-  await waitFor(
-    async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 8_000,
+  await harness.waitFor(
+    async () => (await harness.tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 8_000,
     () => `no progress before the kill:\n${lastLines(first.output())}`,
     60_000,
     20,
@@ -59,13 +47,13 @@ test('kill -9 of a worker mid-stream, restart: every record applied exactly once
   first.kill('SIGKILL');
   const { signal } = await first.exited;
   assert.equal(signal, 'SIGKILL');
-  const atKill = await tableCount(ctx.db, ctx.schema, 'bars');
+  const atKill = await harness.tableCount(ctx.db, ctx.schema, 'bars');
   assert.ok(atKill < msgs.length, `the kill came mid-stream (${atKill} of ${msgs.length} written)`);
 
   const second = spawnWorker(env);
   workers.push(second);
-  await waitFor(
-    () => caughtUp(ctx, [ctx.topic('bars')]),
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
     () => `restarted worker did not catch up:\n${lastLines(second.output())}`,
     120_000,
   );
@@ -78,22 +66,20 @@ test('kill -9 of a worker mid-stream, restart: every record applied exactly once
 });
 
 test('three members joining and leaving mid-stream: exact content, partitions spread', async (t) => {
-  const ctx = await createTestContext('scale');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 6);
-  const msgs = sampleBatch('bars', 60_000, 600);
+  const ctx = await harness.testContext(t, 'scale', ['bars'], 6);
+  const msgs = harness.sampleBatch('bars', 60_000, 600);
   const env = { ...ctx.env, ...COPY_ENV, SINK_WORKERS: '1' };
   const workers: WorkerProcess[] = [];
   t.after(() => stopAll(workers));
   const producing = (async () => {
     for (let i = 0; i < msgs.length; i += 6000) {
-      await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(i, i + 6000)));
+      await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(i, i + 6000)));
       await new Promise((r) => setTimeout(r, 300));
     }
   })();
   workers.push(spawnWorker(env));
-  await waitFor(
-    async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) > 3000,
+  await harness.waitFor(
+    async () => (await harness.tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) > 3000,
     'first member made no progress',
     60_000,
     50,
@@ -101,7 +87,7 @@ test('three members joining and leaving mid-stream: exact content, partitions sp
   workers.push(spawnWorker(env), spawnWorker(env));
   // All three members in the group, each with partitions.
   let spread: number[] = [];
-  await waitFor(
+  await harness.waitFor(
     async () => {
       const g = (await ctx.admin.describeGroups([ctx.groupId])).groups[0];
       if (g?.state !== 'Stable' || g.members.length !== 3) return false;
@@ -125,8 +111,8 @@ test('three members joining and leaving mid-stream: exact content, partitions sp
   assert.equal((await workers[1]!.exited).code, 0);
   await workers[2]!.exited;
   await producing;
-  await waitFor(
-    () => caughtUp(ctx, [ctx.topic('bars')]),
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
     () => `remaining member did not catch up:\n${lastLines(workers[0]!.output())}`,
     120_000,
   );
@@ -139,15 +125,13 @@ test('three members joining and leaving mid-stream: exact content, partitions sp
 });
 
 test('SIGTERM under load: drains, commits what it wrote, exits 0 within the timeout', async (t) => {
-  const ctx = await createTestContext('term');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
-  const msgs = sampleBatch('bars', 50_000, 500);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const ctx = await harness.testContext(t, 'term', ['bars'], 3);
+  const msgs = harness.sampleBatch('bars', 50_000, 500);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const w = spawnWorker({ ...ctx.env, ...COPY_ENV, SHUTDOWN_TIMEOUT_MS: '15000' });
   t.after(() => stopAll([w]));
-  await waitFor(
-    async () => (await tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 5_000,
+  await harness.waitFor(
+    async () => (await harness.tableCount(ctx.db, ctx.schema, 'bars').catch(() => 0)) >= 5_000,
     () => `no progress:\n${lastLines(w.output())}`,
     60_000,
     20,
@@ -159,7 +143,7 @@ test('SIGTERM under load: drains, commits what it wrote, exits 0 within the time
   assert.equal(code, 0, lastLines(w.output()));
   assert.ok(took < 15_000 + 5_000, `stopped in ${took} ms`);
   // What is committed (PostgreSQL and Kafka agree) is exactly what is in the table.
-  const stored = await storedOffsets(ctx.db, ctx.schema, ctx.groupId);
+  const stored = await harness.storedOffsets(ctx.db, ctx.schema, ctx.groupId);
   const committed = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics: [ctx.topic('bars')] });
   let total = 0;
   for (const p of committed[0]!.partitions) {
@@ -167,7 +151,11 @@ test('SIGTERM under load: drains, commits what it wrote, exits 0 within the time
     assert.equal(Number(p.offset), stored.get(k) ?? -1, `Kafka and PostgreSQL agree on ${k}`);
     total += stored.get(k) ?? 0;
   }
-  assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), total, 'rows = committed offsets (copy mode)');
-  const hw = await highWatermarks(ctx.admin, [ctx.topic('bars')]);
+  assert.equal(
+    await harness.tableCount(ctx.db, ctx.schema, 'bars'),
+    total,
+    'rows = committed offsets (copy mode)',
+  );
+  const hw = await harness.highWatermarks(ctx.admin, [ctx.topic('bars')]);
   assert.ok([...hw.values()].reduce((a, b) => a + b, 0) === msgs.length);
 });

@@ -5,23 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import { privatePostgresForTest } from '../helpers/private-postgres.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  toKafka,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readNdjson } from '../helpers/dlq-readers.js';
 import { httpGet } from '../helpers/services.js';
 
-const bars = builtinMappings().find((m) => m.table === 'bars')!;
+const bars = harness.builtinMappings().find((m) => m.table === 'bars')!;
 
 async function getJson(
   port: number,
@@ -33,40 +22,36 @@ async function getJson(
 
 test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no DLQ, no rebalance, exact recovery', async (t) => {
   const { pg: pgPrivate, closers } = await privatePostgresForTest(t);
-  const ctx = await createTestContext('dbdown');
+  const ctx = await harness.createTestContext('dbdown');
   closers.push(() => ctx.cleanup());
   await ctx.createTopics(['bars'], 3);
-  const msgs = sampleBatch('bars', 30_000, 300);
-  const sink = await startSink(
+  const msgs = harness.sampleBatch('bars', 30_000, 300);
+  const sink = await harness.startSink(
     ctx.config({
       KAFKA_TOPICS: 'bars',
       DATABASE_URL: pgPrivate.url,
-      QUEUE_CAPACITY_RECORDS: '3000',
-      CB_FAILURE_THRESHOLD: '3',
-      CB_OPEN_MS: '2000',
-      RETRY_MAX_BACKOFF_MS: '500',
-      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      ...harness.OUTAGE_ENV,
     }),
-    { log: createLogger('error') },
+    { log: harness.createLogger('error') },
   );
   closers.push(() => sink.kill());
   let joins = 0;
-  sink.consumer.consumer.on(sink.consumer.consumer.events.GROUP_JOIN, () => joins++);
-  await waitFor(() => sink.consumer.isJoined, 'never joined', 30_000);
+  sink.on('joined', () => joins++);
+  await harness.waitFor(() => sink.snapshot().consumer.joined, 'never joined', 30_000);
   const joinsBefore = joins;
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 10_000)));
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(0, 10_000)));
   const privateDb = new pg.Pool({ connectionString: pgPrivate.url, max: 1 });
   privateDb.on('error', () => undefined); // its connection dies with the server, on purpose
   const written = async (): Promise<number> =>
     Number(
       (await privateDb.query<{ n: string }>(`SELECT count(*)::text n FROM ${ctx.schema}.bars`)).rows[0]!.n,
     );
-  await waitFor(async () => (await written()) > 2000, 'no rows before the outage', 60_000);
+  await harness.waitFor(async () => (await written()) > 2000, 'no rows before the outage', 60_000);
 
   await privateDb.end().catch(() => undefined);
   await pgPrivate.stop('fast');
   const outageStart = Date.now();
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(10_000)));
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(10_000)));
   let sawOpen = false;
   let sawPaused = false;
   let sawUnready = false;
@@ -74,7 +59,7 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
     const h = await getJson(sink.metricsPort, '/readyz');
     if (h.status === 503) sawUnready = true;
     if (h.body.circuit_state === 'open') sawOpen = true;
-    if (sink.consumer.isPaused) sawPaused = true;
+    if (sink.snapshot().consumer.paused) sawPaused = true;
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.ok(sawOpen, 'breaker opened during the outage');
@@ -84,7 +69,7 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
 
   const db2 = new pg.Pool({ connectionString: pgPrivate.url, max: 2 });
   closers.push(() => db2.end());
-  await waitFor(
+  await harness.waitFor(
     async () => {
       const hw = (await ctx.admin.fetchTopicOffsets(ctx.topic('bars'))).reduce(
         (n, p) => n + Number(p.high),
@@ -102,7 +87,7 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
     120_000,
     250,
   );
-  await waitFor(
+  await harness.waitFor(
     async () => (await getJson(sink.metricsPort, '/readyz')).status === 200,
     '/readyz did not turn ready again',
     30_000,
@@ -119,7 +104,7 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
   const actual = (rows.rows as (string | null)[][]).map((r) => r.map((x) => x ?? '∅').join('|')).sort();
   assert.deepEqual(
     actual,
-    expectedRows(
+    harness.expectedRows(
       bars,
       msgs.map((m) => m.value),
     ),
@@ -132,18 +117,16 @@ test('PostgreSQL down for 30 s mid-stream: breaker opens, partitions pause, no D
 });
 
 test('connections terminated mid-write are retried with exact content', async (t) => {
-  const ctx = await createTestContext('kill');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
-  const msgs = sampleBatch('bars', 40_000, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const ctx = await harness.testContext(t, 'kill', ['bars'], 3);
+  const msgs = harness.sampleBatch('bars', 40_000, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const loaded = ctx.config({ KAFKA_TOPICS: 'bars', SINK_BATCH_SIZE: '2000', CB_OPEN_MS: '1000' });
-  const sink = await startSink(loaded, { log: createLogger('error') });
+  const sink = await harness.startSink(loaded, { log: harness.createLogger('error') });
   t.after(() => sink.kill());
   const app = `${loaded.config.kafka.clientId}:worker-%`;
   let kills = 0;
   const deadline = Date.now() + 60_000;
-  while (kills < 5 && Date.now() < deadline && !(await caughtUp(ctx, [ctx.topic('bars')]))) {
+  while (kills < 5 && Date.now() < deadline && !(await harness.caughtUp(ctx, [ctx.topic('bars')]))) {
     const r = await ctx.db.query<{ ok: boolean }>(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name LIKE $1 AND state = 'active' AND query ILIKE 'COPY%'`,
       [app],
@@ -152,8 +135,8 @@ test('connections terminated mid-write are retried with exact content', async (t
     await new Promise((r2) => setTimeout(r2, 5));
   }
   assert.ok(kills > 0, 'terminated at least one connection during COPY');
-  await waitFor(
-    () => caughtUp(ctx, [ctx.topic('bars')]),
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
     'did not recover from terminated connections',
     120_000,
   );
@@ -161,8 +144,8 @@ test('connections terminated mid-write are retried with exact content', async (t
   const errors = (await sink.metrics.writeErrors.get()).values.reduce((n, v) => n + v.value, 0);
   assert.ok(errors >= 1, `write errors were counted (${errors})`);
   assert.deepEqual(
-    await actualRows(ctx.db, ctx.schema, bars),
-    expectedRows(
+    await harness.actualRows(ctx.db, ctx.schema, bars),
+    harness.expectedRows(
       bars,
       msgs.map((m) => m.value),
     ),

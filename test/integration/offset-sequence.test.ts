@@ -5,29 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AssignerProtocol } from 'kafkajs';
-import { startSink, type SinkHandle } from '../../src/app.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import { createLogger } from '../../src/core/logger.js';
 import { quoteIdent } from '../../src/core/sql-identifier.js';
 import type { SampleMessage } from '../../src/sample/sample-data.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  tableCount,
-  toKafka,
-  waitFor,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readNdjson } from '../helpers/dlq-readers.js';
 
-const barsCopy = { ...builtinMappings('copy').find((m) => m.table === 'bars')! };
+const barsCopy = { ...harness.builtinMappings('copy').find((m) => m.table === 'bars')! };
 const COPY_ENV = { KAFKA_TOPICS: 'bars', SINK_WRITE_MODE: 'copy' };
 
-async function assertExactlyOnce(ctx: TestContext, msgs: readonly SampleMessage[]): Promise<void> {
-  const rows = await tableCount(ctx.db, ctx.schema, 'bars');
+async function assertExactlyOnce(ctx: harness.TestContext, msgs: readonly SampleMessage[]): Promise<void> {
+  const rows = await harness.tableCount(ctx.db, ctx.schema, 'bars');
   const dead = readNdjson(ctx.dlqDir);
   assert.deepEqual(
     {
@@ -41,15 +28,15 @@ async function assertExactlyOnce(ctx: TestContext, msgs: readonly SampleMessage[
     'row count equals record count (nothing lost, nothing doubled), nothing dead-lettered',
   );
   assert.deepEqual(
-    await actualRows(ctx.db, ctx.schema, barsCopy),
-    expectedRows(
+    await harness.actualRows(ctx.db, ctx.schema, barsCopy),
+    harness.expectedRows(
       barsCopy,
       msgs.map((m) => m.value),
     ),
   );
 }
 
-async function membersWithPartitions(ctx: TestContext): Promise<number[]> {
+async function membersWithPartitions(ctx: harness.TestContext): Promise<number[]> {
   const g = (await ctx.admin.describeGroups([ctx.groupId])).groups[0];
   if (g?.state !== 'Stable') return [];
   return g.members.map((m) => {
@@ -59,26 +46,28 @@ async function membersWithPartitions(ctx: TestContext): Promise<number[]> {
 }
 
 test("group's Kafka offsets deleted, producers writing on: the new member applies everything from next_offset", async (t) => {
-  const ctx = await createTestContext('seekrace');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 6);
+  const ctx = await harness.testContext(t, 'seekrace', ['bars'], 6);
   const FIRST = 6_000;
   const ROUNDS = 40;
   const PER_ROUND = 750;
-  const msgs = sampleBatch('bars', FIRST + ROUNDS * PER_ROUND, 300);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, FIRST)));
-  const log = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'warn');
-  const sinks: SinkHandle[] = [];
+  const msgs = harness.sampleBatch('bars', FIRST + ROUNDS * PER_ROUND, 300);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(0, FIRST)));
+  const log = harness.createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'warn');
+  const sinks: harness.SinkHandle[] = [];
   t.after(() => Promise.all(sinks.map((s) => s.kill())));
 
-  const first = await startSink(ctx.config(COPY_ENV), { log, http: false });
+  const first = await harness.startSink(ctx.config(COPY_ENV), { log, http: false });
   sinks.push(first);
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'first member did not catch up', 60_000);
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'first member did not catch up',
+    60_000,
+  );
   await first.stop();
-  assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), FIRST);
+  assert.equal(await harness.tableCount(ctx.db, ctx.schema, 'bars'), FIRST);
 
   // As when the group's offsets expire: Kafka forgets them, sink_offsets keeps them.
-  await waitFor(
+  await harness.waitFor(
     async () => {
       await ctx.admin.deleteGroups([ctx.groupId]);
       return true;
@@ -98,27 +87,29 @@ test("group's Kafka offsets deleted, producers writing on: the new member applie
   const producing = (async () => {
     for (let i = 0; i < ROUNDS; i++) {
       const from = FIRST + i * PER_ROUND;
-      await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(from, from + PER_ROUND)));
+      await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(from, from + PER_ROUND)));
       produced++;
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  await waitFor(() => produced >= 4, 'producer made no progress', 30_000, 10);
-  const second = await startSink(ctx.config({ ...COPY_ENV, KAFKA_FROM_BEGINNING: 'false' }), {
+  await harness.waitFor(() => produced >= 4, 'producer made no progress', 30_000, 10);
+  const second = await harness.startSink(ctx.config({ ...COPY_ENV, KAFKA_FROM_BEGINNING: 'false' }), {
     log,
     http: false,
   });
   sinks.push(second);
   await producing;
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'second member did not catch up', 60_000);
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'second member did not catch up',
+    60_000,
+  );
   await second.stop();
   await assertExactlyOnce(ctx, msgs);
 });
 
 test('partitions kept through a rebalance while their records are queued: no offset applied twice (copy mode)', async (t) => {
-  const ctx = await createTestContext('keptpart');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 6);
+  const ctx = await harness.testContext(t, 'keptpart', ['bars'], 6);
   await ctx.migrate();
   // A slow database: every statement on bars waits, so the queue stays full of records of
   // partitions the member keeps through the rebalances below.
@@ -128,8 +119,8 @@ test('partitions kept through a rebalance while their records are queued: no off
   await ctx.db.query(
     `CREATE TRIGGER slow AFTER INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${quoteIdent(ctx.schema)}.slow()`,
   );
-  const msgs = sampleBatch('bars', 36_000, 600);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const msgs = harness.sampleBatch('bars', 36_000, 600);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const env = {
     ...COPY_ENV,
     SINK_WORKERS: '1',
@@ -137,23 +128,24 @@ test('partitions kept through a rebalance while their records are queued: no off
     SINK_MAX_BATCH_SIZE: '2000',
     QUEUE_CAPACITY_RECORDS: '10000',
   };
-  const log = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'warn');
-  const sinks: SinkHandle[] = [];
+  const log = harness.createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'warn');
+  const sinks: harness.SinkHandle[] = [];
   t.after(() => Promise.all(sinks.map((s) => s.kill())));
 
-  const keeper = await startSink(ctx.config(env), { log, http: false });
+  const keeper = await harness.startSink(ctx.config(env), { log, http: false });
   sinks.push(keeper);
-  await waitFor(
+  await harness.waitFor(
     async () =>
-      (await tableCount(ctx.db, ctx.schema, 'bars')) >= 2000 && keeper.queue.stats().records >= 4000,
+      (await harness.tableCount(ctx.db, ctx.schema, 'bars')) >= 2000 &&
+      keeper.snapshot().queue.records >= 4000,
     'the first member wrote nothing or queued too little',
     60_000,
     50,
   );
   // A second member joins (the first keeps half its partitions), then leaves again.
-  const visitor = await startSink(ctx.config(env), { log, http: false });
+  const visitor = await harness.startSink(ctx.config(env), { log, http: false });
   sinks.push(visitor);
-  await waitFor(
+  await harness.waitFor(
     async () => {
       const spread = await membersWithPartitions(ctx);
       return spread.length === 2 && spread.every((n) => n > 0);
@@ -163,13 +155,17 @@ test('partitions kept through a rebalance while their records are queued: no off
     100,
   );
   await visitor.stop();
-  await waitFor(
+  await harness.waitFor(
     async () => (await membersWithPartitions(ctx)).join() === '6',
     'the first member did not get every partition back',
     60_000,
     100,
   );
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'the first member did not catch up', 90_000);
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'the first member did not catch up',
+    90_000,
+  );
   await keeper.stop();
   await assertExactlyOnce(ctx, msgs);
 });

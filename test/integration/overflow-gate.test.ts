@@ -6,17 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigResourceTypes } from 'kafkajs';
-import { startSink, type SinkHandle } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import {
-  caughtUp,
-  createTestContext,
-  sampleBatch,
-  toKafka,
-  waitFor,
-  storedOffsets,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 
 const RECORDS = 40_000;
@@ -26,7 +16,7 @@ const GATE_BYTES = 400_000;
 /** Records one fetch can bring past a bound (KAFKA_MAX_BYTES below, ~270 wire bytes a record, whole batches). */
 const FETCH_OVERSHOOT = 3000;
 
-async function setDlqMaxMessageBytes(ctx: TestContext, bytes: number): Promise<void> {
+async function setDlqMaxMessageBytes(ctx: harness.TestContext, bytes: number): Promise<void> {
   await ctx.admin.alterConfigs({
     validateOnly: false,
     resources: [
@@ -44,7 +34,7 @@ async function setDlqMaxMessageBytes(ctx: TestContext, bytes: number): Promise<v
  * with its default size) and refuses every record batch, so each DLQ write fails with
  * MESSAGE_TOO_LARGE; and a slow table, so the queue overflows and records are dropped.
  */
-async function failingDlqAndSlowTable(ctx: TestContext): Promise<void> {
+async function failingDlqAndSlowTable(ctx: harness.TestContext): Promise<void> {
   await ctx.createTopics(['bars'], 2);
   await ctx.admin.createTopics({
     topics: [
@@ -73,21 +63,21 @@ const SINK_ENV = {
 };
 
 test('drop_oldest with a DLQ slower than the input: the overflow gate stays bounded, the member pauses, nothing is lost', async (t) => {
-  const ctx = await createTestContext('dropgate');
+  const ctx = await harness.createTestContext('dropgate');
   // Stop the member before its topics and schema go away.
-  const running: { sink?: SinkHandle } = {};
+  const running: { sink?: harness.SinkHandle } = {};
   t.after(async () => {
     await running.sink?.kill();
     await ctx.cleanup();
   });
   await failingDlqAndSlowTable(ctx);
-  const msgs = sampleBatch('bars', RECORDS, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const msgs = harness.sampleBatch('bars', RECORDS, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
 
-  const sink = await startSink(ctx.config(SINK_ENV), { log: createLogger('error') });
+  const sink = await harness.startSink(ctx.config(SINK_ENV), { log: harness.createLogger('error') });
   running.sink = sink;
   let paused = false;
-  sink.events.on('pause', () => (paused = true));
+  sink.on('pause', () => (paused = true));
   let peakRss = 0;
   const rss = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   t.after(() => clearInterval(rss));
@@ -96,7 +86,7 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
   const limit = QUEUE_CAPACITY + GATE_RECORDS + FETCH_OVERSHOOT;
 
   // While the DLQ fails, the member may hold the queue and the gate, and one fetch more.
-  await waitFor(
+  await harness.waitFor(
     async () => paused || (await fetched()) > limit,
     async () => `neither paused nor past ${limit} fetched records (fetched ${await fetched()})`,
     60_000,
@@ -116,23 +106,22 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
 
   // The DLQ recovers: the gate drains, fetching resumes, everything is handled.
   await setDlqMaxMessageBytes(ctx, 16 * 1024 * 1024);
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'drop_oldest sink did not finish', 180_000, 250);
-  const gate = sink.overflowGate.stats();
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'drop_oldest sink did not finish',
+    180_000,
+    250,
+  );
+  const gate = sink.snapshot().overflowGate;
   await sink.stop();
 
-  const ident = (v: Record<string, unknown>): string => `${String(v.symbol)}@${String(v.ts)}`;
+  const ident = harness.barIdent;
   const all = new Set(msgs.map((m) => ident(m.value)));
-  const rows = await ctx.db.query<{ s: string }>(
-    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
-  );
-  const written = new Set(rows.rows.map((r) => r.s));
-  assert.equal(written.size, rows.rows.length, 'no row written twice');
+  const written = await harness.writtenBarsOnce(ctx);
   const fileDlq = readNdjson(ctx.dlqDir);
   assert.ok(fileDlq.every((d) => d.reason === 'overflow' && d.errorCode === 'QUEUE_OVERFLOW'));
   // A failed dual write is retried whole, so the file may hold a record more than once.
-  const dropped = new Set(
-    fileDlq.map((d) => ident(JSON.parse(d.value!.toString('utf8')) as Record<string, unknown>)),
-  );
+  const dropped = new Set(fileDlq.map(harness.deadLetterIdent));
   assert.ok(dropped.size > 0, 'the slow table made the queue overflow');
   for (const d of dropped) assert.ok(!written.has(d), `${d} is both dropped and written`);
   assert.equal(written.size + dropped.size, all.size, 'dropped + written = everything: nothing lost');
@@ -151,46 +140,39 @@ test('drop_oldest with a DLQ slower than the input: the overflow gate stays boun
 });
 
 test('drop_oldest: a graceful stop while the DLQ fails ends once the DLQ is back, with nothing lost or written twice', async (t) => {
-  const ctx = await createTestContext('dropstop');
-  const running: { sink?: SinkHandle } = {};
+  const ctx = await harness.createTestContext('dropstop');
+  const running: { sink?: harness.SinkHandle } = {};
   t.after(async () => {
     // Bounded: a member that cannot stop must not hang the test file.
     await Promise.race([running.sink?.kill(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     await ctx.cleanup();
   });
   await failingDlqAndSlowTable(ctx);
-  const msgs = sampleBatch('bars', 10_000, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
-  const sink = await startSink(ctx.config(SINK_ENV), { log: createLogger('error') });
+  const msgs = harness.sampleBatch('bars', 10_000, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
+  const sink = await harness.startSink(ctx.config(SINK_ENV), { log: harness.createLogger('error') });
   running.sink = sink;
   // Records dropped and waiting for the failing DLQ (the file half of each failed write lands).
-  await waitFor(() => readNdjson(ctx.dlqDir).length > 0, 'no record was dropped', 60_000);
+  await harness.waitFor(() => readNdjson(ctx.dlqDir).length > 0, 'no record was dropped', 60_000);
 
   let stopped = false;
   const stopping = sink.stop().then(() => (stopped = true));
   await new Promise((r) => setTimeout(r, 2000)); // the drain meets DLQ failures
   await setDlqMaxMessageBytes(ctx, 16 * 1024 * 1024);
-  await waitFor(() => stopped, 'stop() did not end after the DLQ came back', 60_000);
+  await harness.waitFor(() => stopped, 'stop() did not end after the DLQ came back', 60_000);
   await stopping;
 
   // Every record is in the table or in both DLQ destinations, or not yet applied (read again
   // by the next member: at or past its partition's next_offset); none is in two of these.
-  const stored = await storedOffsets(ctx.db, ctx.schema, ctx.groupId);
+  const stored = await harness.storedOffsets(ctx.db, ctx.schema, ctx.groupId);
   const fileDlq = readNdjson(ctx.dlqDir);
   const coords = (ds: readonly { partition: number; offset: number }[]): Set<string> =>
     new Set(ds.map((d) => `${d.partition}/${d.offset}`));
   const dropped = coords(fileDlq);
   const topicDlq = await readDlqTopic(ctx, dropped.size, 120_000);
   assert.deepEqual(coords(topicDlq), dropped, 'both DLQ destinations hold the same dropped records');
-  const ident = (v: Record<string, unknown>): string => `${String(v.symbol)}@${String(v.ts)}`;
-  const rows = await ctx.db.query<{ s: string }>(
-    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
-  );
-  const written = new Set(rows.rows.map((r) => r.s));
-  assert.equal(written.size, rows.rows.length, 'no row written twice');
-  const droppedIdents = new Set(
-    fileDlq.map((d) => ident(JSON.parse(d.value!.toString('utf8')) as Record<string, unknown>)),
-  );
+  const written = await harness.writtenBarsOnce(ctx);
+  const droppedIdents = new Set(fileDlq.map(harness.deadLetterIdent));
   for (const d of droppedIdents) assert.ok(!written.has(d), `${d} is both dropped and written`);
   // A dropped record past next_offset is read again later (the DLQ is at-least-once).
   const droppedBelow = [...dropped].filter((c) => {

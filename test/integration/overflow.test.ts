@@ -3,22 +3,11 @@
 // error stops the member with exit code 3 and never commits past what it wrote.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import {
-  caughtUp,
-  createTestContext,
-  sampleBatch,
-  storedOffsets,
-  tableCount,
-  toKafka,
-  waitFor,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 import { lastLines, spawnWorker } from '../helpers/worker-process.js';
 
-async function slowBars(ctx: TestContext, seconds: number): Promise<void> {
+async function slowBars(ctx: harness.TestContext, seconds: number): Promise<void> {
   await ctx.migrate();
   await ctx.db.query(`
     CREATE FUNCTION ${ctx.schema}.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NULL; END $$;
@@ -26,13 +15,11 @@ async function slowBars(ctx: TestContext, seconds: number): Promise<void> {
 }
 
 test('drop_oldest under a slow sink: DLQ holds exactly the dropped records, the table the rest, no pause', async (t) => {
-  const ctx = await createTestContext('dropold');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, 'dropold', ['bars'], 2);
   await slowBars(ctx, 0.1);
-  const msgs = sampleBatch('bars', 8000, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
-  const sink = await startSink(
+  const msgs = harness.sampleBatch('bars', 8000, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
+  const sink = await harness.startSink(
     ctx.config({
       KAFKA_TOPICS: 'bars',
       MDS_COORDINATOR_OVERFLOW: 'drop_oldest',
@@ -41,23 +28,23 @@ test('drop_oldest under a slow sink: DLQ holds exactly the dropped records, the 
       SINK_WORKERS: '1',
       SINK_BATCH_SIZE: '200',
     }),
-    { log: createLogger('error') },
+    { log: harness.createLogger('error') },
   );
   t.after(() => sink.kill());
   let paused = false;
-  sink.events.on('pause', () => (paused = true));
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'drop_oldest sink did not finish', 120_000);
+  sink.on('pause', () => (paused = true));
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'drop_oldest sink did not finish',
+    120_000,
+  );
   await sink.stop();
 
-  const ident = (v: Record<string, unknown>): string => `${String(v.symbol)}@${String(v.ts)}`;
+  const ident = harness.barIdent;
   const all = new Set(msgs.map((m) => ident(m.value)));
-  const rows = await ctx.db.query<{ s: string }>(
-    `SELECT symbol || '@' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS s FROM ${ctx.schema}.bars`,
-  );
-  const written = new Set(rows.rows.map((r) => r.s));
-  assert.equal(written.size, rows.rows.length, 'no row written twice');
+  const written = await harness.writtenBarsOnce(ctx);
   const fileDlq = readNdjson(ctx.dlqDir);
-  const dropped = fileDlq.map((d) => ident(JSON.parse(d.value!.toString('utf8')) as Record<string, unknown>));
+  const dropped = fileDlq.map(harness.deadLetterIdent);
   assert.ok(dropped.length > 0, 'the slow sink made the queue overflow');
   assert.ok(fileDlq.every((d) => d.reason === 'overflow' && d.errorCode === 'QUEUE_OVERFLOW'));
   assert.equal(new Set(dropped).size, dropped.length, 'each dropped record once');
@@ -78,11 +65,9 @@ test('drop_oldest under a slow sink: DLQ holds exactly the dropped records, the 
 });
 
 test('error under a slow sink: exit code 3, committed offsets never ahead of the table', async (t) => {
-  const ctx = await createTestContext('overr');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, 'overr', ['bars'], 2);
   await slowBars(ctx, 0.2);
-  await ctx.produce(ctx.topic('bars'), toKafka(sampleBatch('bars', 6000, 300)));
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(harness.sampleBatch('bars', 6000, 300)));
   const w = spawnWorker({
     ...ctx.env,
     KAFKA_TOPICS: 'bars',
@@ -96,10 +81,10 @@ test('error under a slow sink: exit code 3, committed offsets never ahead of the
   const { code } = await w.exited;
   assert.equal(code, 3, lastLines(w.output()));
   assert.match(w.output(), /queue full .* queue\.overflow=error/);
-  const stored = await storedOffsets(ctx.db, ctx.schema, ctx.groupId);
+  const stored = await harness.storedOffsets(ctx.db, ctx.schema, ctx.groupId);
   const total = [...stored.values()].reduce((a, b) => a + b, 0);
   assert.equal(
-    await tableCount(ctx.db, ctx.schema, 'bars'),
+    await harness.tableCount(ctx.db, ctx.schema, 'bars'),
     total,
     'sink_offsets cover exactly the rows written',
   );

@@ -5,16 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  tableCount,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 import { lastLines, spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
@@ -22,9 +13,7 @@ const coord = (d: { topic: string; partition: number; offset: number }): string 
   `${d.topic}/${d.partition}/${d.offset}`;
 
 test('kill -9 while a poison batch is bisected: DLQ complete, good rows exactly once', async (t) => {
-  const ctx = await createTestContext('bisectkill');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 1);
+  const ctx = await harness.testContext(t, 'bisectkill', ['bars'], 1);
   await ctx.migrate();
   // Poison only the database knows about, and every statement on bars made slow, so the
   // bisection (dozens of savepoint steps) is long enough to be interrupted.
@@ -32,7 +21,7 @@ test('kill -9 while a poison batch is bisected: DLQ complete, good rows exactly 
     ALTER TABLE ${ctx.schema}.bars ADD CONSTRAINT sane_close CHECK (close_price < 1e12);
     CREATE FUNCTION ${ctx.schema}.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
     CREATE TRIGGER slow AFTER INSERT ON ${ctx.schema}.bars FOR EACH STATEMENT EXECUTE FUNCTION ${ctx.schema}.slow();`);
-  const msgs = sampleBatch('bars', 6000, 6000);
+  const msgs = harness.sampleBatch('bars', 6000, 6000);
   const poisonAt = new Set([13, 400, 401, 1999, 2500, 3333, 4100, 5998]);
   const values = msgs.map((m, i) =>
     poisonAt.has(i) ? { ...m.value, close_price: '9000000000000' } : m.value,
@@ -54,7 +43,7 @@ test('kill -9 while a poison batch is bisected: DLQ complete, good rows exactly 
   });
   const first = spawnWorker(env);
   workers.push(first);
-  await waitFor(
+  await harness.waitFor(
     async () =>
       (
         await ctx.db.query(
@@ -72,18 +61,18 @@ test('kill -9 while a poison batch is bisected: DLQ complete, good rows exactly 
 
   const second = spawnWorker(env);
   workers.push(second);
-  await waitFor(
-    () => caughtUp(ctx, [ctx.topic('bars')]),
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
     () => `restart did not finish:\n${lastLines(second.output())}`,
     180_000,
   );
   second.kill('SIGTERM');
   await second.exited;
 
-  const bars = builtinMappings('copy').find((m) => m.table === 'bars')!;
+  const bars = harness.builtinMappings('copy').find((m) => m.table === 'bars')!;
   const good = values.filter((_, i) => !poisonAt.has(i));
-  assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), good.length, 'good rows exactly once');
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, good));
+  assert.equal(await harness.tableCount(ctx.db, ctx.schema, 'bars'), good.length, 'good rows exactly once');
+  assert.deepEqual(await harness.actualRows(ctx.db, ctx.schema, bars), harness.expectedRows(bars, good));
   const expected = new Set([...poisonAt].map((i) => `${ctx.topic('bars')}/0/${i}`));
   assert.deepEqual(
     new Set(readNdjson(ctx.dlqDir).map(coord)),
@@ -98,12 +87,10 @@ test('kill -9 while a poison batch is bisected: DLQ complete, good rows exactly 
 });
 
 test('fix the cause, replay the DLQ: the formerly poison records arrive', async (t) => {
-  const ctx = await createTestContext('replay');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, 'replay', ['bars'], 2);
   await ctx.migrate();
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars ADD CONSTRAINT sane_close CHECK (close_price < 1e6)`);
-  const msgs = sampleBatch('bars', 3000, 300);
+  const msgs = harness.sampleBatch('bars', 3000, 300);
   const values = msgs.map((m, i) => (i % 100 === 0 ? { ...m.value, close_price: '2500000.5' } : m.value));
   await ctx.produce(
     ctx.topic('bars'),
@@ -112,12 +99,12 @@ test('fix the cause, replay the DLQ: the formerly poison records arrive', async 
   const env = { ...ctx.env, KAFKA_TOPICS: 'bars' };
   const w = spawnWorker(env);
   t.after(() => w.kill('SIGKILL'));
-  await waitFor(
-    () => caughtUp(ctx, [ctx.topic('bars')]),
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
     () => `worker did not catch up:\n${lastLines(w.output())}`,
     90_000,
   );
-  assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), 3000 - 30);
+  assert.equal(await harness.tableCount(ctx.db, ctx.schema, 'bars'), 3000 - 30);
   assert.equal((await readDlqTopic(ctx, 30)).length, 30);
 
   // The fix: widen what the table accepts. Then replay only the database rejections.
@@ -141,13 +128,13 @@ test('fix the cause, replay the DLQ: the formerly poison records arrive', async 
     { encoding: 'utf8', env: ctx.env, timeout: 120_000 },
   );
   assert.equal(replay.status, 0, `replay failed:\n${replay.stdout}\n${replay.stderr}`);
-  await waitFor(
-    async () => (await tableCount(ctx.db, ctx.schema, 'bars')) === 3000,
+  await harness.waitFor(
+    async () => (await harness.tableCount(ctx.db, ctx.schema, 'bars')) === 3000,
     'replayed records did not arrive',
     60_000,
   );
   w.kill('SIGTERM');
   await w.exited;
-  const bars = builtinMappings().find((m) => m.table === 'bars')!;
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, values));
+  const bars = harness.builtinMappings().find((m) => m.table === 'bars')!;
+  assert.deepEqual(await harness.actualRows(ctx.db, ctx.schema, bars), harness.expectedRows(bars, values));
 });

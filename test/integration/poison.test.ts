@@ -4,31 +4,19 @@
 // exactly the bad ones, with their original coordinates and bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 
 const coord = (d: { topic: string; partition: number; offset: number }): string =>
   `${d.topic}/${d.partition}/${d.offset}`;
 
 test('0.5% poison across partitions: table holds exactly the good, both DLQs exactly the bad', async (t) => {
-  const ctx = await createTestContext('poison');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 4);
+  const ctx = await harness.testContext(t, 'poison', ['bars'], 4);
   await ctx.migrate();
   // A database-level rule the schema validation does not know: close_price below 1e12.
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars ADD CONSTRAINT sane_close CHECK (close_price < 1e12)`);
   const N = 100_000;
-  const good = sampleBatch('bars', N, 500);
+  const good = harness.sampleBatch('bars', N, 500);
   const kinds = ['json', 'schema', 'db', 'utf8', 'huge'] as const;
   const messages: { key: string; value: Buffer | string }[] = [];
   const goodValues: Record<string, unknown>[] = [];
@@ -51,18 +39,21 @@ test('0.5% poison across partitions: table holds exactly the good, both DLQs exa
     }
   }
   await ctx.produce(ctx.topic('bars'), messages);
-  const sink = await startSink(
+  const sink = await harness.startSink(
     ctx.config({ KAFKA_TOPICS: 'bars', MAX_MESSAGE_BYTES: '10000', SINK_BATCH_SIZE: '2000' }),
     {
-      log: createLogger('error'),
+      log: harness.createLogger('error'),
     },
   );
   t.after(() => sink.kill());
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 180_000);
+  await harness.waitFor(() => harness.caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 180_000);
   await sink.stop();
 
-  const mapping = builtinMappings().find((m) => m.table === 'bars')!;
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, mapping), expectedRows(mapping, goodValues));
+  const mapping = harness.builtinMappings().find((m) => m.table === 'bars')!;
+  assert.deepEqual(
+    await harness.actualRows(ctx.db, ctx.schema, mapping),
+    harness.expectedRows(mapping, goodValues),
+  );
 
   // The bad records' coordinates, from the topic itself (offsets assigned by the broker).
   const expectedBad = new Set<string>();
@@ -87,7 +78,7 @@ test('0.5% poison across partitions: table holds exactly the good, both DLQs exa
       return Promise.resolve();
     },
   });
-  await waitFor(() => seen >= N, `read ${seen} of ${N} source records`, 60_000);
+  await harness.waitFor(() => seen >= N, `read ${seen} of ${N} source records`, 60_000);
   await reader.disconnect();
   assert.equal(expectedBad.size, badIndex.size, 'test data: every injected record identified');
 

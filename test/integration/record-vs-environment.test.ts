@@ -6,25 +6,11 @@
 // not lost to a later poison record of the same key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  highWatermarks,
-  sampleBatch,
-  storedOffsets,
-  toKafka,
-  waitFor,
-  type TestContext,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readDlqTopic, readNdjson } from '../helpers/dlq-readers.js';
 import { httpGet } from '../helpers/services.js';
 
-const bars = builtinMappings().find((m) => m.table === 'bars')!;
+const bars = harness.builtinMappings().find((m) => m.table === 'bars')!;
 const coord = (d: { topic: string; partition: number; offset: number }): string =>
   `${d.topic}/${d.partition}/${d.offset}`;
 /** Retries in milliseconds, so the quick retries before isolation cost little. */
@@ -37,7 +23,7 @@ const FAST_RETRY = {
 
 /** Coordinates of the source records whose value text matches `isBad`, read from the topic. */
 async function sourceCoords(
-  ctx: TestContext,
+  ctx: harness.TestContext,
   topic: string,
   total: number,
   isBad: (text: string) => boolean,
@@ -54,7 +40,7 @@ async function sourceCoords(
       return Promise.resolve();
     },
   });
-  await waitFor(
+  await harness.waitFor(
     () => seen >= total,
     () => `read ${seen} of ${total} source records`,
     60_000,
@@ -63,16 +49,14 @@ async function sourceCoords(
   return out;
 }
 
-async function dlqTopicSize(ctx: TestContext): Promise<number> {
+async function dlqTopicSize(ctx: harness.TestContext): Promise<number> {
   const existing = await ctx.admin.listTopics();
   if (!existing.includes(ctx.dlqTopic)) return 0;
   return (await ctx.admin.fetchTopicOffsets(ctx.dlqTopic)).reduce((n, p) => n + Number(p.high), 0);
 }
 
 test('a trigger raising P0001 for 0.2% of records: exactly those in both DLQs, the rest written, lag 0', async (t) => {
-  const ctx = await createTestContext('p0001');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 4);
+  const ctx = await harness.testContext(t, 'p0001', ['bars'], 4);
   await ctx.migrate();
   // A rule only the database knows, raised by a trigger (P0001), not a constraint (23xxx).
   await ctx.db.query(`
@@ -86,7 +70,7 @@ test('a trigger raising P0001 for 0.2% of records: exactly those in both DLQs, t
     CREATE TRIGGER reject_marked BEFORE INSERT OR UPDATE ON ${ctx.schema}.bars
       FOR EACH ROW EXECUTE FUNCTION ${ctx.schema}.reject_marked();`);
   const N = 20_000;
-  const msgs = sampleBatch('bars', N, 400);
+  const msgs = harness.sampleBatch('bars', N, 400);
   const good: Record<string, unknown>[] = [];
   const out: { key: string; value: string }[] = [];
   for (let i = 0; i < N; i++) {
@@ -96,22 +80,29 @@ test('a trigger raising P0001 for 0.2% of records: exactly those in both DLQs, t
     out.push({ key: m.key, value: JSON.stringify(value) });
   }
   await ctx.produce(ctx.topic('bars'), out);
-  const sink = await startSink(ctx.config({ KAFKA_TOPICS: 'bars', SINK_BATCH_SIZE: '2000', ...FAST_RETRY }), {
-    log: createLogger('error'),
-  });
+  const sink = await harness.startSink(
+    ctx.config({ KAFKA_TOPICS: 'bars', SINK_BATCH_SIZE: '2000', ...FAST_RETRY }),
+    {
+      log: harness.createLogger('error'),
+    },
+  );
   t.after(() => sink.kill());
-  await waitFor(
-    () => caughtUp(ctx, [ctx.topic('bars')]),
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
     async () =>
-      `sink did not catch up: ${JSON.stringify(Object.fromEntries(await storedOffsets(ctx.db, ctx.schema, ctx.groupId)))}`,
+      `sink did not catch up: ${JSON.stringify(Object.fromEntries(await harness.storedOffsets(ctx.db, ctx.schema, ctx.groupId)))}`,
     90_000,
   );
   await sink.stop();
 
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, good), 'every good row');
-  const hw = await highWatermarks(ctx.admin, [ctx.topic('bars')]);
   assert.deepEqual(
-    await storedOffsets(ctx.db, ctx.schema, ctx.groupId),
+    await harness.actualRows(ctx.db, ctx.schema, bars),
+    harness.expectedRows(bars, good),
+    'every good row',
+  );
+  const hw = await harness.highWatermarks(ctx.admin, [ctx.topic('bars')]);
+  assert.deepEqual(
+    await harness.storedOffsets(ctx.db, ctx.schema, ctx.groupId),
     hw,
     'lag 0: stored == high watermarks',
   );
@@ -129,31 +120,29 @@ test('a trigger raising P0001 for 0.2% of records: exactly those in both DLQs, t
 });
 
 test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 42P01, every row lands once back', async (t) => {
-  const ctx = await createTestContext('envgone');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
+  const ctx = await harness.testContext(t, 'envgone', ['bars'], 3);
   await ctx.migrate();
-  const msgs = sampleBatch('bars', 20_000, 400);
-  const sink = await startSink(
+  const msgs = harness.sampleBatch('bars', 20_000, 400);
+  const sink = await harness.startSink(
     ctx.config({
       KAFKA_TOPICS: 'bars',
       QUEUE_CAPACITY_RECORDS: '3000',
       CB_FAILURE_THRESHOLD: '3',
       ...FAST_RETRY,
     }),
-    { log: createLogger('silent') },
+    { log: harness.createLogger('silent') },
   );
   t.after(() => sink.kill());
-  await waitFor(() => sink.consumer.isJoined, 'never joined', 30_000);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 8000)));
-  await waitFor(
+  await harness.waitFor(() => sink.snapshot().consumer.joined, 'never joined', 30_000);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(0, 8000)));
+  await harness.waitFor(
     async () => (await ctx.db.query(`SELECT 1 FROM ${ctx.schema}.bars LIMIT 1`)).rowCount === 1,
     'no rows before the table went away',
     60_000,
   );
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars RENAME TO bars_away`);
   const goneAt = Date.now();
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(8000)));
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(8000)));
   let named = '';
   let gauge = false;
   let paused = false;
@@ -164,7 +153,7 @@ test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 4
     if (r.status === 503 && reason !== undefined) named = reason;
     if ((await sink.metrics.registry.metrics()).includes('mds_sink_environment_error{sqlstate="42P01"} 1'))
       gauge = true;
-    if (sink.consumer.isPaused) paused = true;
+    if (sink.snapshot().consumer.paused) paused = true;
     await new Promise((res) => setTimeout(res, 250));
   }
   assert.notEqual(named, '', '/readyz answered 503 naming SQLSTATE 42P01 while the table was away');
@@ -173,8 +162,12 @@ test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 4
   assert.equal(readNdjson(ctx.dlqDir).length, 0, 'nothing dead-lettered while the table was away');
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars_away RENAME TO bars`);
 
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'did not resume once the table was back', 120_000);
-  await waitFor(
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'did not resume once the table was back',
+    120_000,
+  );
+  await harness.waitFor(
     async () => (await httpGet(sink.metricsPort, '/readyz')).status === 200,
     async () => `/readyz did not turn ready again: ${(await httpGet(sink.metricsPort, '/readyz')).body}`,
     30_000,
@@ -186,8 +179,8 @@ test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 4
   );
   await sink.stop();
   assert.deepEqual(
-    await actualRows(ctx.db, ctx.schema, bars),
-    expectedRows(
+    await harness.actualRows(ctx.db, ctx.schema, bars),
+    harness.expectedRows(
       bars,
       msgs.map((m) => m.value),
     ),
@@ -201,12 +194,10 @@ test('target table renamed away for 20 s: nothing dead-lettered, /readyz names 4
 });
 
 test("a key's good record followed by a poison record of that key in one batch: good written, poison dead-lettered", async (t) => {
-  const ctx = await createTestContext('isodedupe');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 1);
+  const ctx = await harness.testContext(t, 'isodedupe', ['bars'], 1);
   await ctx.migrate();
   await ctx.db.query(`ALTER TABLE ${ctx.schema}.bars ADD CONSTRAINT sane_close CHECK (close_price < 1e12)`);
-  const msgs = sampleBatch('bars', 200, 50);
+  const msgs = harness.sampleBatch('bars', 200, 50);
   const out: { key: string; value: string }[] = [];
   const good: Record<string, unknown>[] = [];
   const poisonAt = new Set([40, 41, 150]);
@@ -220,17 +211,17 @@ test("a key's good record followed by a poison record of that key in one batch: 
   }
   // One send, one partition, one batch: the pairs meet in the same transaction.
   await ctx.produce(ctx.topic('bars'), out);
-  const sink = await startSink(
+  const sink = await harness.startSink(
     ctx.config({ KAFKA_TOPICS: 'bars', SINK_BATCH_SIZE: '1000', SINK_FLUSH_INTERVAL_MS: '2000' }),
-    { log: createLogger('error') },
+    { log: harness.createLogger('error') },
   );
   t.after(() => sink.kill());
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 60_000);
+  await harness.waitFor(() => harness.caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 60_000);
   await sink.stop();
   const batches = (await sink.metrics.batchesWritten.get()).values.reduce((n, v) => n + v.value, 0);
   assert.equal(batches, 1, 'test setup: all records in one batch');
-  const actual = await actualRows(ctx.db, ctx.schema, bars);
-  const expected = expectedRows(bars, good);
+  const actual = await harness.actualRows(ctx.db, ctx.schema, bars);
+  const expected = harness.expectedRows(bars, good);
   const have = new Set(actual);
   assert.deepEqual(
     expected.filter((r) => !have.has(r)),
@@ -264,23 +255,21 @@ async function environmentOutage(
   fixSql: (schema: string) => string,
   sqlState: string,
 ): Promise<void> {
-  const ctx = await createTestContext(name);
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 2);
+  const ctx = await harness.testContext(t, name, ['bars'], 2);
   await ctx.migrate();
-  const msgs = sampleBatch('bars', 6000, 300);
-  const sink = await startSink(
+  const msgs = harness.sampleBatch('bars', 6000, 300);
+  const sink = await harness.startSink(
     ctx.config({ KAFKA_TOPICS: 'bars', SINK_WRITE_MODE: mode, CB_FAILURE_THRESHOLD: '3', ...FAST_RETRY }),
-    { log: createLogger('silent') },
+    { log: harness.createLogger('silent') },
   );
   t.after(() => sink.kill());
-  await waitFor(() => sink.consumer.isJoined, 'never joined', 30_000);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 3000)));
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'first half not applied', 60_000);
+  await harness.waitFor(() => sink.snapshot().consumer.joined, 'never joined', 30_000);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(0, 3000)));
+  await harness.waitFor(() => harness.caughtUp(ctx, [ctx.topic('bars')]), 'first half not applied', 60_000);
   await ctx.db.query(breakSql(ctx.schema));
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(3000)));
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(3000)));
   let reasons = '';
-  await waitFor(
+  await harness.waitFor(
     async () => {
       const r = await httpGet(sink.metricsPort, '/readyz');
       reasons = r.body;
@@ -296,12 +285,16 @@ async function environmentOutage(
   );
   assert.equal(readNdjson(ctx.dlqDir).length, 0, 'nothing dead-lettered while broken');
   await ctx.db.query(fixSql(ctx.schema));
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'did not resume once fixed', 60_000);
+  await harness.waitFor(
+    () => harness.caughtUp(ctx, [ctx.topic('bars')]),
+    'did not resume once fixed',
+    60_000,
+  );
   await sink.stop();
-  const mapping = builtinMappings(mode).find((m) => m.table === 'bars')!;
+  const mapping = harness.builtinMappings(mode).find((m) => m.table === 'bars')!;
   assert.deepEqual(
-    await actualRows(ctx.db, ctx.schema, mapping),
-    expectedRows(
+    await harness.actualRows(ctx.db, ctx.schema, mapping),
+    harness.expectedRows(
       mapping,
       msgs.map((m) => m.value),
     ),

@@ -5,27 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
 import { quoteIdent } from '../../src/core/sql-identifier.js';
 import { privatePostgresForTest } from '../helpers/private-postgres.js';
 import { lastLines, spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
-import {
-  actualRows,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  storedOffsets,
-  tableCount,
-  toKafka,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 
 /** src/main.ts: the drain did not end within SHUTDOWN_TIMEOUT_MS. */
 const EXIT_DRAIN_TIMED_OUT = 4;
 const COPY_ENV = { KAFKA_TOPICS: 'bars', SINK_WRITE_MODE: 'copy', SINK_WORKERS: '2', SINK_BATCH_SIZE: '500' };
-const barsCopy = builtinMappings('copy').find((m) => m.table === 'bars')!;
+const barsCopy = harness.builtinMappings('copy').find((m) => m.table === 'bars')!;
 
 /** The child's exit, or null if it is still running after `ms`. */
 async function exitWithin(
@@ -45,20 +33,16 @@ async function exitWithin(
 
 test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code 4; a new member then writes every record once', async (t) => {
   const { pg: pgPrivate, closers } = await privatePostgresForTest(t);
-  const ctx = await createTestContext('stopdbdown');
+  const ctx = await harness.createTestContext('stopdbdown');
   closers.push(() => ctx.cleanup());
   await ctx.createTopics(['bars'], 3);
-  const msgs = sampleBatch('bars', 20_000, 400);
+  const msgs = harness.sampleBatch('bars', 20_000, 400);
   const timeoutMs = 5000;
   const env = {
     ...ctx.env,
     ...COPY_ENV,
     DATABASE_URL: pgPrivate.url,
-    QUEUE_CAPACITY_RECORDS: '3000',
-    CB_FAILURE_THRESHOLD: '3',
-    CB_OPEN_MS: '2000',
-    RETRY_MAX_BACKOFF_MS: '500',
-    DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    ...harness.OUTAGE_ENV,
     SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
   };
   const workers: WorkerProcess[] = [];
@@ -69,20 +53,20 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
   const db = new pg.Pool({ connectionString: pgPrivate.url, max: 2 });
   db.on('error', () => undefined); // its connections die with the server, on purpose
   closers.push(() => db.end());
-  const written = async (): Promise<number> => tableCount(db, ctx.schema, 'bars').catch(() => 0);
+  const written = async (): Promise<number> => harness.tableCount(db, ctx.schema, 'bars').catch(() => 0);
 
   const first = spawnWorker(env);
   workers.push(first);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(0, 5000)));
-  await waitFor(
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(0, 5000)));
+  await harness.waitFor(
     async () => (await written()) >= 2000,
     () => `no rows before the outage:\n${lastLines(first.output())}`,
     60_000,
   );
   await pgPrivate.stop('fast');
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs.slice(5000)));
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs.slice(5000)));
   // The member is now retrying: a drain cannot finish while the database is away.
-  await waitFor(
+  await harness.waitFor(
     () => /batch write failed|circuit breaker/.test(first.output()),
     () => `the member never noticed the outage:\n${lastLines(first.output())}`,
     60_000,
@@ -101,9 +85,9 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
   await pgPrivate.start();
   const second = spawnWorker({ ...env, SHUTDOWN_TIMEOUT_MS: '30000' });
   workers.push(second);
-  await waitFor(
+  await harness.waitFor(
     async () => {
-      const stored = await storedOffsets(db, ctx.schema, ctx.groupId);
+      const stored = await harness.storedOffsets(db, ctx.schema, ctx.groupId);
       return [...stored.values()].reduce((a, b) => a + b, 0) === msgs.length;
     },
     () => `the new member did not catch up:\n${lastLines(second.output())}`,
@@ -114,8 +98,8 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
   assert.deepEqual(await second.exited, { code: 0, signal: null }, lastLines(second.output()));
   assert.equal(await written(), msgs.length, 'row count equals record count: nothing lost, nothing doubled');
   assert.deepEqual(
-    await actualRows(db, ctx.schema, barsCopy),
-    expectedRows(
+    await harness.actualRows(db, ctx.schema, barsCopy),
+    harness.expectedRows(
       barsCopy,
       msgs.map((m) => m.value),
     ),
@@ -123,10 +107,8 @@ test('SIGTERM with the database down: exits within SHUTDOWN_TIMEOUT_MS with code
 });
 
 test('SIGTERM 200 and 500 ms into start-up and during the group join: clean exit 0 with a log line, no member left in the group', async (t) => {
-  const ctx = await createTestContext('stopstart');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 3);
-  await ctx.produce(ctx.topic('bars'), toKafka(sampleBatch('bars', 1000, 100)));
+  const ctx = await harness.testContext(t, 'stopstart', ['bars'], 3);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(harness.sampleBatch('bars', 1000, 100)));
   const workers: WorkerProcess[] = [];
   t.after(async () => {
     for (const w of workers) w.kill('SIGKILL');
@@ -142,7 +124,7 @@ test('SIGTERM 200 and 500 ms into start-up and during the group join: clean exit
   for (const c of cases) {
     const w = spawnWorker({ ...ctx.env, ...COPY_ENV, LOG_LEVEL: c.level });
     workers.push(w);
-    await waitFor(
+    await harness.waitFor(
       () => w.output().includes(c.after),
       () => `no ${c.after}:\n${lastLines(w.output())}`,
       30_000,
@@ -162,15 +144,15 @@ test('SIGTERM 200 and 500 ms into start-up and during the group join: clean exit
 });
 
 test('stop above the high watermark with a large backlog: nothing fetched after stop(), ends within the timeout', async (t) => {
-  const ctx = await createTestContext('stopbacklog');
+  const ctx = await harness.createTestContext('stopbacklog');
   // node:test runs after-hooks in registration order: stop the sink before its schema goes.
   const closers: (() => Promise<unknown>)[] = [() => ctx.cleanup()];
   t.after(async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   });
   await ctx.createTopics(['bars'], 3);
-  const msgs = sampleBatch('bars', 40_000, 400);
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  const msgs = harness.sampleBatch('bars', 40_000, 400);
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   await ctx.migrate();
   // A slow database: every COPY statement into bars takes at least 300 ms.
   const s = quoteIdent(ctx.schema);
@@ -181,20 +163,20 @@ test('stop above the high watermark with a large backlog: nothing fetched after 
     `CREATE TRIGGER slow AFTER INSERT ON ${s}.bars FOR EACH STATEMENT EXECUTE FUNCTION ${s}.slow()`,
   );
   const timeoutMs = 5000;
-  const sink = await startSink(
+  const sink = await harness.startSink(
     ctx.config({
       ...COPY_ENV,
       SINK_MAX_BATCH_SIZE: '500',
       QUEUE_CAPACITY_RECORDS: '4000',
       SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
     }),
-    { log: createLogger('error') },
+    { log: harness.createLogger('error') },
   );
   closers.push(() => sink.kill());
   const submitted = async (): Promise<number> =>
     (await sink.metrics.itemsSubmitted.get()).values.reduce((n, v) => n + v.value, 0);
-  await waitFor(
-    async () => sink.consumer.isPaused && (await tableCount(ctx.db, ctx.schema, 'bars')) > 0,
+  await harness.waitFor(
+    async () => sink.snapshot().consumer.paused && (await harness.tableCount(ctx.db, ctx.schema, 'bars')) > 0,
     'the queue never rose above the high watermark while writing',
     60_000,
   );
@@ -213,9 +195,9 @@ test('stop above the high watermark with a large backlog: nothing fetched after 
     `stop() still running after ${took} ms (SHUTDOWN_TIMEOUT_MS ${timeoutMs})`,
   );
   // Nothing committed that is not written: rows = PostgreSQL's offsets >= Kafka's (copy mode).
-  const stored = await storedOffsets(ctx.db, ctx.schema, ctx.groupId);
+  const stored = await harness.storedOffsets(ctx.db, ctx.schema, ctx.groupId);
   const total = [...stored.values()].reduce((a, b) => a + b, 0);
-  assert.equal(await tableCount(ctx.db, ctx.schema, 'bars'), total, 'rows = stored offsets');
+  assert.equal(await harness.tableCount(ctx.db, ctx.schema, 'bars'), total, 'rows = stored offsets');
   const committed = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics: [ctx.topic('bars')] });
   for (const p of committed[0]!.partitions) {
     const k = `${ctx.topic('bars')}/${p.partition}`;

@@ -4,25 +4,12 @@
 // object is dead-lettered with a clear message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSink } from '../../src/app.js';
-import { createLogger } from '../../src/core/logger.js';
-import { builtinMappings } from '../../src/config/builtin-mappings.js';
-import {
-  actualRows,
-  caughtUp,
-  createTestContext,
-  expectedRows,
-  sampleBatch,
-  toKafka,
-  waitFor,
-} from '../helpers/sink-harness.js';
+import * as harness from '../helpers/sink-harness.js';
 import { readNdjson } from '../helpers/dlq-readers.js';
 
 test('tombstones delete by conflict key; a later re-insert wins; a bad key is dead-lettered', async (t) => {
-  const ctx = await createTestContext('tomb');
-  t.after(() => ctx.cleanup());
-  await ctx.createTopics(['bars'], 1);
-  const msgs = sampleBatch('bars', 200, 200);
+  const ctx = await harness.testContext(t, 'tomb', ['bars'], 1);
+  const msgs = harness.sampleBatch('bars', 200, 200);
   const keyOf = (v: Record<string, unknown>): string =>
     JSON.stringify({
       ts: v.ts,
@@ -32,7 +19,7 @@ test('tombstones delete by conflict key; a later re-insert wins; a bad key is de
       timeframe: v.timeframe,
     });
   // One partition keeps upserts, deletes and re-inserts in order.
-  await ctx.produce(ctx.topic('bars'), toKafka(msgs));
+  await ctx.produce(ctx.topic('bars'), harness.toKafka(msgs));
   const deleted = msgs.slice(0, 40);
   await ctx.produce(
     ctx.topic('bars'),
@@ -48,19 +35,19 @@ test('tombstones delete by conflict key; a later re-insert wins; a bad key is de
       value: null,
     },
   ]);
-  const sink = await startSink(
+  const sink = await harness.startSink(
     ctx.config({ KAFKA_TOPICS: 'bars', TOMBSTONE_POLICY: 'delete', SINK_BATCH_SIZE: '64' }),
     {
-      log: createLogger('error'),
+      log: harness.createLogger('error'),
     },
   );
   t.after(() => sink.kill());
-  await waitFor(() => caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 60_000);
+  await harness.waitFor(() => harness.caughtUp(ctx, [ctx.topic('bars')]), 'sink did not catch up', 60_000);
   await sink.stop();
 
-  const bars = builtinMappings().find((m) => m.table === 'bars')!;
+  const bars = harness.builtinMappings().find((m) => m.table === 'bars')!;
   const remaining = msgs.filter((m, i) => i >= 40 || m === reinserted).map((m) => m.value);
-  assert.deepEqual(await actualRows(ctx.db, ctx.schema, bars), expectedRows(bars, remaining));
+  assert.deepEqual(await harness.actualRows(ctx.db, ctx.schema, bars), harness.expectedRows(bars, remaining));
   const dlq = readNdjson(ctx.dlqDir);
   assert.equal(dlq.length, 1);
   assert.equal(dlq[0]!.key?.toString(), 'AAPL');

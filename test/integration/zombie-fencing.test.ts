@@ -78,10 +78,9 @@ async function twoMembers(t: TestContext, name: string) {
   const tables = new Map([['bars', buildTableSql(ctx.schema, bars)]]);
   const offsets = new OffsetStore(ctx.schema, ctx.groupId);
   const opts = {
-    url: DATABASE_URL,
-    statementTimeoutMs: 0,
-    connectTimeoutMs: 5000,
-    applicationName: `${name}-test`,
+    connectionString: DATABASE_URL,
+    connectionTimeoutMillis: 5000,
+    application_name: `${name}-test`,
   };
   const a = await SinkConnection.open(opts, [...tables.values()]);
   const b = await SinkConnection.open(opts, [...tables.values()]);

@@ -19,6 +19,9 @@ const WORKER_ONLY_PROBLEMS: NodeJS.ProcessEnv = {
   QUEUE_LOW_WATERMARK: '0.9',
   TOMBSTONE_POLICY: 'bogus',
   METRICS_PORT: 'http',
+  DATABASE_URL_FILE: '/nonexistent/database-url',
+  DATABASE_SSL_MODE: 'verify-full',
+  DATABASE_SSL_CA_FILE: '/nonexistent/db-ca.pem',
 };
 
 function errorOf(load: () => unknown): string {
@@ -34,7 +37,7 @@ function errorOf(load: () => unknown): string {
 test('the worker scope refuses the worker-only problems (the fixture is really bad for it)', () => {
   assert.match(
     errorOf(() => loadConfig({ env: WORKER_ONLY_PROBLEMS })),
-    /NODE_ENV|SINK_WORKERS|TOMBSTONE/,
+    /NODE_ENV|SINK_WORKERS|TOMBSTONE|DATABASE_URL_FILE/,
   );
 });
 
@@ -62,6 +65,14 @@ test('kafka-client: a bad kafka, dlq or log setting and SASL without credentials
   );
   assert.match(errorOf(load({ DLQ_TOPIC: 'a/b' })), /dlq\.topic \(DLQ_TOPIC\)/);
   assert.match(errorOf(load({ LOG_LEVEL: 'loud' })), /log\.level \(LOG_LEVEL\)/);
+  assert.match(
+    errorOf(load({ KAFKA_SASL_PASSWORD_FILE: '/nonexistent/pw' })),
+    /KAFKA_SASL_PASSWORD_FILE: cannot read/,
+  );
+  assert.match(
+    errorOf(load({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' })),
+    /KAFKA_SSL_CA_FILE/,
+  );
   const sasl = errorOf(load({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'hunter2-secret' }));
   assert.match(sasl, /KAFKA_SASL_USERNAME/);
   assert.doesNotMatch(sasl, /hunter2-secret/);

@@ -15,6 +15,11 @@ interface Item {
   readonly p: number; // partition
 }
 
+/** The stats of setup()'s queue (capacity 10 records / 1000 bytes) while under its low watermark. */
+function held(records: number, bytes: number, queued: number): QueueStats {
+  return { records, bytes, queued, capacityRecords: 10, capacityBytes: 1000, high: false };
+}
+
 function setup(overrides: Partial<BoundedQueueOptions> = {}) {
   const events: string[] = [];
   const seen: QueueStats[] = [];
@@ -79,23 +84,9 @@ void describe('BoundedQueue', () => {
     q.push(0, item('a'), 100);
     q.push(0, item('b'), 50);
     q.take(0, 1);
-    assert.deepEqual(q.stats(), {
-      records: 2,
-      bytes: 150,
-      queued: 1,
-      capacityRecords: 10,
-      capacityBytes: 1000,
-      high: false,
-    });
+    assert.deepEqual(q.stats(), held(2, 150, 1));
     q.release(1, 100);
-    assert.deepEqual(q.stats(), {
-      records: 1,
-      bytes: 50,
-      queued: 1,
-      capacityRecords: 10,
-      capacityBytes: 1000,
-      high: false,
-    });
+    assert.deepEqual(q.stats(), held(1, 50, 1));
   });
 
   void it('fires onHigh once and onLow once per crossing, with no flapping in between', () => {
@@ -216,14 +207,7 @@ void describe('BoundedQueue', () => {
     assert.deepEqual(ids(q.take(0, 1)), ['a1']); // taken: stays with its worker
     const removed = q.removeWhere((i) => i.p === 1);
     assert.deepEqual(ids(removed), ['b2', 'a3', 'a4', 'b4']);
-    assert.deepEqual(q.stats(), {
-      records: 4,
-      bytes: 120,
-      queued: 3,
-      capacityRecords: 10,
-      capacityBytes: 1000,
-      high: false,
-    });
+    assert.deepEqual(q.stats(), held(4, 120, 3));
     assert.deepEqual(events, ['high@8r/360b', 'low@4r/120b']);
     assert.deepEqual(ids(q.take(0, 10)), ['a2']);
     assert.deepEqual(ids(q.take(1, 10)), ['b1', 'b3']);
@@ -245,25 +229,11 @@ void describe('BoundedQueue', () => {
     q.push(1, item('8'), 8); // high
     assert.deepEqual(ids(q.take(1, 1)), ['1']); // taken items are not candidates
     assert.deepEqual(ids(q.shiftOldest(3)), ['2', '3', '4']);
-    assert.deepEqual(q.stats(), {
-      records: 5,
-      bytes: 27,
-      queued: 4,
-      capacityRecords: 10,
-      capacityBytes: 1000,
-      high: false,
-    });
+    assert.deepEqual(q.stats(), held(5, 27, 4));
     assert.deepEqual(events, ['high@8r/36b', 'low@5r/27b']);
     assert.deepEqual(ids(q.shiftOldest(10)), ['5', '6', '7', '8']);
     assert.deepEqual(q.shiftOldest(1), []);
-    assert.deepEqual(q.stats(), {
-      records: 1,
-      bytes: 1,
-      queued: 0,
-      capacityRecords: 10,
-      capacityBytes: 1000,
-      high: false,
-    });
+    assert.deepEqual(q.stats(), held(1, 1, 0));
   });
 
   void it('rejects bad lanes and over-release', () => {

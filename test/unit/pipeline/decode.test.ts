@@ -1,5 +1,7 @@
 // The wire contract with producers, pinned: exact COPY values for each built-in topic, exact
 // error codes and message text for each rejection, and the conflict key dedup relies on.
+// Longer than a module should be on purpose: one row per accepted value and per rejection of
+// the contract, read as one specification; split, the contract would be in several places.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {

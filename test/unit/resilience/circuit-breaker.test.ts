@@ -29,6 +29,25 @@ function fail(b: CircuitBreaker, n: number): void {
   }
 }
 
+/** A caller in waitUntilProbe; `at` is the clock time it woke (-1 until then). */
+function probeWaiter(b: CircuitBreaker, clock: FakeClock): { at: number; done: Promise<void> } {
+  const w = { at: -1, done: Promise.resolve() };
+  w.done = b.waitUntilProbe().then(() => {
+    w.at = clock.now();
+  });
+  return w;
+}
+
+/** The waiter sleeps on one timer and wakes exactly `ms` from now, not a millisecond earlier. */
+async function assertWakesIn(clock: FakeClock, w: { at: number; done: Promise<void> }, ms: number) {
+  await flushMicrotasks();
+  assert.equal(clock.pendingSleepers(), 1);
+  await clock.advance(ms - 1);
+  assert.equal(w.at, -1);
+  await clock.advance(1);
+  await w.done;
+}
+
 void describe('CircuitBreaker', () => {
   void it('opens after failureThreshold consecutive failures only', () => {
     const { breaker, transitions } = setup(3);
@@ -109,17 +128,9 @@ void describe('CircuitBreaker', () => {
   void it('waitUntilProbe sleeps on the clock until the open period is over', async () => {
     const { clock, breaker } = setup(1, 1000);
     fail(breaker, 1);
-    let woke = -1;
-    const p = breaker.waitUntilProbe().then(() => {
-      woke = clock.now();
-    });
-    await flushMicrotasks();
-    assert.equal(clock.pendingSleepers(), 1);
-    await clock.advance(999);
-    assert.equal(woke, -1);
-    await clock.advance(1);
-    await p;
-    assert.equal(woke, 11_000);
+    const w = probeWaiter(breaker, clock);
+    await assertWakesIn(clock, w, 1000);
+    assert.equal(w.at, 11_000);
     assert.equal(breaker.tryAcquire(), true);
   });
 
@@ -160,19 +171,11 @@ void describe('CircuitBreaker', () => {
     fail(breaker, 1);
     await clock.advance(1000);
     assert.equal(breaker.tryAcquire(), true);
-    let woke = -1;
-    const p = breaker.waitUntilProbe().then(() => {
-      woke = clock.now();
-    });
+    const w = probeWaiter(breaker, clock);
     await clock.advance(300);
     breaker.onFailure(); // probe failed at 11_300: next probe at 12_300
-    await flushMicrotasks();
-    assert.equal(clock.pendingSleepers(), 1);
-    await clock.advance(999);
-    assert.equal(woke, -1);
-    await clock.advance(1);
-    await p;
-    assert.equal(woke, 12_300);
+    await assertWakesIn(clock, w, 1000);
+    assert.equal(w.at, 12_300);
   });
 
   void it('a fleet of workers: one probe, the rest wait, then all proceed', async () => {

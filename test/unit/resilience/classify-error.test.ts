@@ -34,277 +34,92 @@ const R = 'record' as const;
 const U = 'undecided' as const;
 const E = 'environment' as const;
 
+/** A pg ErrorResponse row: the verdict carries node-postgres's message and the SQLSTATE. */
+function sql(label: string, sqlState: string, kind: Classified['kind'], code: string): Row {
+  return [label, pgError(sqlState), { kind, code, message: `pg says ${sqlState}`, sqlState }];
+}
+
+/** A Node network/DNS error row: transient, its errno code is the verdict's code. */
+function sys(code: string, label = code): Row {
+  return [label, sysError(code), { kind: T, code, message: `connect ${code} 127.0.0.1:5432` }];
+}
+
+/** node-postgres's own connection errors: no code, so the message decides (transient). */
+function pgClient(label: string, message: string, code: string): Row {
+  return [label, new Error(message), { kind: T, code, message }];
+}
+
 const rows: Row[] = [
   // SQLSTATE, transient: the server or the connection, not the data
-  [
-    '08006 connection_failure (class 08)',
-    pgError('08006'),
-    { kind: T, code: 'connection_exception', message: 'pg says 08006', sqlState: '08006' },
-  ],
-  [
-    '08001 unable to connect (class 08)',
-    pgError('08001'),
-    { kind: T, code: 'connection_exception', message: 'pg says 08001', sqlState: '08001' },
-  ],
-  [
-    '40001 serialization_failure',
-    pgError('40001'),
-    { kind: T, code: 'serialization_failure', message: 'pg says 40001', sqlState: '40001' },
-  ],
-  [
-    '40P01 deadlock_detected',
-    pgError('40P01'),
-    { kind: T, code: 'deadlock_detected', message: 'pg says 40P01', sqlState: '40P01' },
-  ],
-  [
-    '53300 too_many_connections',
-    pgError('53300'),
-    { kind: T, code: 'too_many_connections', message: 'pg says 53300', sqlState: '53300' },
-  ],
-  [
-    '53100 disk_full',
-    pgError('53100'),
-    { kind: T, code: 'disk_full', message: 'pg says 53100', sqlState: '53100' },
-  ],
-  [
-    '53200 out_of_memory',
-    pgError('53200'),
-    { kind: T, code: 'out_of_memory', message: 'pg says 53200', sqlState: '53200' },
-  ],
-  [
-    '53400 configuration_limit_exceeded (class 53)',
-    pgError('53400'),
-    { kind: T, code: 'insufficient_resources', message: 'pg says 53400', sqlState: '53400' },
-  ],
-  [
-    '57P01 admin_shutdown',
-    pgError('57P01'),
-    { kind: T, code: 'admin_shutdown', message: 'pg says 57P01', sqlState: '57P01' },
-  ],
-  [
-    '57P02 crash_shutdown',
-    pgError('57P02'),
-    { kind: T, code: 'crash_shutdown', message: 'pg says 57P02', sqlState: '57P02' },
-  ],
-  [
-    '57P03 cannot_connect_now',
-    pgError('57P03'),
-    { kind: T, code: 'cannot_connect_now', message: 'pg says 57P03', sqlState: '57P03' },
-  ],
-  [
-    '57014 query_canceled (statement timeout)',
-    pgError('57014'),
-    { kind: T, code: 'query_canceled', message: 'pg says 57014', sqlState: '57014' },
-  ],
-  [
-    '55P03 lock_not_available',
-    pgError('55P03'),
-    { kind: T, code: 'lock_not_available', message: 'pg says 55P03', sqlState: '55P03' },
-  ],
-  [
-    '58030 io_error (class 58)',
-    pgError('58030'),
-    { kind: T, code: 'system_error', message: 'pg says 58030', sqlState: '58030' },
-  ],
+  sql('08006 connection_failure (class 08)', '08006', T, 'connection_exception'),
+  sql('08001 unable to connect (class 08)', '08001', T, 'connection_exception'),
+  sql('40001 serialization_failure', '40001', T, 'serialization_failure'),
+  sql('40P01 deadlock_detected', '40P01', T, 'deadlock_detected'),
+  sql('53300 too_many_connections', '53300', T, 'too_many_connections'),
+  sql('53100 disk_full', '53100', T, 'disk_full'),
+  sql('53200 out_of_memory', '53200', T, 'out_of_memory'),
+  sql('53400 configuration_limit_exceeded (class 53)', '53400', T, 'insufficient_resources'),
+  sql('57P01 admin_shutdown', '57P01', T, 'admin_shutdown'),
+  sql('57P02 crash_shutdown', '57P02', T, 'crash_shutdown'),
+  sql('57P03 cannot_connect_now', '57P03', T, 'cannot_connect_now'),
+  sql('57014 query_canceled (statement timeout)', '57014', T, 'query_canceled'),
+  sql('55P03 lock_not_available', '55P03', T, 'lock_not_available'),
+  sql('58030 io_error (class 58)', '58030', T, 'system_error'),
   // SQLSTATE, record-bound: the row's values; isolated on the first failure
-  [
-    '22001 string too long',
-    pgError('22001'),
-    { kind: R, code: 'string_data_right_truncation', message: 'pg says 22001', sqlState: '22001' },
-  ],
-  [
-    '22003 numeric out of range',
-    pgError('22003'),
-    { kind: R, code: 'numeric_value_out_of_range', message: 'pg says 22003', sqlState: '22003' },
-  ],
-  [
-    '22P02 invalid text representation',
-    pgError('22P02'),
-    { kind: R, code: 'invalid_text_representation', message: 'pg says 22P02', sqlState: '22P02' },
-  ],
-  [
-    '22007 invalid datetime format',
-    pgError('22007'),
-    { kind: R, code: 'invalid_datetime_format', message: 'pg says 22007', sqlState: '22007' },
-  ],
-  [
-    '22008 datetime field overflow',
-    pgError('22008'),
-    { kind: R, code: 'datetime_field_overflow', message: 'pg says 22008', sqlState: '22008' },
-  ],
-  [
-    '22012 division_by_zero (class 22)',
-    pgError('22012'),
-    { kind: R, code: 'data_exception', message: 'pg says 22012', sqlState: '22012' },
-  ],
-  [
-    '23502 not null',
-    pgError('23502'),
-    { kind: R, code: 'not_null_violation', message: 'pg says 23502', sqlState: '23502' },
-  ],
-  [
-    '23514 check',
-    pgError('23514'),
-    { kind: R, code: 'check_violation', message: 'pg says 23514', sqlState: '23514' },
-  ],
-  [
-    '23503 foreign key',
-    pgError('23503'),
-    { kind: R, code: 'foreign_key_violation', message: 'pg says 23503', sqlState: '23503' },
-  ],
-  [
-    '23505 unique',
-    pgError('23505'),
-    { kind: R, code: 'unique_violation', message: 'pg says 23505', sqlState: '23505' },
-  ],
-  [
-    '42703 undefined column',
-    pgError('42703'),
-    { kind: U, code: 'undefined_column', message: 'pg says 42703', sqlState: '42703' },
-  ],
-  [
-    '42P01 undefined table',
-    pgError('42P01'),
-    { kind: U, code: 'undefined_table', message: 'pg says 42P01', sqlState: '42P01' },
-  ],
-  [
-    '42501 insufficient privilege',
-    pgError('42501'),
-    { kind: U, code: 'insufficient_privilege', message: 'pg says 42501', sqlState: '42501' },
-  ],
-  [
-    '42601 syntax error (class 42)',
-    pgError('42601'),
-    { kind: U, code: 'syntax_error_or_access_rule_violation', message: 'pg says 42601', sqlState: '42601' },
-  ],
-  [
-    'XX000 internal_error',
-    pgError('XX000'),
-    { kind: U, code: 'internal_error', message: 'pg says XX000', sqlState: 'XX000' },
-  ],
-  [
-    '40002 (class 40) transaction rollback',
-    pgError('40002'),
-    { kind: T, code: 'transaction_rollback', message: 'pg says 40002', sqlState: '40002' },
-  ],
-  [
-    '57000 operator_intervention (class 57)',
-    pgError('57000'),
-    { kind: T, code: 'operator_intervention', message: 'pg says 57000', sqlState: '57000' },
-  ],
+  sql('22001 string too long', '22001', R, 'string_data_right_truncation'),
+  sql('22003 numeric out of range', '22003', R, 'numeric_value_out_of_range'),
+  sql('22P02 invalid text representation', '22P02', R, 'invalid_text_representation'),
+  sql('22007 invalid datetime format', '22007', R, 'invalid_datetime_format'),
+  sql('22008 datetime field overflow', '22008', R, 'datetime_field_overflow'),
+  sql('22012 division_by_zero (class 22)', '22012', R, 'data_exception'),
+  sql('23502 not null', '23502', R, 'not_null_violation'),
+  sql('23514 check', '23514', R, 'check_violation'),
+  sql('23503 foreign key', '23503', R, 'foreign_key_violation'),
+  sql('23505 unique', '23505', R, 'unique_violation'),
+  sql('42703 undefined column', '42703', U, 'undefined_column'),
+  sql('42P01 undefined table', '42P01', U, 'undefined_table'),
+  sql('42501 insufficient privilege', '42501', U, 'insufficient_privilege'),
+  sql('42601 syntax error (class 42)', '42601', U, 'syntax_error_or_access_rule_violation'),
+  sql('XX000 internal_error', 'XX000', U, 'internal_error'),
+  sql('40002 (class 40) transaction rollback', '40002', T, 'transaction_rollback'),
+  sql('57000 operator_intervention (class 57)', '57000', T, 'operator_intervention'),
   // SQLSTATE, undecided: one record's (a trigger, a row too large) or everyone's; probed
-  [
-    'P0001 raise_exception (a trigger)',
-    pgError('P0001'),
-    { kind: U, code: 'raise_exception', message: 'pg says P0001', sqlState: 'P0001' },
-  ],
-  [
-    '54000 program_limit_exceeded (index row too large)',
-    pgError('54000'),
-    { kind: U, code: 'program_limit_exceeded', message: 'pg says 54000', sqlState: '54000' },
-  ],
-  [
-    '21000 cardinality_violation',
-    pgError('21000'),
-    { kind: U, code: 'cardinality_violation', message: 'pg says 21000', sqlState: '21000' },
-  ],
-  [
-    '25P02 (not listed) is undecided',
-    pgError('25P02'),
-    { kind: U, code: 'sqlstate_25P02', message: 'pg says 25P02', sqlState: '25P02' },
-  ],
+  sql('P0001 raise_exception (a trigger)', 'P0001', U, 'raise_exception'),
+  sql('54000 program_limit_exceeded (index row too large)', '54000', U, 'program_limit_exceeded'),
+  sql('21000 cardinality_violation', '21000', U, 'cardinality_violation'),
+  sql('25P02 (not listed) is undecided', '25P02', U, 'sqlstate_25P02'),
   // SQLSTATE, environment: no record causes or avoids them
-  [
-    '25006 read_only_sql_transaction',
-    pgError('25006'),
-    { kind: E, code: 'read_only_sql_transaction', message: 'pg says 25006', sqlState: '25006' },
-  ],
-  [
-    '3D000 invalid_catalog_name',
-    pgError('3D000'),
-    { kind: E, code: 'invalid_catalog_name', message: 'pg says 3D000', sqlState: '3D000' },
-  ],
-  [
-    '28P01 invalid_password (class 28)',
-    pgError('28P01'),
-    { kind: E, code: 'invalid_authorization_specification', message: 'pg says 28P01', sqlState: '28P01' },
-  ],
+  sql('25006 read_only_sql_transaction', '25006', E, 'read_only_sql_transaction'),
+  sql('3D000 invalid_catalog_name', '3D000', E, 'invalid_catalog_name'),
+  sql('28P01 invalid_password (class 28)', '28P01', E, 'invalid_authorization_specification'),
   // Node network and DNS errors
-  [
-    'ECONNREFUSED',
-    sysError('ECONNREFUSED'),
-    { kind: T, code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5432' },
-  ],
-  [
-    'ECONNRESET',
-    sysError('ECONNRESET'),
-    { kind: T, code: 'ECONNRESET', message: 'connect ECONNRESET 127.0.0.1:5432' },
-  ],
-  [
-    'EPIPE (SQLSTATE-shaped, still network)',
-    sysError('EPIPE'),
-    { kind: T, code: 'EPIPE', message: 'connect EPIPE 127.0.0.1:5432' },
-  ],
-  [
-    'ETIMEDOUT',
-    sysError('ETIMEDOUT'),
-    { kind: T, code: 'ETIMEDOUT', message: 'connect ETIMEDOUT 127.0.0.1:5432' },
-  ],
-  [
-    'EHOSTUNREACH',
-    sysError('EHOSTUNREACH'),
-    { kind: T, code: 'EHOSTUNREACH', message: 'connect EHOSTUNREACH 127.0.0.1:5432' },
-  ],
-  [
-    'ENETUNREACH',
-    sysError('ENETUNREACH'),
-    { kind: T, code: 'ENETUNREACH', message: 'connect ENETUNREACH 127.0.0.1:5432' },
-  ],
-  [
-    'EAI_AGAIN',
-    sysError('EAI_AGAIN'),
-    { kind: T, code: 'EAI_AGAIN', message: 'connect EAI_AGAIN 127.0.0.1:5432' },
-  ],
-  [
-    'ENOTFOUND',
-    sysError('ENOTFOUND'),
-    { kind: T, code: 'ENOTFOUND', message: 'connect ENOTFOUND 127.0.0.1:5432' },
-  ],
+  sys('ECONNREFUSED'),
+  sys('ECONNRESET'),
+  sys('EPIPE', 'EPIPE (SQLSTATE-shaped, still network)'),
+  sys('ETIMEDOUT'),
+  sys('EHOSTUNREACH'),
+  sys('ENETUNREACH'),
+  sys('EAI_AGAIN'),
+  sys('ENOTFOUND'),
   [
     'AggregateError from happy-eyeballs connect (no code of its own)',
     new AggregateError([sysError('ECONNREFUSED'), sysError('ECONNREFUSED')], 'connect failed'),
     { kind: T, code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5432' },
   ],
   // node-postgres connection messages (no code)
-  [
+  pgClient(
     'pg: Connection terminated unexpectedly',
-    new Error('Connection terminated unexpectedly'),
-    { kind: T, code: 'PG_CONNECTION_TERMINATED', message: 'Connection terminated unexpectedly' },
-  ],
-  [
-    'pg: Connection terminated',
-    new Error('Connection terminated'),
-    { kind: T, code: 'PG_CONNECTION_TERMINATED', message: 'Connection terminated' },
-  ],
-  [
-    'pg: connect timeout',
-    new Error('timeout exceeded when trying to connect'),
-    { kind: T, code: 'PG_CONNECT_TIMEOUT', message: 'timeout exceeded when trying to connect' },
-  ],
-  [
+    'Connection terminated unexpectedly',
+    'PG_CONNECTION_TERMINATED',
+  ),
+  pgClient('pg: Connection terminated', 'Connection terminated', 'PG_CONNECTION_TERMINATED'),
+  pgClient('pg: connect timeout', 'timeout exceeded when trying to connect', 'PG_CONNECT_TIMEOUT'),
+  pgClient(
     'pg: broken client',
-    new Error('Client has encountered a connection error and is not queryable'),
-    {
-      kind: T,
-      code: 'PG_CLIENT_BROKEN',
-      message: 'Client has encountered a connection error and is not queryable',
-    },
-  ],
-  [
-    'pg: query_timeout',
-    new Error('Query read timeout'),
-    { kind: T, code: 'PG_QUERY_TIMEOUT', message: 'Query read timeout' },
-  ],
+    'Client has encountered a connection error and is not queryable',
+    'PG_CLIENT_BROKEN',
+  ),
+  pgClient('pg: query_timeout', 'Query read timeout', 'PG_QUERY_TIMEOUT'),
   // KafkaJS: follow `retriable`
   [
     'KafkaJSConnectionError (retriable)',

@@ -1,0 +1,170 @@
+// reset-offsets: moves a stopped group's offsets for one topic (or one partition of it) in
+// both stores. Order: PostgreSQL first (one statement, so one transaction), then Kafka. The
+// sink trusts sink_offsets both ways: on assignment it seeks every partition to next_offset
+// and commits that to Kafka, so a Kafka write that fails after PostgreSQL moved leaves a
+// state the sink itself repairs on start; running the same command again converges too.
+// Refused while the group has live members: a running member would keep its position and
+// move sink_offsets forward again with its next batch.
+import type { Admin } from 'kafkajs';
+import type pg from 'pg';
+import { KafkaError, SinkError, toError } from '../core/errors.js';
+import { quoteIdent } from '../core/sql-identifier.js';
+import { textTable } from './text-table.js';
+import {
+  groupMembers,
+  readPartitionOffsets,
+  type GroupMember,
+  type PartitionOffsets,
+} from './group-offsets.js';
+
+export type ResetTarget =
+  | { readonly kind: 'earliest' }
+  | { readonly kind: 'latest' }
+  | { readonly kind: 'offset'; readonly offset: number }
+  /** Epoch milliseconds: the first record whose timestamp is at or after it. */
+  | { readonly kind: 'datetime'; readonly at: number }
+  | { readonly kind: 'shift'; readonly by: number };
+
+export interface ResetRequest {
+  readonly groupId: string;
+  readonly topic: string;
+  /** Only this partition; all of the topic's when undefined. */
+  readonly partition: number | undefined;
+  readonly target: ResetTarget;
+  /** False: compute and report, change nothing. */
+  readonly execute: boolean;
+}
+
+export interface ResetMove {
+  readonly topic: string;
+  readonly partition: number;
+  readonly storedBefore: number | null;
+  readonly committedBefore: number | null;
+  readonly after: number;
+  readonly logStart: number;
+  readonly logEnd: number;
+  /** The target lay outside the log and was moved to its nearest end. */
+  readonly clamped: boolean;
+}
+
+export interface ResetDeps {
+  readonly admin: Admin;
+  readonly db: pg.Pool;
+  /** DATABASE_SCHEMA: where sink_offsets is. */
+  readonly schema: string;
+}
+
+/** The group has live members; the message names them. Nothing was changed when `moved` is false. */
+export class GroupActiveError extends SinkError {
+  constructor(groupId: string, members: readonly GroupMember[], moved: boolean) {
+    const who = members.map((m) => `${m.memberId} (client ${m.clientId}, host ${m.clientHost})`).join(', ');
+    super(
+      'GROUP_ACTIVE',
+      moved
+        ? `group ${groupId} got live members while resetting: ${who}. sink_offsets was moved, Kafka's committed offsets were not; stop every member and run the same command again`
+        : `group ${groupId} has live members: ${who}; stop every member first (nothing was changed)`,
+      { retriable: true },
+    );
+  }
+}
+
+export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<ResetMove[]> {
+  const before = await groupMembers(d.admin, req.groupId);
+  if (before.members.length > 0) throw new GroupActiveError(req.groupId, before.members, false);
+
+  const current = (await readPartitionOffsets(d.admin, d.db, d.schema, req.groupId, [req.topic])).filter(
+    (p) => req.partition === undefined || p.partition === req.partition,
+  );
+  if (current.length === 0)
+    throw new SinkError(
+      'NO_SUCH_PARTITION',
+      `topic ${req.topic} has no partition ${req.partition ?? ''} (it has ${
+        (await d.admin.fetchTopicOffsets(req.topic)).length
+      })`,
+    );
+  const byTime =
+    req.target.kind === 'datetime'
+      ? new Map(
+          (await d.admin.fetchTopicOffsetsByTimestamp(req.topic, req.target.at)).map((p) => [
+            p.partition,
+            Number(p.offset),
+          ]),
+        )
+      : null;
+
+  const moves = current.map((p) => planMove(p, req.target, byTime?.get(p.partition)));
+  if (!req.execute) return moves;
+
+  await d.db.query(
+    `INSERT INTO ${quoteIdent(d.schema)}.sink_offsets AS o (group_id, topic, partition, next_offset, updated_at)
+     SELECT $1, $2, u.p, u.n, now() FROM unnest($3::int[], $4::bigint[]) AS u(p, n)
+     ON CONFLICT (group_id, topic, partition)
+     DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
+    [req.groupId, req.topic, moves.map((m) => m.partition), moves.map((m) => String(m.after))],
+  );
+  // A member that joined since the check may already have read the old offsets; Kafka would
+  // refuse the commit for a non-empty group anyway. Say so rather than report success.
+  const during = await groupMembers(d.admin, req.groupId);
+  if (during.members.length > 0) throw new GroupActiveError(req.groupId, during.members, true);
+  try {
+    await d.admin.setOffsets({
+      groupId: req.groupId,
+      topic: req.topic,
+      partitions: moves.map((m) => ({ partition: m.partition, offset: String(m.after) })),
+    });
+  } catch (e) {
+    throw new KafkaError(
+      'RESET_KAFKA_FAILED',
+      `sink_offsets was moved, Kafka's committed offsets were not (${toError(e).message}); ` +
+        'the sink seeks to sink_offsets and commits them to Kafka when it starts, or run the same command again',
+      true,
+      e,
+    );
+  }
+  return moves;
+}
+
+/**
+ * Where one partition goes: the target, clamped to the log. A shift counts from the stored
+ * next_offset (the truth), else Kafka's committed offset, else the log start; a time past
+ * the last record (no offset for it) means the log end.
+ */
+export function planMove(p: PartitionOffsets, t: ResetTarget, offsetAtTime: number | undefined): ResetMove {
+  const wanted =
+    t.kind === 'earliest'
+      ? p.logStart
+      : t.kind === 'latest'
+        ? p.logEnd
+        : t.kind === 'offset'
+          ? t.offset
+          : t.kind === 'datetime'
+            ? (offsetAtTime ?? p.logEnd)
+            : (p.stored ?? p.committed ?? p.logStart) + t.by;
+  const after = Math.min(p.logEnd, Math.max(p.logStart, wanted));
+  return {
+    topic: p.topic,
+    partition: p.partition,
+    storedBefore: p.stored,
+    committedBefore: p.committed,
+    after,
+    logStart: p.logStart,
+    logEnd: p.logEnd,
+    clamped: after !== wanted,
+  };
+}
+
+/** One line per partition: before → after in both stores, for a terminal or a log. */
+export function formatMoves(req: ResetRequest, moves: readonly ResetMove[]): string {
+  const n = (v: number | null): string => (v === null ? '-' : String(v));
+  const rows = moves.map((m) => [
+    String(m.partition),
+    `${n(m.storedBefore)} → ${m.after}`,
+    `${n(m.committedBefore)} → ${m.after}`,
+    `${m.logStart}..${m.logEnd}`,
+    m.clamped ? 'clamped to the log' : '',
+  ]);
+  const head = req.execute
+    ? `reset-offsets: group ${req.groupId}, topic ${req.topic}: applied (PostgreSQL, then Kafka)`
+    : `reset-offsets: group ${req.groupId}, topic ${req.topic}: dry run, nothing changed (--execute applies)`;
+  return `${head}\n${textTable(['partition', 'sink_offsets', 'kafka committed', 'log', ''], rows)}`;
+}
