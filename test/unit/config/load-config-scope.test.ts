@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config/load-config.js';
-import { ConfigError } from '../../../src/core/errors.js';
+import { configErrorOf } from '../../helpers/config-errors.js';
 
 /** Settings the worker refuses, none of them in log.*, kafka.* or dlq.*. */
 const WORKER_ONLY_PROBLEMS: NodeJS.ProcessEnv = {
@@ -24,19 +24,9 @@ const WORKER_ONLY_PROBLEMS: NodeJS.ProcessEnv = {
   DATABASE_SSL_CA_FILE: '/nonexistent/db-ca.pem',
 };
 
-function errorOf(load: () => unknown): string {
-  try {
-    load();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('expected the config to be rejected');
-}
-
 test('the worker scope refuses the worker-only problems (the fixture is really bad for it)', () => {
   assert.match(
-    errorOf(() => loadConfig({ env: WORKER_ONLY_PROBLEMS })),
+    configErrorOf(() => loadConfig({ env: WORKER_ONLY_PROBLEMS })),
     /NODE_ENV|SINK_WORKERS|TOMBSTONE|DATABASE_URL_FILE/,
   );
 });
@@ -58,22 +48,22 @@ test('kafka-client: worker-only settings are neither read nor checked; kafka, dl
 
 test('kafka-client: a bad kafka, dlq or log setting and SASL without credentials are still refused', () => {
   const load = (env: NodeJS.ProcessEnv) => () => loadConfig({ env, scope: 'kafka-client' });
-  assert.match(errorOf(load({ KAFKA_SSL: 'maybe' })), /kafka\.ssl \(KAFKA_SSL\)/);
+  assert.match(configErrorOf(load({ KAFKA_SSL: 'maybe' })), /kafka\.ssl \(KAFKA_SSL\)/);
   assert.match(
-    errorOf(load({ KAFKA_BROKERS: 'localhost' })),
+    configErrorOf(load({ KAFKA_BROKERS: 'localhost' })),
     /kafka\.brokers \(KAFKA_BROKERS\): expected host:port/,
   );
-  assert.match(errorOf(load({ DLQ_TOPIC: 'a/b' })), /dlq\.topic \(DLQ_TOPIC\)/);
-  assert.match(errorOf(load({ LOG_LEVEL: 'loud' })), /log\.level \(LOG_LEVEL\)/);
+  assert.match(configErrorOf(load({ DLQ_TOPIC: 'a/b' })), /dlq\.topic \(DLQ_TOPIC\)/);
+  assert.match(configErrorOf(load({ LOG_LEVEL: 'loud' })), /log\.level \(LOG_LEVEL\)/);
   assert.match(
-    errorOf(load({ KAFKA_SASL_PASSWORD_FILE: '/nonexistent/pw' })),
+    configErrorOf(load({ KAFKA_SASL_PASSWORD_FILE: '/nonexistent/pw' })),
     /KAFKA_SASL_PASSWORD_FILE: cannot read/,
   );
   assert.match(
-    errorOf(load({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' })),
+    configErrorOf(load({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' })),
     /KAFKA_SSL_CA_FILE/,
   );
-  const sasl = errorOf(load({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'hunter2-secret' }));
+  const sasl = configErrorOf(load({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'hunter2-secret' }));
   assert.match(sasl, /KAFKA_SASL_USERNAME/);
   assert.doesNotMatch(sasl, /hunter2-secret/);
 });
@@ -92,7 +82,7 @@ test('kafka-client: the config files are layered as for the worker; their other 
     // An unknown key inside a section the scope checks is refused, as for the worker.
     await fs.writeFile(path.join(configDir, 'default.json'), JSON.stringify({ kafka: { brokerz: ['x:1'] } }));
     assert.match(
-      errorOf(() => loadConfig({ env: {}, configDir, scope: 'kafka-client' })),
+      configErrorOf(() => loadConfig({ env: {}, configDir, scope: 'kafka-client' })),
       /kafka\.brokerz/,
     );
   } finally {
