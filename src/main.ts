@@ -13,7 +13,7 @@ import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import { explainDatabaseConnectError, pgClientConfig } from './config/database-connection.js';
 import { flagSettings, parseCommandLine, type CliOutput, type CommandLine } from './cli/command-line.js';
 import { runConfig, runResetOffsets, runStatus, type OpsContext } from './cli/ops-commands.js';
-import { main as replayMain } from './replay/cli.js';
+import { main as replayMain } from './cli/replay-dlq.js';
 import { GroupActiveError } from './ops/reset-offsets.js';
 import { projectRoot } from './util/project-root.js';
 import { createLogger, redactUrl, type Logger } from './core/logger.js';

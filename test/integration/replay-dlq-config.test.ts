@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { DeadLetter } from '../../src/core/dead-letter.js';
 import { NdjsonDeadLetterSink } from '../../src/dlq/file/writer.js';
 import { KafkaTopicDeadLetterSink } from '../../src/dlq/topic/writer.js';
-import { main } from '../../src/replay/cli.js';
+import { main } from '../../src/cli/replay-dlq.js';
 import { BROKERS } from '../helpers/sink-harness.js';
 import { randomName } from '../helpers/services.js';
 

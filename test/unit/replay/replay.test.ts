@@ -14,7 +14,7 @@ import { TokenBucket } from '../../../src/replay/token-bucket.js';
 import { formatSummary } from '../../../src/replay/format.js';
 import { matchesFilter } from '../../../src/replay/filter.js';
 import type { ReplayMessage, SentRecord } from '../../../src/replay/message.js';
-import { parseArgs, type CliIo } from '../../../src/replay/cli-args.js';
+import { parseArgs, type CliIo } from '../../../src/cli/replay-dlq-args.js';
 import { NdjsonDeadLetterSink } from '../../../src/dlq/file/writer.js';
 
 const T0 = Date.parse('2024-05-01T00:00:00.000Z');

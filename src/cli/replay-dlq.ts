@@ -14,13 +14,13 @@ import { NdjsonDeadLetterSource } from '../dlq/file/reader.js';
 import type { DeadLetterSource } from '../dlq/source.js';
 import { TopicDeadLetterSource } from '../dlq/topic/reader.js';
 import { KafkaTopicDeadLetterSink } from '../dlq/topic/writer.js';
-import { createKafka } from '../kafka/kafka-client.js';
+import { checkKafkaSecurity, createKafka } from '../kafka/kafka-client.js';
 import { progress, type Progress } from '../util/progress.js';
-import { parseArgs, type CliIo, type ReplayCliOptions } from './cli-args.js';
-import { formatCounts, formatSummary } from './format.js';
-import { KafkaReplayTarget } from './kafka-target.js';
-import { formatDiff, formatMissing, reconcile, topicReader } from './reconcile.js';
-import { replay, type ReplayCounts } from './replay.js';
+import { parseArgs, type CliIo, type ReplayCliOptions } from './replay-dlq-args.js';
+import { formatCounts, formatSummary } from '../replay/format.js';
+import { KafkaReplayTarget } from '../replay/kafka-target.js';
+import { formatDiff, formatMissing, reconcile, topicReader } from '../replay/reconcile.js';
+import { replay, type ReplayCounts } from '../replay/replay.js';
 
 /** No progress output at all (a dry run's lines on a terminal would be torn up by a bar). */
 const NO_PROGRESS: Progress = { update: () => undefined, stop: () => undefined };
@@ -65,8 +65,18 @@ function kafkaSettings(
   }
 }
 
-/** The replay's client: the worker's factory, its client id suffixed so broker logs tell them apart. */
-function replayKafka(config: KafkaClientConfig, logger: Logger): Kafka {
+/**
+ * The replay's client: the worker's factory, its client id suffixed so broker logs tell them
+ * apart, after the worker's one-try security probe (a TLS or SASL mistake is one line in about
+ * a second, not KafkaJS's ~20 s of retries and its own message).
+ */
+async function replayKafka(config: KafkaClientConfig, logger: Logger, io: CliIo): Promise<Kafka | undefined> {
+  try {
+    await checkKafkaSecurity(config, logger);
+  } catch (e) {
+    io.err(`error: ${toError(e).message}\n`);
+    return undefined;
+  }
   return createKafka(config, logger, '-replay');
 }
 
@@ -102,7 +112,9 @@ export async function main(
     }
     const root = createLogger(config.log.level, pino.destination(2));
     const files = o.files ?? [config.dlq.dir];
-    return runReconcile({ ...o, files }, config.dlq.topic, io, replayKafka(config, root), root);
+    const kafka = await replayKafka(config, root, io);
+    if (kafka === undefined) return 1;
+    return runReconcile({ ...o, files }, config.dlq.topic, io, kafka, root);
   }
   // A dry run from files talks to no broker, so it reads no settings at all.
   let config: KafkaClientConfig | undefined;
@@ -113,7 +125,8 @@ export async function main(
   const root = createLogger(config?.log.level ?? o.logLevel ?? schema.log.level.default, pino.destination(2));
   const logger = root.child({ component: 'replay-dlq' });
   // config (and so kafka) is there whenever the source is the topic or the run sends.
-  const kafka = config === undefined ? undefined : replayKafka(config, root);
+  const kafka = config === undefined ? undefined : await replayKafka(config, root, io);
+  if (config !== undefined && kafka === undefined) return 1;
   const source: DeadLetterSource =
     o.source.kind === 'files'
       ? new NdjsonDeadLetterSource({ paths: o.source.paths })

@@ -8,7 +8,7 @@ import { schema } from '../config/schema.js';
 import { formats } from '../config/formats.js';
 import { toError } from '../core/errors.js';
 import { DEAD_LETTER_REASONS, isDeadLetterReason, type DeadLetterReason } from '../core/dead-letter.js';
-import type { ReplayFilter } from './filter.js';
+import type { ReplayFilter } from '../replay/filter.js';
 
 export interface ReplayCliOptions {
   /** replay (the default) or reconcile the DLQ topic with the files. */
