@@ -9,6 +9,17 @@ export interface NodeLayout {
 }
 
 /** server.properties of node i: loopback listeners, KRaft quorum, small heaps and thread pools. */
+/** The internal topics of a one-node cluster: one replica, one partition each. */
+export const SINGLE_NODE_INTERNAL_TOPICS: readonly string[] = [
+  'offsets.topic.replication.factor=1',
+  'offsets.topic.num.partitions=1',
+  'transaction.state.log.replication.factor=1',
+  'transaction.state.log.min.isr=1',
+  'transaction.state.log.num.partitions=1',
+  'share.coordinator.state.topic.replication.factor=1',
+  'share.coordinator.state.topic.min.isr=1',
+];
+
 export function serverProperties(c: NodeLayout, i: number): string {
   const [bp, cp] = [c.brokerPort(i), c.controllerPort(i)];
   const voters = [1, 2, 3].map((n) => `${n}@127.0.0.1:${c.controllerPort(n)}`).join(',');
@@ -23,16 +34,7 @@ export function serverProperties(c: NodeLayout, i: number): string {
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     `log.dirs=${c.nodeDir(i)}/data`,
     ...(c.brokers === 1
-      ? [
-          `controller.quorum.bootstrap.servers=127.0.0.1:${cp}`,
-          'offsets.topic.replication.factor=1',
-          'offsets.topic.num.partitions=1',
-          'transaction.state.log.replication.factor=1',
-          'transaction.state.log.min.isr=1',
-          'transaction.state.log.num.partitions=1',
-          'share.coordinator.state.topic.replication.factor=1',
-          'share.coordinator.state.topic.min.isr=1',
-        ]
+      ? [`controller.quorum.bootstrap.servers=127.0.0.1:${cp}`, ...SINGLE_NODE_INTERNAL_TOPICS]
       : [
           `controller.quorum.voters=${voters}`,
           'offsets.topic.replication.factor=3',

@@ -12,6 +12,7 @@ import { STORE_PASSWORD, type TestPki } from './test-pki.js';
 import { waitFor } from './services.js';
 import { projectRoot } from '../../src/util/project-root.js';
 import { freePort } from '../../scripts/dev/host.js';
+import { SINGLE_NODE_INTERNAL_TOPICS } from '../../scripts/dev/kafka-properties.js';
 
 const ROOT = projectRoot();
 const READY_TIMEOUT_MS = 120_000;
@@ -48,13 +49,7 @@ export async function startSecureKafka(pki: TestPki): Promise<SecureKafka> {
     'inter.broker.listener.name=PLAINTEXT',
     `controller.quorum.bootstrap.servers=${at(controller)}`,
     `log.dirs=${path.join(dir, 'data')}`,
-    'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'transaction.state.log.num.partitions=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    ...SINGLE_NODE_INTERNAL_TOPICS,
     'num.partitions=1',
     'auto.create.topics.enable=true',
     'group.initial.rebalance.delay.ms=0',

@@ -12,6 +12,7 @@ import { KafkaTopicDeadLetterSink } from '../../src/dlq/topic/writer.js';
 import { TopicDeadLetterSource } from '../../src/dlq/topic/reader.js';
 import { BROKERS, waitFor } from '../helpers/sink-harness.js';
 import { randomName } from '../helpers/services.js';
+import { readTopicMessages } from '../helpers/dlq-readers.js';
 import { replay, type ReplayOptions, type ReplaySummary } from '../../src/replay/replay.js';
 import { KafkaReplayTarget } from '../../src/replay/kafka-target.js';
 
@@ -83,37 +84,18 @@ function sentAs(d: DeadLetter): DeadLetter {
   return { ...d, headers };
 }
 
-/** Every message of a topic (all partitions) with a throwaway group, once the high watermarks are reached. */
+/** Every message of a topic (all partitions), once `expected` arrived and its partitions are read to the end. */
 async function readTopic(
   kafka: Kafka,
   admin: Admin,
   topic: string,
   expected: number,
 ): Promise<{ partition: number; message: KafkaMessage }[]> {
-  const consumer = kafka.consumer({ groupId: randomName('reader-'), maxWaitTimeInMs: 200 });
-  const out: { partition: number; message: KafkaMessage }[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: ({ partition, message }) => {
-        out.push({ partition, message });
-        return Promise.resolve();
-      },
-    });
-    let high = -1;
-    await waitFor(
-      async () => {
-        high = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-        return out.length >= expected && out.length >= high;
-      },
-      () => `${topic}: read ${out.length}, expected ${expected}, high watermarks sum to ${high}`,
-      30_000,
-    );
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
+  await waitFor(
+    async () => (await totalHigh(admin, topic)) >= expected,
+    `${topic}: ${expected} records written`,
+  );
+  return readTopicMessages(kafka, admin, topic, 30_000);
 }
 
 async function totalHigh(admin: Admin, topic: string): Promise<number> {
