@@ -118,3 +118,29 @@ test('misconfigurations are one line naming the setting', () => {
     /^database\.url \(DATABASE_URL\): expected postgres:\/\//,
   );
 });
+
+test('verify-ca without a CA file is refused: the system store would accept any public certificate', () => {
+  const want =
+    'database.sslMode (DATABASE_SSL_MODE): verify-ca needs DATABASE_SSL_CA_FILE or sslrootcert; with a public CA use verify-full';
+  assert.equal(errorOf({ DATABASE_SSL_MODE: 'verify-ca' }), want);
+  assert.equal(errorOf({ DATABASE_URL: 'postgres://u@h/md?sslmode=verify-ca' }), want);
+});
+
+test('a password with an unencoded / ? # or @ is refused, never parsed into host and port', () => {
+  for (const url of [
+    'postgres://u:12345/abc@h/db',
+    'postgres://u:12#3@h/db',
+    'postgres://u:123?x@h/db',
+    'postgres://u:a@b/c@h/db',
+  ]) {
+    const message = errorOf({ DATABASE_URL: url });
+    assert.match(
+      message,
+      /^database\.url \(DATABASE_URL\): .*\/ \? # @ in a password must be percent-encoded/,
+      url,
+    );
+    for (const part of ['12345', 'abc', '12#3', 'b/c'])
+      assert.ok(!message.includes(part), `${url}: ${message}`);
+  }
+  assert.equal(pgConfig({ DATABASE_URL: 'postgres://u:12345%2Fabc%40@h/db' }).password, '12345/abc@');
+});
