@@ -31,6 +31,14 @@ const URL_FORM = 'postgres://user[:password]@host[:port]/database or postgres://
  * the URL, which may hold a password.
  */
 export function parseDatabaseUrl(url: string): ParsedUrl {
+  // A password holding / ? # or @ unencoded ends the authority early: postgres://u:12345/abc@h/db
+  // would parse as host u, port 12345 and no password, and the password would be logged as
+  // part of the path. An @ after the authority means exactly that.
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*[/?#].*@/is.test(url)) {
+    throw new Error(
+      `expected ${URL_FORM}; characters / ? # @ in a password must be percent-encoded (%2F %3F %23 %40)`,
+    );
+  }
   let u: URL;
   // WHATWG URLs refuse user info without a host (postgres://user@/db?host=/dir), libpq takes it.
   const hostless = /^postgres(?:ql)?:\/\/[^/@]*@\//.test(url);
@@ -98,6 +106,13 @@ function sslOptions(db: DatabaseSettings, url: ParsedUrl): false | tls.Connectio
   });
   // libpq never uses TLS over a Unix socket; the kernel already authenticates the peer.
   if (mode === 'disable' || url.host.startsWith('/')) return false;
+  if (mode === 'verify-ca' && material.ca === undefined) {
+    // Without a CA of its own, verify-ca would trust the system store and check no host name:
+    // any publicly trusted certificate for any domain would pass. libpq refuses it too.
+    throw new ConfigError(
+      'database.sslMode (DATABASE_SSL_MODE): verify-ca needs DATABASE_SSL_CA_FILE or sslrootcert; with a public CA use verify-full',
+    );
+  }
   return tlsFor(mode as SslMode, material);
 }
 
