@@ -50,12 +50,11 @@ test('redactUrl keeps host, port and database and masks only the password', () =
 });
 
 test('redactUrl masks from "://user:" to the last @ even where URL parsing would misplace the password', () => {
-  for (const [url, want] of [
+  const cases: [string, string][] = [
     ['postgres://u:12345/abc@h/db', 'postgres://u:***@h/db'],
     ['postgres://u:12#3@h/db', 'postgres://u:***@h/db'],
     ['postgres://u:a@b/c@h:5433/db?sslmode=require', 'postgres://u:***@h:5433/db?sslmode=require'],
     ['postgres://u:p@h/db?password=x', 'postgres://u:***@h/db?password=***'],
-  ]) {
-    assert.equal(redactUrl(url), want, url);
-  }
+  ];
+  for (const [url, want] of cases) assert.equal(redactUrl(url), want, url);
 });
