@@ -144,3 +144,41 @@ test('a password with an unencoded / ? # or @ is refused, never parsed into host
   }
   assert.equal(pgConfig({ DATABASE_URL: 'postgres://u:12345%2Fabc%40@h/db' }).password, '12345/abc@');
 });
+
+test('PGSSLMODE, PGSSLROOTCERT, PGSSLCERT and PGSSLKEY are the lowest-precedence values, as in libpq', () => {
+  const base = 'postgres://u:p@db.example:5433/md';
+  const withPg = (env: Record<string, string>, pgEnv: Record<string, string>) =>
+    pgClientConfig(loadWith({ ...env, ...pgEnv }).config.database, { applicationName: 'unit' }, pgEnv);
+  assert.equal(verdict(withPg({ DATABASE_URL: base }, { PGSSLMODE: 'require' }).ssl), 'encrypt');
+  // The URL and our own env vars win over them.
+  assert.equal(
+    verdict(withPg({ DATABASE_URL: `${base}?sslmode=disable` }, { PGSSLMODE: 'require' }).ssl),
+    'off',
+  );
+  assert.equal(
+    verdict(withPg({ DATABASE_URL: base, DATABASE_SSL_MODE: 'verify-full' }, { PGSSLMODE: 'require' }).ssl),
+    'verify-full',
+  );
+  const ssl = withPg(
+    { DATABASE_URL: base },
+    {
+      PGSSLMODE: 'verify-ca',
+      PGSSLROOTCERT: pki.caCert,
+      PGSSLCERT: pki.clientCert,
+      PGSSLKEY: pki.clientKey,
+    },
+  ).ssl as tls.ConnectionOptions;
+  assert.equal(verdict(ssl), 'verify-ca+ca');
+  assert.equal(ssl.cert, fs.readFileSync(pki.clientCert, 'utf8'));
+  // A bad value is named by the variable that was set.
+  assert.match(
+    configErrorOf(() => withPg({ DATABASE_URL: base }, { PGSSLMODE: 'prefer' })),
+    /^PGSSLMODE: prefer is not supported .*expected disable, require, verify-ca or verify-full/,
+  );
+  assert.equal(
+    configErrorOf(() =>
+      withPg({ DATABASE_URL: base }, { PGSSLMODE: 'verify-full', PGSSLROOTCERT: '/nonexistent/ca.pem' }),
+    ),
+    'PGSSLROOTCERT: cannot read /nonexistent/ca.pem: ENOENT: no such file or directory',
+  );
+});
