@@ -67,42 +67,86 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
   };
 }
 
-/** A setting given both in DATABASE_URL and as its own env var: they must agree. */
-function pick(env: string, envName: string, fromUrl: string | null, urlParam: string): string {
-  if (env !== '' && fromUrl !== null && fromUrl !== '' && fromUrl !== env) {
+/** One TLS setting: our env var, the URL's parameter, and libpq's env var read by psql & co. */
+interface SslSetting {
+  readonly ours: string;
+  readonly label: string;
+  readonly urlParam: string;
+  readonly pgEnv: string;
+}
+
+const MODE: SslSetting = {
+  ours: 'DATABASE_SSL_MODE',
+  label: 'database.sslMode (DATABASE_SSL_MODE)',
+  urlParam: 'sslmode',
+  pgEnv: 'PGSSLMODE',
+};
+const CA: SslSetting = {
+  ours: 'DATABASE_SSL_CA_FILE',
+  label: 'database.sslCaFile (DATABASE_SSL_CA_FILE)',
+  urlParam: 'sslrootcert',
+  pgEnv: 'PGSSLROOTCERT',
+};
+const CERT: SslSetting = {
+  ours: 'DATABASE_SSL_CERT_FILE',
+  label: 'database.sslCertFile (DATABASE_SSL_CERT_FILE)',
+  urlParam: 'sslcert',
+  pgEnv: 'PGSSLCERT',
+};
+const KEY: SslSetting = {
+  ours: 'DATABASE_SSL_KEY_FILE',
+  label: 'database.sslKeyFile (DATABASE_SSL_KEY_FILE)',
+  urlParam: 'sslkey',
+  pgEnv: 'PGSSLKEY',
+};
+
+/**
+ * A setting's value and the name to blame for it. Our env var and the URL's parameter must
+ * agree when both are given; libpq's PG* variable is the lowest precedence, as in libpq (the
+ * URL wins over it), so an environment set up for psql means the same here.
+ */
+function resolve(
+  s: SslSetting,
+  value: string,
+  url: ParsedUrl,
+  env: NodeJS.ProcessEnv,
+): { value: string; label: string } {
+  const fromUrl = url.params.get(s.urlParam) ?? '';
+  if (value !== '' && fromUrl !== '' && fromUrl !== value) {
     throw new ConfigError(
-      `${envName} and DATABASE_URL's ${urlParam}: expected one of them or the same value, got ${JSON.stringify(env)} and ${JSON.stringify(fromUrl)}`,
+      `${s.ours} and DATABASE_URL's ${s.urlParam}: expected one of them or the same value, got ${JSON.stringify(value)} and ${JSON.stringify(fromUrl)}`,
     );
   }
-  return env !== '' ? env : (fromUrl ?? '');
+  if (value !== '' || fromUrl !== '') return { value: value || fromUrl, label: s.label };
+  const pgValue = env[s.pgEnv] ?? '';
+  return { value: pgValue, label: pgValue === '' ? s.label : s.pgEnv };
 }
 
 /** The ssl option of pg: false, or node:tls options with libpq's sslmode semantics. */
-function sslOptions(db: DatabaseSettings, url: ParsedUrl): false | tls.ConnectionOptions {
-  const mode = pick(db.sslMode, 'DATABASE_SSL_MODE', url.params.get('sslmode'), 'sslmode') || 'disable';
+function sslOptions(
+  db: DatabaseSettings,
+  url: ParsedUrl,
+  env: NodeJS.ProcessEnv,
+): false | tls.ConnectionOptions {
+  const chosen = resolve(MODE, db.sslMode, url, env);
+  const mode = chosen.value || 'disable';
   if (!SSL_MODES.includes(mode)) {
-    throw new ConfigError(
-      `database.url (DATABASE_URL): sslmode expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
-    );
+    const who = chosen.label === MODE.label ? 'database.url (DATABASE_URL): sslmode' : chosen.label + ':';
+    throw new ConfigError(`${who} expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   }
   if (mode === 'prefer' || mode === 'allow') {
     throw new ConfigError(
-      `database.sslMode (DATABASE_SSL_MODE): ${mode} is not supported (node-postgres cannot fall back between TLS and plaintext); expected disable, require, verify-ca or verify-full`,
+      `${chosen.label}: ${mode} is not supported (node-postgres cannot fall back between TLS and plaintext); expected disable, require, verify-ca or verify-full`,
     );
   }
+  const file = (s: SslSetting, value: string): { file: string; label: string } => {
+    const r = resolve(s, value, url, env);
+    return { file: r.value, label: r.label };
+  };
   const material = loadTlsMaterial({
-    ca: {
-      file: pick(db.sslCaFile, 'DATABASE_SSL_CA_FILE', url.params.get('sslrootcert'), 'sslrootcert'),
-      label: 'database.sslCaFile (DATABASE_SSL_CA_FILE)',
-    },
-    cert: {
-      file: pick(db.sslCertFile, 'DATABASE_SSL_CERT_FILE', url.params.get('sslcert'), 'sslcert'),
-      label: 'database.sslCertFile (DATABASE_SSL_CERT_FILE)',
-    },
-    key: {
-      file: pick(db.sslKeyFile, 'DATABASE_SSL_KEY_FILE', url.params.get('sslkey'), 'sslkey'),
-      label: 'database.sslKeyFile (DATABASE_SSL_KEY_FILE)',
-    },
+    ca: file(CA, db.sslCaFile),
+    cert: file(CERT, db.sslCertFile),
+    key: file(KEY, db.sslKeyFile),
   });
   // libpq never uses TLS over a Unix socket; the kernel already authenticates the peer.
   if (mode === 'disable' || url.host.startsWith('/')) return false;
@@ -132,8 +176,15 @@ export interface ConnectionPurpose {
   readonly statementTimeout?: boolean;
 }
 
-/** The pg client config of every connection the sink opens. Throws ConfigError. */
-export function pgClientConfig(db: DatabaseSettings, purpose: ConnectionPurpose): pg.ClientConfig {
+/**
+ * The pg client config of every connection the sink opens. Throws ConfigError. `env` is where
+ * libpq's PGSSL* variables are read, the process environment as pg reads PGUSER and PGPASSWORD.
+ */
+export function pgClientConfig(
+  db: DatabaseSettings,
+  purpose: ConnectionPurpose,
+  env: NodeJS.ProcessEnv = process.env,
+): pg.ClientConfig {
   let url: ParsedUrl;
   try {
     url = parseDatabaseUrl(db.url);
@@ -143,7 +194,7 @@ export function pgClientConfig(db: DatabaseSettings, purpose: ConnectionPurpose)
   const config: pg.ClientConfig = {
     host: url.host,
     port: url.port,
-    ssl: sslOptions(db, url),
+    ssl: sslOptions(db, url, env),
     connectionTimeoutMillis: db.connectTimeoutMs,
     application_name: purpose.applicationName,
   };

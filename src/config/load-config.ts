@@ -201,7 +201,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const problems = crossChecks(configured);
   if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
   const config = deriveSettings(configured);
-  checkConnectionSettings(config);
+  checkConnectionSettings(config, env);
   const mappings = loadMappings(config);
   // convict masks sensitive values whole; the database URL keeps all but its password.
   const redacted = JSON.parse(conf.toString()) as { database: Record<string, unknown> };
