@@ -81,6 +81,11 @@ test('SASL plain and SCRAM carry the credentials; oauthbearer reads its token fi
     errorOf({ KAFKA_SASL_MECHANISM: 'oauthbearer' }),
     'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
   );
+  // Unreadable at load is a configuration error now, not a login failure at the first connect.
+  assert.equal(
+    errorOf({ KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: '/nonexistent/token' }),
+    'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): cannot read /nonexistent/token: ENOENT: no such file or directory',
+  );
 });
 
 test('certificate problems are configuration errors naming the setting, never the passphrase', () => {
