@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type tls from 'node:tls';
 import { pgClientConfig } from '../../../src/config/database-connection.js';
 import { configErrorOf, loadWith } from '../../helpers/config-errors.js';
-import { createTestPki } from '../../helpers/test-pki.js';
+import { createTestPki, KEY_PASSPHRASE } from '../../helpers/test-pki.js';
 
 const pki = createTestPki();
 after(() => pki.remove());
@@ -180,5 +180,26 @@ test('PGSSLMODE, PGSSLROOTCERT, PGSSLCERT and PGSSLKEY are the lowest-precedence
       withPg({ DATABASE_URL: base }, { PGSSLMODE: 'verify-full', PGSSLROOTCERT: '/nonexistent/ca.pem' }),
     ),
     'PGSSLROOTCERT: cannot read /nonexistent/ca.pem: ENOENT: no such file or directory',
+  );
+});
+
+test('an encrypted client key takes DATABASE_SSL_KEY_PASSPHRASE; a wrong one is named, never printed', () => {
+  const mtls = {
+    DATABASE_URL: 'postgres://u@h/md?sslmode=verify-full',
+    DATABASE_SSL_CA_FILE: pki.caCert,
+    DATABASE_SSL_CERT_FILE: pki.clientCert,
+    DATABASE_SSL_KEY_FILE: pki.clientKeyEncrypted,
+  };
+  const ssl = pgConfig({ ...mtls, DATABASE_SSL_KEY_PASSPHRASE: KEY_PASSPHRASE }).ssl as tls.ConnectionOptions;
+  assert.equal(ssl.key, fs.readFileSync(pki.clientKeyEncrypted, 'utf8'));
+  assert.equal(ssl.passphrase, KEY_PASSPHRASE);
+  const wrong = errorOf({ ...mtls, DATABASE_SSL_KEY_PASSPHRASE: 'not-the-passphrase' });
+  assert.equal(
+    wrong,
+    `database.sslKeyPassphrase (DATABASE_SSL_KEY_PASSPHRASE): cannot decrypt the key in ${pki.clientKeyEncrypted} (wrong passphrase)`,
+  );
+  assert.equal(
+    errorOf(mtls),
+    `database.sslKeyPassphrase (DATABASE_SSL_KEY_PASSPHRASE): cannot decrypt the key in ${pki.clientKeyEncrypted} (no passphrase given)`,
   );
 });
