@@ -72,7 +72,10 @@ interface SslSetting {
   readonly ours: string;
   readonly label: string;
   readonly urlParam: string;
-  readonly pgEnv: string;
+  /** Absent where libpq has none (sslpassword). */
+  readonly pgEnv?: string;
+  /** A conflict is reported without the values. */
+  readonly secret?: boolean;
 }
 
 const MODE: SslSetting = {
@@ -100,6 +103,13 @@ const KEY: SslSetting = {
   pgEnv: 'PGSSLKEY',
 };
 
+const PASSPHRASE: SslSetting = {
+  ours: 'DATABASE_SSL_KEY_PASSPHRASE',
+  label: 'database.sslKeyPassphrase (DATABASE_SSL_KEY_PASSPHRASE)',
+  urlParam: 'sslpassword',
+  secret: true,
+};
+
 /**
  * A setting's value and the name to blame for it. Our env var and the URL's parameter must
  * agree when both are given; libpq's PG* variable is the lowest precedence, as in libpq (the
@@ -113,13 +123,15 @@ function resolve(
 ): { value: string; label: string } {
   const fromUrl = url.params.get(s.urlParam) ?? '';
   if (value !== '' && fromUrl !== '' && fromUrl !== value) {
+    const got =
+      s.secret === true ? 'two different values' : `${JSON.stringify(value)} and ${JSON.stringify(fromUrl)}`;
     throw new ConfigError(
-      `${s.ours} and DATABASE_URL's ${s.urlParam}: expected one of them or the same value, got ${JSON.stringify(value)} and ${JSON.stringify(fromUrl)}`,
+      `${s.ours} and DATABASE_URL's ${s.urlParam}: expected one of them or the same value, got ${got}`,
     );
   }
   if (value !== '' || fromUrl !== '') return { value: value || fromUrl, label: s.label };
-  const pgValue = env[s.pgEnv] ?? '';
-  return { value: pgValue, label: pgValue === '' ? s.label : s.pgEnv };
+  const pgValue = s.pgEnv === undefined ? '' : (env[s.pgEnv] ?? '');
+  return { value: pgValue, label: pgValue === '' || s.pgEnv === undefined ? s.label : s.pgEnv };
 }
 
 /** The ssl option of pg: false, or node:tls options with libpq's sslmode semantics. */
@@ -147,6 +159,7 @@ function sslOptions(
     ca: file(CA, db.sslCaFile),
     cert: file(CERT, db.sslCertFile),
     key: file(KEY, db.sslKeyFile),
+    passphrase: { value: resolve(PASSPHRASE, db.sslKeyPassphrase, url, env).value, label: PASSPHRASE.label },
   });
   // libpq never uses TLS over a Unix socket; the kernel already authenticates the peer.
   if (mode === 'disable' || url.host.startsWith('/')) return false;

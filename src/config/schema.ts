@@ -241,6 +241,13 @@ export const schema = withArgs({
       default: '',
       env: 'DATABASE_SSL_KEY_FILE',
     },
+    sslKeyPassphrase: {
+      doc: "Passphrase of an encrypted DATABASE_SSL_KEY_FILE (the URL's sslpassword; never logged; or DATABASE_SSL_KEY_PASSPHRASE_FILE).",
+      format: String,
+      default: '',
+      env: 'DATABASE_SSL_KEY_PASSPHRASE',
+      sensitive: true,
+    },
     schema: {
       doc: 'Schema holding the tables and sink_offsets.',
       format: 'sql-identifier',
