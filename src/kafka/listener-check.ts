@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 /** Each check is one connection, given up after this long. */
-export const LISTENER_CHECK_TIMEOUT_MS = 3000;
+const LISTENER_CHECK_TIMEOUT_MS = 3000;
 
 const API_VERSIONS = 18;
 const SASL_HANDSHAKE = 17;
