@@ -72,43 +72,24 @@ interface SslSetting {
   readonly ours: string;
   readonly label: string;
   readonly urlParam: string;
-  /** Absent where libpq has none (sslpassword). */
+  /** Absent where libpq has none (sslpassword, the secret one). */
   readonly pgEnv?: string;
   /** A conflict is reported without the values. */
   readonly secret?: boolean;
 }
 
-const MODE: SslSetting = {
-  ours: 'DATABASE_SSL_MODE',
-  label: 'database.sslMode (DATABASE_SSL_MODE)',
-  urlParam: 'sslmode',
-  pgEnv: 'PGSSLMODE',
-};
-const CA: SslSetting = {
-  ours: 'DATABASE_SSL_CA_FILE',
-  label: 'database.sslCaFile (DATABASE_SSL_CA_FILE)',
-  urlParam: 'sslrootcert',
-  pgEnv: 'PGSSLROOTCERT',
-};
-const CERT: SslSetting = {
-  ours: 'DATABASE_SSL_CERT_FILE',
-  label: 'database.sslCertFile (DATABASE_SSL_CERT_FILE)',
-  urlParam: 'sslcert',
-  pgEnv: 'PGSSLCERT',
-};
-const KEY: SslSetting = {
-  ours: 'DATABASE_SSL_KEY_FILE',
-  label: 'database.sslKeyFile (DATABASE_SSL_KEY_FILE)',
-  urlParam: 'sslkey',
-  pgEnv: 'PGSSLKEY',
-};
+/** The setting `database.<key>` read from `ours`, the URL's `urlParam` and libpq's `pgEnv`. */
+function sslSetting(key: string, ours: string, urlParam: string, pgEnv?: string): SslSetting {
+  const base = { ours, label: `database.${key} (${ours})`, urlParam };
+  return pgEnv === undefined ? { ...base, secret: true } : { ...base, pgEnv };
+}
 
-const PASSPHRASE: SslSetting = {
-  ours: 'DATABASE_SSL_KEY_PASSPHRASE',
-  label: 'database.sslKeyPassphrase (DATABASE_SSL_KEY_PASSPHRASE)',
-  urlParam: 'sslpassword',
-  secret: true,
-};
+const MODE = sslSetting('sslMode', 'DATABASE_SSL_MODE', 'sslmode', 'PGSSLMODE');
+const CA = sslSetting('sslCaFile', 'DATABASE_SSL_CA_FILE', 'sslrootcert', 'PGSSLROOTCERT');
+const CERT = sslSetting('sslCertFile', 'DATABASE_SSL_CERT_FILE', 'sslcert', 'PGSSLCERT');
+const KEY = sslSetting('sslKeyFile', 'DATABASE_SSL_KEY_FILE', 'sslkey', 'PGSSLKEY');
+// libpq has no variable for sslpassword; it is the one secret among these.
+const PASSPHRASE = sslSetting('sslKeyPassphrase', 'DATABASE_SSL_KEY_PASSPHRASE', 'sslpassword');
 
 /**
  * A setting's value and the name to blame for it. Our env var and the URL's parameter must
