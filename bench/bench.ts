@@ -1,9 +1,13 @@
 // The benchmark: on one pre-filled topic it measures, in one run, the database limit
 // (L_db: our COPY + upsert path straight from memory), the consume limit (L_kafka: KafkaJS
 // consuming and decoding, no database) and the worker end to end (E2E, a real worker
-// process), then latency under a steady produce rate and, with --overload, memory under a
-// slow database. Figures are printed and written to bench/results/<time>.json.
-//   npm run bench -- [--records 1000000] [--mode upsert|copy] [--overload] …
+// process; with --compare-copy a second one in copy mode), then latency under a steady produce
+// rate and, with --overload, memory under a slow database. Figures are printed beside their
+// targets (targets.ts) and written to bench/results/<run>.json, with <run>.svg beside it:
+// rows/s over time per phase and the latency distribution (plot.ts). Longer than our modules
+// usually are because every phase is a function of the run's shared names, options and
+// cleanup; what does not need them (CPU split, targets, plot, profile) lives beside it.
+//   npm run bench -- [--records 1000000] [--mode upsert|copy] [--overload] [--peer-rows-per-sec N] …
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +30,10 @@ import type { SinkRecord } from '../src/core/sink-record.js';
 import type { DeadLetterSink } from '../src/core/dead-letter.js';
 import { sampleMessage, symbols } from '../src/sample/sample-data.js';
 import { progress } from '../src/util/progress.js';
-import { cpuBound, cpuReport, cpuSnapshot, formatCpu, type CpuReport } from './cpu-usage.js';
+import { cpuBound, cpuReport, cpuSnapshot, formatCpu, postgresPids, type CpuReport } from './cpu-usage.js';
+import { judgeTargets, formatTargets } from './targets.js';
+import { hottest } from './profile.js';
+import { latencyHistogram, ratesOverTime, renderSvg, type Histogram, type Progress } from './plot.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const int = (v: string): number => {
@@ -50,6 +57,12 @@ const opts = new Command()
   .option('--cpu-prof', 'profile the E2E worker (node --cpu-prof) and print its hottest functions')
   .option('--overload-seconds <n>', 'duration of the overload produce', int, 60)
   .option('--overload-rate <n>', 'records/s produced in the overload phase', int, 40_000)
+  .option('--compare-copy', 'after E2E, run it again in copy mode (target: copy >= 1.3 × upsert)')
+  .option(
+    '--peer-rows-per-sec <n>',
+    'rows/s of the Debezium JDBC sink measured on this box (target: E2E upsert >= 4 × it)',
+    int,
+  )
   .parse()
   .opts<{
     records: number;
@@ -65,15 +78,32 @@ const opts = new Command()
     overloadSeconds: number;
     overloadRate: number;
     cpuProf?: boolean;
+    compareCopy?: boolean;
+    peerRowsPerSec?: number;
   }>();
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RUN = `bench_${Date.now().toString(36)}`;
+// The brokers this run talks to: CPU is counted for them, not for other clusters on the box.
+const BROKER_PORTS = BROKERS.split(',').map((b) => Number(b.slice(b.lastIndexOf(':') + 1)));
 const skip = new Set(opts.skip.split(',').filter(Boolean));
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 // CPU spent per part of the machine in each measured phase (see cpu-usage.ts).
 const cpu: Record<string, CpuReport> = {};
+// Cumulative records done per phase over time, for the SVG.
+const progressOf: Record<string, Progress[]> = {};
+let latencyHist: Histogram | undefined;
+
+/** CPU snapshot with PostgreSQL narrowed to this phase's connections and the server's own processes. */
+async function snapshot(
+  db: pg.Pool,
+  phase: string,
+  workerPid?: number,
+): Promise<ReturnType<typeof cpuSnapshot>> {
+  const pids = await postgresPids(db, `${RUN}-${phase}`).catch(() => undefined);
+  return cpuSnapshot(workerPid, { postgresPids: pids, brokerPorts: BROKER_PORTS });
+}
 
 const baseEnv: NodeJS.ProcessEnv = {
   ...process.env,
@@ -241,30 +271,34 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
   const conns = await Promise.all(
     perLane.map(() =>
       SinkConnection.open(
-        { connectionString: DATABASE_URL, connectionTimeoutMillis: 5000, application_name: 'bench-ldb' },
+        { connectionString: DATABASE_URL, connectionTimeoutMillis: 5000, application_name: `${RUN}-ldb` },
         [...tables.values()],
       ),
     ),
   );
-  const cpu0 = cpuSnapshot();
+  const cpu0 = await snapshot(db, 'ldb');
   const started = Date.now();
+  const track: Progress[] = (progressOf.L_db = []);
+  let done = 0;
   await Promise.all(
     perLane.map(async (records, lane) => {
       // A worker with a backlog (as E2E always has) writes batches of maxBatchSize.
       const size = config.sink.maxBatchSize;
       for (let i = 0; i < records.length; i += size) {
         await writer.write(conns[lane]!, records.slice(i, i + size), 1);
+        done += Math.min(size, records.length - i);
+        track.push({ t: Date.now() - started, n: done });
       }
     }),
   );
   const rate = (n / (Date.now() - started)) * 1000;
-  cpu.L_db = cpuReport(cpu0, cpuSnapshot(), n);
+  cpu.L_db = cpuReport(cpu0, await snapshot(db, 'ldb'), n);
   await Promise.all(conns.map((x) => x.close()));
   return rate;
 }
 
 /** L_kafka: consume and decode every record of the topic, no database. */
-async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<number> {
+async function measureKafka(db: pg.Pool, kafka: Kafka, topic: string, n: number): Promise<number> {
   const { config, mappings } = loadConfig({ env: envFor('lkafka') });
   const decoder = createDecoder([...mappings.values()][0]!, { maxMessageBytes: config.maxMessageBytes });
   const consumer = kafka.consumer({
@@ -278,22 +312,29 @@ async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<num
   let seen = 0;
   let started = 0;
   let finished = 0;
-  let cpu0 = cpuSnapshot();
+  // Taken before the first fetch: only the server's own PostgreSQL processes (no backend is ours).
+  const scope = {
+    postgresPids: await postgresPids(db, `${RUN}-lkafka`).catch(() => undefined),
+    brokerPorts: BROKER_PORTS,
+  };
+  let cpu0 = cpuSnapshot(undefined, scope);
+  const track: Progress[] = (progressOf.L_kafka = []);
   const done = new Promise<void>((resolve) => {
     void consumer.run({
       autoCommit: false,
       eachBatch: ({ batch }) => {
         if (started === 0) {
           started = Date.now();
-          cpu0 = cpuSnapshot();
+          cpu0 = cpuSnapshot(undefined, scope);
         }
         for (const m of batch.messages) {
           if (m.value !== null) decoder.decode(m.value);
         }
         seen += batch.messages.length;
+        track.push({ t: Date.now() - started, n: seen });
         if (seen >= n && finished === 0) {
           finished = Date.now();
-          cpu.L_kafka = cpuReport(cpu0, cpuSnapshot(), n);
+          cpu.L_kafka = cpuReport(cpu0, cpuSnapshot(undefined, scope), n);
           resolve();
         }
         return Promise.resolve();
@@ -309,13 +350,17 @@ async function measureKafka(kafka: Kafka, topic: string, n: number): Promise<num
 async function measureE2e(
   db: pg.Pool,
   n: number,
+  mode: string,
+  phase: string,
 ): Promise<{ rate: number; peakRssMb: number; pauses: number }> {
-  const env = envFor('e2e', { METRICS_PORT: '0' });
+  const env = envFor(phase, { METRICS_PORT: '0', SINK_WRITE_MODE: mode });
   const port = 19_464 + Math.floor(Math.random() * 1000);
   env.METRICS_PORT = String(port);
-  const child = spawnWorker(env, opts.cpuProf === true);
+  const child = spawnWorker(env, opts.cpuProf === true && phase === 'e2e');
   let first = 0;
   let cpu0 = cpuSnapshot(child.pid);
+  const track: Progress[] = [];
+  const label = phase === 'e2e' ? 'E2E' : `E2E ${mode}`;
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     if (Date.now() > deadline) throw new Error('E2E did not finish in 30 minutes');
@@ -324,16 +369,19 @@ async function measureE2e(
       const text = await scrape(port).catch(() => '');
       if (metricValue(text, 'mds_coord_items_submitted_total') > 0) {
         first = Date.now();
-        cpu0 = cpuSnapshot(child.pid);
+        cpu0 = await snapshot(db, phase, child.pid);
       }
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
-    if ((await sumOffsets(db, env.DATABASE_SCHEMA!, env.KAFKA_GROUP_ID!)) >= n) break;
+    const sum = await sumOffsets(db, env.DATABASE_SCHEMA!, env.KAFKA_GROUP_ID!);
+    track.push({ t: Date.now() - first, n: sum });
+    if (sum >= n) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const end = Date.now();
-  cpu.E2E = cpuReport(cpu0, cpuSnapshot(child.pid), n);
+  cpu[label] = cpuReport(cpu0, await snapshot(db, phase, child.pid), n);
+  progressOf[label] = track;
   const pauses = metricValue(await scrape(port), 'mds_consumer_pause_events_total{event="pause"}');
   const rss = peakRssMb(child.pid!);
   child.kill('SIGTERM');
@@ -353,11 +401,15 @@ async function measureLatency(
   await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions }], waitForLeaders: true });
   const sink = await startSink(loadConfig({ env }), { log: createLogger('warn'), http: false });
   const latencies: number[] = [];
+  const track: Progress[] = (progressOf[`latency @${opts.steadyRate}/s`] = []);
+  let producing = 0;
   sink.on('committed', (batch: readonly SinkRecord[], now: number) => {
     for (const r of batch) latencies.push(now - r.timestamp);
+    if (producing > 0) track.push({ t: now - producing, n: latencies.length });
   });
   await new Promise((r) => setTimeout(r, 3000)); // joined and idle before the clock starts
   // The producer runs in its own process so its work does not stall the sink's event loop.
+  producing = Date.now();
   const producer = spawn(
     process.execPath,
     [
@@ -386,6 +438,7 @@ async function measureLatency(
     await new Promise((r) => setTimeout(r, 100));
   await sink.stop();
   latencies.sort((a, b) => a - b);
+  latencyHist = latencyHistogram(latencies);
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), samples: latencies.length };
 }
 
@@ -441,46 +494,6 @@ async function measureOverload(kafka: Kafka, admin: Admin, db: pg.Pool): Promise
   };
 }
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-
-/** Self time per function of the newest .cpuprofile, top N, as "ms  %  function (file:line)". */
-function hottest(n = 15): string[] {
-  if (!fs.existsSync(PROFILE_DIR)) return [];
-  const files = fs
-    .readdirSync(PROFILE_DIR)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort();
-  const newest = files[files.length - 1];
-  if (newest === undefined) return [];
-  const prof = JSON.parse(fs.readFileSync(path.join(PROFILE_DIR, newest), 'utf8')) as {
-    nodes: ProfileNode[];
-    samples: number[];
-    timeDeltas: number[];
-  };
-  const byId = new Map(prof.nodes.map((x) => [x.id, x]));
-  const self = new Map<string, number>();
-  let total = 0;
-  prof.samples.forEach((id, i) => {
-    const node = byId.get(id);
-    const dt = prof.timeDeltas[i] ?? 0;
-    total += dt;
-    if (node === undefined) return;
-    const f = node.callFrame;
-    const name = `${f.functionName || '(anonymous)'} (${f.url.replace(/^.*node_modules\//, '').replace(ROOT, '')}:${f.lineNumber + 1})`;
-    self.set(name, (self.get(name) ?? 0) + dt);
-  });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(
-      ([name, us]) =>
-        `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`,
-    );
-}
-
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(ROOT, 'dist/src/main.js'))) throw new Error('build first: npm run build');
   // The worker's client factory and settings (TLS/SASL from the environment apply here too).
@@ -517,11 +530,11 @@ async function main(): Promise<void> {
     }
     if (!skip.has('lkafka')) {
       log('== L_kafka: consume + decode, no database');
-      results.L_kafka = Math.round(await measureKafka(kafka, topic, opts.records));
+      results.L_kafka = Math.round(await measureKafka(db, kafka, topic, opts.records));
     }
     if (!skip.has('e2e')) {
       log('== E2E: worker process, first fetch → last offset committed');
-      const e = await measureE2e(db, opts.records);
+      const e = await measureE2e(db, opts.records, opts.mode, 'e2e');
       results.E2E = Math.round(e.rate);
       results.e2ePeakRssMb = Math.round(e.peakRssMb);
       results.e2ePauses = e.pauses;
@@ -534,6 +547,12 @@ async function main(): Promise<void> {
           results.ratioToCpuBound = Number((e.rate / bound).toFixed(3));
         }
       }
+    }
+    if (!skip.has('e2e') && opts.compareCopy && opts.mode !== 'copy') {
+      log('== E2E in copy mode (same topic, fresh group and schema)');
+      const e = await measureE2e(db, opts.records, 'copy', 'e2ecopy');
+      results.E2E_copy = Math.round(e.rate);
+      results.e2eCopyPeakRssMb = Math.round(e.peakRssMb);
     }
     if (!skip.has('latency')) {
       log(`== latency at ${opts.steadyRate}/s for ${opts.steadySeconds} s`);
@@ -558,9 +577,42 @@ async function main(): Promise<void> {
     await db.end();
   }
   results.cpu = cpu;
+  const overload = results.overload as Record<string, number> | undefined;
+  const verdicts = judgeTargets({
+    e2eCpu: cpu.E2E,
+    mode: opts.mode,
+    e2eRate: results.E2E as number | undefined,
+    e2eCopyRate: results.E2E_copy as number | undefined,
+    peerRate: opts.peerRowsPerSec,
+    latencyP50Ms: results.latencyP50Ms as number | undefined,
+    latencyP99Ms: results.latencyP99Ms as number | undefined,
+    steadyRate: opts.steadyRate,
+    overloadPeakRssMb: overload?.peakRssMb,
+  });
+  results.targets = verdicts;
+  const rates = Object.fromEntries(Object.entries(progressOf).map(([k, v]) => [k, ratesOverTime(v)]));
+  results.ratesOverTime = rates;
+  if (latencyHist !== undefined) results.latencyHistogram = latencyHist;
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   const file = path.join(ROOT, 'bench/results', `${RUN}.json`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const svgFile = file.replace(/\.json$/, '.svg');
+  fs.writeFileSync(
+    svgFile,
+    renderSvg({
+      title: `${RUN} ${opts.mode} ${opts.records}`,
+      phases: rates,
+      latency:
+        latencyHist === undefined
+          ? undefined
+          : {
+              histogram: latencyHist,
+              p50: results.latencyP50Ms as number,
+              p99: results.latencyP99Ms as number,
+              rate: opts.steadyRate,
+            },
+    }),
+  );
   const row = (k: string, v: unknown, unit = ''): void =>
     void process.stdout.write(`${k.padEnd(28)} ${String(v)}${unit}\n`);
   process.stdout.write('\nmarket-data-sink benchmark\n');
@@ -569,6 +621,7 @@ async function main(): Promise<void> {
   row('L_db', results.L_db ?? '-', ' records/s');
   row('L_kafka', results.L_kafka ?? '-', ' records/s');
   row('E2E', results.E2E ?? '-', ' records/s');
+  if (results.E2E_copy !== undefined) row('E2E copy', results.E2E_copy, ' records/s');
   row('E2E / min(L_db, L_kafka)', results.ratio ?? '-');
   row(`CPU bound (${os.availableParallelism()} cores)`, results.cpuBound ?? '-', ' records/s');
   row('E2E / CPU bound', results.ratioToCpuBound ?? '-');
@@ -581,9 +634,12 @@ async function main(): Promise<void> {
     ' ms',
   );
   if (results.overload) row('overload', JSON.stringify(results.overload));
-  row('results', path.relative(ROOT, file));
+  row('results', `${path.relative(ROOT, file)}, ${path.relative(ROOT, svgFile)}`);
+  process.stdout.write(`\ntargets (issue 18)\n${formatTargets(verdicts).join('\n')}\n`);
   if (opts.cpuProf)
-    process.stdout.write(`\nE2E worker, hottest functions (self time):\n${hottest().join('\n')}\n`);
+    process.stdout.write(
+      `\nE2E worker, hottest functions (self time):\n${hottest(PROFILE_DIR, ROOT).join('\n')}\n`,
+    );
 }
 
 main().catch((e: unknown) => {

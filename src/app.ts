@@ -10,37 +10,33 @@ import { EventEmitter } from 'node:events';
 import type { LoadedConfig } from './config/load-config.js';
 import {
   createCommitter,
+  connectKafka,
+  createBackpressure,
   createConsumer,
   createControlPool,
-  createDeadLetterSink,
   createDispatcher,
   createOverflowGate,
   createQueue,
+  createResilience,
   createWorkers,
   createWriter,
   prepareDatabase,
 } from './app/components.js';
-import { QUEUE_LANES, STOP_STEP_MS, WATERMARK_POLL_MS } from './app/constants.js';
+import { QUEUE_LANES, STOP_STEP_MS } from './app/constants.js';
 import type { SinkDeps, SinkEventMap, SinkEvents, SinkHandle } from './app/types.js';
 import { createSinkHandle } from './app/handle.js';
+import { startObservability } from './app/observability.js';
 import { Shutdown } from './app/shutdown.js';
-import { Backpressure } from './kafka/backpressure.js';
-import { checkKafkaSecurity, createKafka } from './kafka/kafka-client.js';
 import { RebalanceHandler } from './kafka/rebalance.js';
 import { SinkConsumer } from './kafka/sink-consumer.js';
-import { CircuitBreaker } from './resilience/circuit-breaker.js';
-import { RetryPolicy } from './resilience/retry-policy.js';
 import { LaneInbox } from './sink/lane-inbox.js';
 import { OffsetStore } from './sink/offset-store.js';
 import type { PartitionOffset } from './core/sink-record.js';
 import { buildTableSql } from './sink/table-sql.js';
 import { EnvironmentHolds, SinkHealth } from './metrics/health.js';
-import { MetricsServer } from './metrics/http-server.js';
 import { SinkInstrumentation } from './metrics/instrumentation.js';
 import { LagTracker } from './metrics/lag-tracker.js';
-import { GaugePoller, WatermarkPoller } from './metrics/pollers.js';
 import { SinkMetrics } from './metrics/sink-metrics.js';
-import { MemberStatus } from './ops/member-status.js';
 import { AbortedError, toError } from './core/errors.js';
 import { unlessAborted } from './util/bounded-wait.js';
 import { systemClock } from './core/clock.js';
@@ -73,40 +69,25 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     log.info({ database: redactUrl(config.database.url), schema }, 'database ready');
 
     // --- Kafka client, DLQ destinations
-    await unlessAborted('Kafka security check', checkKafkaSecurity(config, log), signal);
-    const kafka = createKafka(config, log);
-    const admin = kafka.admin();
-    releasers.add(() => admin.disconnect());
-    await unlessAborted('Kafka admin connect', admin.connect(), signal);
-    log.info({ brokers: config.kafka.brokers }, 'Kafka connected');
-    const dlq = createDeadLetterSink(kafka, config, log);
-    releasers.add(() => dlq.close());
-    await unlessAborted('DLQ start', dlq.start(), signal);
-    log.info({ topic: config.dlq.topic, dir: config.dlq.dir }, 'DLQ ready');
+    const { kafka, admin, dlq } = await connectKafka(config, log, releasers, signal);
 
-    // --- resilience, lag
-    const retry = new RetryPolicy(config.retry, deps.random ?? Math.random);
-    const breaker = new CircuitBreaker({
-      failureThreshold: config.breaker.failureThreshold,
-      openMs: config.breaker.openMs,
+    // --- retry, breaker, lag
+    const { retry, breaker } = createResilience(config, {
+      random: deps.random ?? Math.random,
       clock,
-      onTransition: (from, to) => instrument.breakerTransition(from, to),
+      instrument,
     });
     const lag = new LagTracker();
 
     // --- queue, overflow gate, dispatcher. Partitions hash to lanes and any idle worker claims
     // any lane (BoundedQueue.claimNext), so lanes only need to outnumber one member's partitions.
     const lanes = Math.max(QUEUE_LANES, config.sink.workers);
-    const backpressure = new Backpressure({
+    const backpressure = createBackpressure(config, {
       consumer: () => consumerRef.current,
-      pauseOnHighWatermark: config.queue.overflow === 'block',
       isStopping: () => shutdown.isStopping,
-      onTransition: (event, stats) => {
-        instrument.fetching(event);
-        events.emit(event, stats);
-      },
+      onTransition: (event, stats) => events.emit(event, stats),
+      instrument,
       clock,
-      summaryIntervalMs: config.log.backpressureSummaryMs,
       log,
     });
     releasers.add(backpressure.startSummaries());
@@ -220,47 +201,24 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     releasers.add(async () => {
       await Promise.all(workers.map((w) => w.stop()));
     });
-    metrics.queueCapacity.set({ coord_id: coord }, config.queue.capacityRecords);
-    const gauges = new GaugePoller(metrics, coord, {
-      queue,
-      gate,
-      workers,
-      breaker,
-      consumer,
-      lag,
-      readiness: () => health.readiness(),
-    });
-    releasers.add(gauges.start(config.metrics.queuePollMs));
-    const watermarks = new WatermarkPoller({
-      topics,
-      fetchTopicOffsets: (topic) => admin.fetchTopicOffsets(topic),
-      owns: (topic, partition) => consumer.owns(topic, partition),
-      lag,
-    });
-    releasers.add(watermarks.start(WATERMARK_POLL_MS));
-    let metricsPort = 0;
-    if (deps.http !== false) {
-      const status = new MemberStatus({
-        groupId: coord,
-        consumer: () => consumer,
+    const metricsPort = await startObservability(
+      {
+        config,
+        metrics,
+        topics,
+        admin,
         queue,
         gate,
+        workers,
         breaker,
-        environment,
+        consumer,
         lag,
-        isStopping: () => shutdown.isStopping,
-      });
-      const server = new MetricsServer(
-        metrics.registry,
         health,
-        config.metrics.host,
-        config.metrics.port,
-        status,
-      );
-      releasers.add(() => server.close());
-      metricsPort = await unlessAborted('metrics server start', server.start(), signal);
-      log.info({ host: config.metrics.host, port: metricsPort }, 'metrics server listening');
-    }
+        environment,
+        isStopping: () => shutdown.isStopping,
+      },
+      { http: deps.http !== false, releasers, log, ...(signal ? { signal } : {}) },
+    );
     // Consumer last: only fetch once everything downstream is ready. Aborted during the
     // join, its stop waits for the join to end and then leaves the group.
     releasers.add(() => consumer.stop());

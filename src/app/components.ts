@@ -3,14 +3,15 @@
 // overflow gate, the dispatcher, the Kafka committer, the writer and the worker pool. Nothing
 // here starts fetching or holds state beyond the objects it returns.
 import pg from 'pg';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig, LoadedConfig } from '../config/load-config.js';
 import { explainDatabaseConnectError, pgClientConfig } from '../config/database-connection.js';
 import { DualDeadLetterSink } from '../dlq/dual-dlq.js';
 import { NdjsonDeadLetterSink } from '../dlq/file/writer.js';
 import { KafkaTopicDeadLetterSink } from '../dlq/topic/writer.js';
-import type { Backpressure } from '../kafka/backpressure.js';
+import { Backpressure, type BackpressureDeps } from '../kafka/backpressure.js';
+import { checkKafkaSecurity, createKafka } from '../kafka/kafka-client.js';
 import { OffsetCommitter, type CommitTarget } from '../kafka/offset-committer.js';
 import type { RebalanceHandler } from '../kafka/rebalance.js';
 import { SinkConsumer } from '../kafka/sink-consumer.js';
@@ -21,7 +22,8 @@ import { Dispatcher, laneOf } from '../pipeline/dispatcher.js';
 import { OverflowGate } from '../pipeline/overflow-gate.js';
 import { buildRoutes } from '../pipeline/routes.js';
 import type { SinkRecord } from '../core/sink-record.js';
-import type { RetryPolicy } from '../resilience/retry-policy.js';
+import { RetryPolicy } from '../resilience/retry-policy.js';
+import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { BatchWriter } from '../sink/batch-writer.js';
 import type { LaneInbox } from '../sink/lane-inbox.js';
 import { checkMappedTables, migrate } from '../sink/migrate.js';
@@ -29,7 +31,9 @@ import { SinkConnection } from '../sink/sink-connection.js';
 import { SinkWorker, type SinkWorkerOptions } from '../sink/sink-worker.js';
 import type { OffsetStore } from '../sink/offset-store.js';
 import type { TableSql } from '../sink/table-sql.js';
+import { WritesInFlight } from '../sink/writes-in-flight.js';
 import { unlessAborted } from '../util/bounded-wait.js';
+import type { Releasers } from '../util/releasers.js';
 import type { Clock } from '../core/clock.js';
 import { KAFKA_COMMIT } from './constants.js';
 import type { Shutdown } from './shutdown.js';
@@ -70,7 +74,30 @@ export async function prepareDatabase(
 }
 
 /** Every dead letter goes to the DLQ topic and to the NDJSON file. */
-export function createDeadLetterSink(kafka: Kafka, config: AppConfig, log: Logger): DualDeadLetterSink {
+/**
+ * The Kafka side of the start: the security probe (one line for a TLS or SASL mistake), the
+ * client, its admin connection and the dead-letter destinations, each released on stop.
+ */
+export async function connectKafka(
+  config: AppConfig,
+  log: Logger,
+  releasers: Releasers,
+  signal: AbortSignal | undefined,
+): Promise<{ kafka: Kafka; admin: Admin; dlq: DualDeadLetterSink }> {
+  await unlessAborted('Kafka security check', checkKafkaSecurity(config, log), signal);
+  const kafka = createKafka(config, log);
+  const admin = kafka.admin();
+  releasers.add(() => admin.disconnect());
+  await unlessAborted('Kafka admin connect', admin.connect(), signal);
+  log.info({ brokers: config.kafka.brokers }, 'Kafka connected');
+  const dlq = createDeadLetterSink(kafka, config, log);
+  releasers.add(() => dlq.close());
+  await unlessAborted('DLQ start', dlq.start(), signal);
+  log.info({ topic: config.dlq.topic, dir: config.dlq.dir }, 'DLQ ready');
+  return { kafka, admin, dlq };
+}
+
+function createDeadLetterSink(kafka: Kafka, config: AppConfig, log: Logger): DualDeadLetterSink {
   return new DualDeadLetterSink({
     topic: new KafkaTopicDeadLetterSink({
       kafka,
@@ -88,6 +115,7 @@ export type WorkerPoolDeps = Pick<
 
 /** sink.workers workers, each with its own connection, sharing the queue, breaker and writer. */
 export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[] {
+  const writes = new WritesInFlight();
   return Array.from(
     { length: config.sink.workers },
     (_, id) =>
@@ -110,6 +138,7 @@ export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[
         batchSize: config.sink.batchSize,
         maxBatchSize: config.sink.maxBatchSize,
         flushIntervalMs: config.sink.flushIntervalMs,
+        writes,
         hooks: d.hooks,
         log: d.log.child({ component: 'worker', worker: id }),
       }),
@@ -117,6 +146,45 @@ export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[
 }
 
 /** The queue between the consumer and the workers; its watermarks drive backpressure. */
+/** Retries with backoff and the circuit breaker the workers share; breaker changes are instrumented. */
+export function createResilience(
+  config: AppConfig,
+  d: { readonly random: () => number; readonly clock: Clock; readonly instrument: SinkInstrumentation },
+): { retry: RetryPolicy; breaker: CircuitBreaker } {
+  const retry = new RetryPolicy(config.retry, d.random);
+  const breaker = new CircuitBreaker({
+    failureThreshold: config.breaker.failureThreshold,
+    openMs: config.breaker.openMs,
+    clock: d.clock,
+    onTransition: (from, to) => d.instrument.breakerTransition(from, to),
+  });
+  return { retry, breaker };
+}
+
+/**
+ * Pauses and resumes fetching from the queue's watermarks (block) or only from the overflow
+ * gate (drop_oldest), instrumented, with its periodic info summary.
+ */
+export function createBackpressure(
+  config: AppConfig,
+  d: Pick<BackpressureDeps, 'consumer' | 'isStopping' | 'clock' | 'log' | 'onTransition'> & {
+    readonly instrument: SinkInstrumentation;
+  },
+): Backpressure {
+  return new Backpressure({
+    consumer: d.consumer,
+    pauseOnHighWatermark: config.queue.overflow === 'block',
+    isStopping: d.isStopping,
+    onTransition: (event, stats) => {
+      d.instrument.fetching(event);
+      d.onTransition(event, stats);
+    },
+    clock: d.clock,
+    summaryIntervalMs: config.log.backpressureSummaryMs,
+    log: d.log,
+  });
+}
+
 export function createQueue(
   config: AppConfig,
   lanes: number,

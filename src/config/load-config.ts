@@ -11,6 +11,7 @@ import { schema, type SettingsOf } from './schema.js';
 import { applySeedAliases, nameSeedSources } from './seed-aliases.js';
 import { applySecretFiles, cannotRead } from './secret-files.js';
 import { checkConnectionSettings } from './connection-check.js';
+import { kafkaTlsOptions } from './kafka-tls.js';
 import { projectRoot } from '../util/project-root.js';
 import { builtinMappings } from './builtin-mappings.js';
 import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
@@ -35,6 +36,26 @@ export interface LoadOptions {
   configDir?: string;
   /** Values applied after files and before env (tests use this). */
   overrides?: Record<string, unknown>;
+  /**
+   * 'worker' (default): every setting, the mappings and the cross-checks. 'kafka-client': a
+   * command that only talks to Kafka (replay-dlq, status, reset-offsets) gets the log, kafka
+   * and dlq sections, layered as for the worker and checked with the SASL cross-check; the
+   * other sections (mappings file, queue, sink, NODE_ENV's enum) are neither read nor checked,
+   * since a setting the command does not use must not stop it.
+   */
+  scope?: 'worker' | 'kafka-client';
+}
+
+/** The sections a 'kafka-client' load returns and validates. */
+const KAFKA_CLIENT_SECTIONS = ['log', 'kafka', 'dlq'] as const;
+
+/** What a command that only talks to Kafka may read (createKafka, the DLQ topic and directory). */
+export type KafkaClientConfig = Pick<AppConfig, (typeof KAFKA_CLIENT_SECTIONS)[number]>;
+
+export interface LoadedKafkaClientConfig {
+  config: KafkaClientConfig;
+  /** The loaded sections with secrets masked. */
+  redacted: Record<string, unknown>;
 }
 
 interface SchemaLeaf {
@@ -85,6 +106,31 @@ function explain(message: string, leaves: Map<string, SchemaLeaf>): string {
     .join('; ');
 }
 
+/** The cross-checks within the kafka-client sections: every Kafka user's client needs them. */
+function kafkaClientChecks(c: KafkaClientConfig): string[] {
+  const p: string[] = [];
+  const tokenFile = c.kafka.sasl.oauthbearerTokenFile;
+  if (c.kafka.sasl.mechanism === 'oauthbearer' && tokenFile === '') {
+    p.push(
+      'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
+    );
+  } else if (c.kafka.sasl.mechanism === 'oauthbearer') {
+    // Read again at each login; checked here so a wrong path stops the start, not a login later.
+    const why = cannotRead(tokenFile);
+    if (why !== undefined)
+      p.push(
+        `kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): cannot read ${tokenFile}: ${why}`,
+      );
+  }
+  const userPassword = c.kafka.sasl.mechanism !== '' && c.kafka.sasl.mechanism !== 'oauthbearer';
+  if (userPassword && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
+    p.push(
+      'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
+    );
+  }
+  return p;
+}
+
 function crossChecks(c: AppConfig): string[] {
   const p: string[] = [];
   if (c.queue.lowWatermark >= c.queue.highWatermark) {
@@ -107,26 +153,7 @@ function crossChecks(c: AppConfig): string[] {
       `sink.maxBatchSize (SINK_MAX_BATCH_SIZE): expected 0 (4 × batchSize) or >= sink.batchSize (${c.sink.batchSize}), got ${c.sink.maxBatchSize}`,
     );
   }
-  const tokenFile = c.kafka.sasl.oauthbearerTokenFile;
-  if (c.kafka.sasl.mechanism === 'oauthbearer' && tokenFile === '') {
-    p.push(
-      'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
-    );
-  } else if (c.kafka.sasl.mechanism === 'oauthbearer') {
-    // Read again at each login; checked here so a wrong path stops the start, not a login later.
-    const why = cannotRead(tokenFile);
-    if (why !== undefined)
-      p.push(
-        `kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): cannot read ${tokenFile}: ${why}`,
-      );
-  }
-  const userPassword = c.kafka.sasl.mechanism !== '' && c.kafka.sasl.mechanism !== 'oauthbearer';
-  if (userPassword && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
-    p.push(
-      'kafka.sasl.username/password (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): expected both set when KAFKA_SASL_MECHANISM is set',
-    );
-  }
-  return p;
+  return [...p, ...kafkaClientChecks(c)];
 }
 
 /**
@@ -183,12 +210,33 @@ function loadMappings(c: AppConfig): Map<string, TopicMapping> {
   return out;
 }
 
-export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) as Pick<T, K>;
+}
+
+/**
+ * Validates only the kafka-client sections of what was loaded: a convict instance of those
+ * sections alone, so an unknown key inside them is still refused while the rest is not looked at.
+ */
+function validateKafkaClientSections(loaded: object): void {
+  const part = convict(pick(schema, KAFKA_CLIENT_SECTIONS), { env: {}, args: [] });
+  part.load(pick(loaded as Record<string, unknown>, KAFKA_CLIENT_SECTIONS));
+  part.validate({ allowed: 'strict' });
+}
+
+export function loadConfig(opts: LoadOptions & { scope: 'kafka-client' }): LoadedKafkaClientConfig;
+export function loadConfig(opts?: LoadOptions & { scope?: 'worker' }): LoadedConfig;
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig | LoadedKafkaClientConfig {
   // addFormat replaces a format of the same name, so registering on every load is harmless.
   registerFormats();
   const leaves = schemaLeaves();
   const args = opts.args ?? [];
-  const secrets = [...leaves.values()].flatMap((l) => (l.sensitive === true && l.env ? [l.env] : []));
+  // A kafka-client load reads no secret file of a setting it does not load (DATABASE_URL_FILE).
+  const inScope = (key: string): boolean =>
+    opts.scope !== 'kafka-client' || KAFKA_CLIENT_SECTIONS.some((s) => key.startsWith(`${s}.`));
+  const secrets = [...leaves].flatMap(([key, l]) =>
+    l.sensitive === true && l.env && inScope(key) ? [l.env] : [],
+  );
   const aliased = applySeedAliases(opts.env ?? process.env);
   // A flag on the command line wins over the environment: its value is not the seed name's.
   const flagged = new Set(args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
@@ -203,10 +251,18 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     const files = [path.join(dir, 'default.json'), path.join(dir, `${conf.get('env')}.json`)];
     for (const f of files) if (fs.existsSync(f)) conf.loadFile(f);
     if (opts.overrides) conf.load(opts.overrides);
-    conf.validate({ allowed: 'strict' });
+    if (opts.scope === 'kafka-client') validateKafkaClientSections(conf.getProperties());
+    else conf.validate({ allowed: 'strict' });
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(nameSeedSources(explain(toError(e).message, leaves), fromSeed));
+  }
+  if (opts.scope === 'kafka-client') {
+    const config = pick(conf.getProperties(), KAFKA_CLIENT_SECTIONS);
+    const problems = kafkaClientChecks(config);
+    if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
+    kafkaTlsOptions(config.kafka);
+    return { config, redacted: pick(JSON.parse(conf.toString()) as AppConfig, KAFKA_CLIENT_SECTIONS) };
   }
   const configured = conf.getProperties();
   const problems = crossChecks(configured);

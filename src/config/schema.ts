@@ -343,7 +343,7 @@ export const schema = withArgs({
       env: 'SINK_WORKERS',
     },
     batchSize: {
-      doc: 'A worker flushes when its batch reaches this many records …',
+      doc: 'A batch this large goes at once; a smaller one goes at once too when no other write is in flight (group commit), else it waits for that write to end …',
       format: 'positive-int',
       default: 500,
       env: 'SINK_BATCH_SIZE',
@@ -355,7 +355,7 @@ export const schema = withArgs({
       env: 'SINK_MAX_BATCH_SIZE',
     },
     flushIntervalMs: {
-      doc: "… or when this long has passed since the batch's first record.",
+      doc: "… at most this long after the batch's first record (an upper bound, not a linger).",
       format: 'positive-int',
       default: 250,
       env: 'SINK_FLUSH_INTERVAL_MS',

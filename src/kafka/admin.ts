@@ -5,13 +5,15 @@ import type { Admin, ITopicConfig, Kafka, PartitionMetadata } from 'kafkajs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { KafkaError, toError } from '../core/errors.js';
 import { settlesWithin } from '../util/bounded-wait.js';
+import { kafkaConnectGiveUpMs } from './client-timing.js';
 
 /**
- * Longest wait for an admin connect. KafkaJS's own retries of an unreachable broker end
- * within this (createKafka: 9 tries of up to 5 s each plus about 21 s of backoff), so it
- * changes nothing for a broker that refuses or times out; it only cuts a connect that hangs.
+ * Longest wait for an admin connect: KafkaJS's own give-up time with createKafka's settings
+ * and the slowest SASL exchange (kafkaConnectGiveUpMs, about 19 min), so it never cuts a
+ * connect KafkaJS would still retry; it only ends one that hangs past every KafkaJS timeout.
+ * A caller that must wait less passes connectTimeoutMs.
  */
-const ADMIN_CONNECT_TIMEOUT_MS = 90_000;
+const ADMIN_CONNECT_TIMEOUT_MS = kafkaConnectGiveUpMs(true);
 /** A disconnect that does not finish in this time is left to the socket's own timeout. */
 const ADMIN_DISCONNECT_TIMEOUT_MS = 5_000;
 

@@ -17,8 +17,11 @@ import {
 import { systemClock, type Clock } from '../core/clock.js';
 import { KafkaError, toError } from '../core/errors.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
+import { KAFKA_CONNECTION_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, KAFKA_RETRY } from './client-timing.js';
 
 type KafkaSettings = AppConfig['kafka'];
+/** Only the kafka and log settings are read: a command may load just those (scope 'kafka-client'). */
+type ClientSettings = Pick<AppConfig, 'kafka' | 'log'>;
 
 /** KafkaJS's sasl option from the kafka.sasl settings, or undefined without SASL. */
 function kafkaSaslOptions(k: KafkaSettings): SASLOptions | undefined {
@@ -40,7 +43,7 @@ function kafkaSaslOptions(k: KafkaSettings): SASLOptions | undefined {
 }
 
 /** The KafkaJS options of every client: brokers, TLS, SASL, logging, retry bounds. */
-export function kafkaClientConfig(config: AppConfig, log: Logger, clientIdSuffix = ''): KafkaConfig {
+export function kafkaClientConfig(config: ClientSettings, log: Logger, clientIdSuffix = ''): KafkaConfig {
   const k = config.kafka;
   const options: KafkaConfig = {
     clientId: k.clientId + clientIdSuffix,
@@ -49,8 +52,9 @@ export function kafkaClientConfig(config: AppConfig, log: Logger, clientIdSuffix
     logCreator: kafkaLogCreator(log),
     // KafkaJS retries each request this often before surfacing an error; our own loops
     // (consumer restart, DLQ write retry) take over after that.
-    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
-    connectionTimeout: 5000,
+    retry: { ...KAFKA_RETRY },
+    connectionTimeout: KAFKA_CONNECTION_TIMEOUT_MS,
+    requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,
   };
   const ssl = kafkaTlsOptions(k);
   if (ssl !== undefined) options.ssl = ssl;
@@ -59,7 +63,7 @@ export function kafkaClientConfig(config: AppConfig, log: Logger, clientIdSuffix
   return options;
 }
 
-export function createKafka(config: AppConfig, log: Logger, clientIdSuffix = ''): Kafka {
+export function createKafka(config: ClientSettings, log: Logger, clientIdSuffix = ''): Kafka {
   return new Kafka(kafkaClientConfig(config, log, clientIdSuffix));
 }
 
@@ -158,7 +162,7 @@ const PROBE_ATTEMPTS = 2;
 const PROBE_PAUSE_MS = 1000;
 
 /** One connect and metadata request without retries: undefined if it worked, else the error. */
-async function probeOnce(config: AppConfig, log: Logger): Promise<unknown> {
+async function probeOnce(config: ClientSettings, log: Logger): Promise<unknown> {
   const probe = new Kafka({
     ...kafkaClientConfig(config, log, ':probe'),
     // The probe's own failure is explained by the caller; KafkaJS's log of it would be a second, vaguer line.
@@ -189,7 +193,7 @@ async function probeOnce(config: AppConfig, log: Logger): Promise<unknown> {
  * first (the worker's start; status, reset-offsets and replay likewise).
  */
 export async function checkKafkaSecurity(
-  config: AppConfig,
+  config: ClientSettings,
   log: Logger,
   clock: Clock = systemClock,
 ): Promise<void> {

@@ -11,14 +11,17 @@ import {
   type RecordMetadata,
   type RetryOptions,
 } from 'kafkajs';
-import { SinkError } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { KafkaError, SinkError } from '../core/errors.js';
+import { settlesWithin } from '../util/bounded-wait.js';
+import { kafkaConnectGiveUpMs } from './client-timing.js';
 
 /**
- * A connected idempotent producer. `retry` bounds KafkaJS's retries of one send: its
+ * An idempotent producer, not yet connected. `retry` bounds KafkaJS's retries of one send: its
  * idempotent default is unbounded, which would hide an outage inside one send forever.
  */
-async function connectIdempotentProducer(kafka: Kafka, retry: RetryOptions): Promise<Producer> {
-  const producer = kafka.producer({
+function idempotentProducer(kafka: Kafka, retry: RetryOptions): Producer {
+  return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     // Same key → same partition, as the original producer placed it (murmur2).
@@ -26,25 +29,43 @@ async function connectIdempotentProducer(kafka: Kafka, retry: RetryOptions): Pro
     allowAutoTopicCreation: false,
     retry,
   });
-  await producer.connect();
-  return producer;
+}
+
+/** A disconnect that does not finish in this time is left to the socket's own timeout. */
+const DISCONNECT_TIMEOUT_MS = 5_000;
+
+export interface ProducerSlotOptions {
+  /**
+   * Longest wait for a connect (default: KafkaJS's own give-up time with the slowest SASL
+   * exchange, so only a connect that hangs past every KafkaJS timeout is cut).
+   */
+  readonly connectTimeoutMs?: number;
+  readonly clock?: Clock;
 }
 
 /**
  * Holds the idempotent producer of a writer. After a failed send, or one resolved without a
  * result for a partition, the producer's sequence numbers may no longer match the broker's
  * (the next send would fail with OUT_OF_ORDER_SEQUENCE_NUMBER): the holder marks it suspect
- * and the next `current()` replaces it with a new one.
+ * and the next `current()` replaces it with a new one. Callers that ask while a producer is
+ * being connected wait for that one, so there is never more than one producer to disconnect.
  */
 export class ProducerSlot {
   private producer: Producer | null = null;
   private suspect = false;
+  private connecting: Promise<Producer> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly clock: Clock;
+  private readonly connectTimeoutMs: number;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly retry: RetryOptions,
-  ) {}
+    options: ProducerSlotOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? kafkaConnectGiveUpMs(true);
+  }
 
   /** Connected, and not closed since. */
   get open(): boolean {
@@ -52,16 +73,13 @@ export class ProducerSlot {
   }
 
   /** The producer to send with: a new one after markSuspect() or a failed reconnect. */
-  async current(): Promise<Producer> {
-    if (this.closing !== undefined) throw new SinkError('PRODUCER_CLOSED', 'producer: closed');
-    if (this.producer === null || this.suspect) {
-      const old = this.producer;
-      this.producer = null;
-      await old?.disconnect().catch(() => undefined);
-      this.producer = await connectIdempotentProducer(this.kafka, this.retry);
-      this.suspect = false;
-    }
-    return this.producer;
+  current(): Promise<Producer> {
+    if (this.closing !== undefined) return Promise.reject(closedError());
+    if (this.producer !== null && !this.suspect) return Promise.resolve(this.producer);
+    this.connecting ??= this.replace().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
   }
 
   markSuspect(): void {
@@ -70,12 +88,42 @@ export class ProducerSlot {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Not waiting for a connect under way: replace() disconnects what it yields after this.
       const p = this.producer;
       this.producer = null;
       if (p !== null) await p.disconnect();
     })();
     return this.closing;
   }
+
+  private async replace(): Promise<Producer> {
+    const old = this.producer;
+    this.producer = null;
+    this.suspect = false;
+    if (old !== null) await settlesWithin(old.disconnect(), DISCONNECT_TIMEOUT_MS, this.clock);
+    const producer = idempotentProducer(this.kafka, this.retry);
+    const connected = producer.connect();
+    if (!(await settlesWithin(connected, this.connectTimeoutMs, this.clock))) {
+      // KafkaJS goes on connecting: a producer it connects late is nobody's, so it is closed.
+      connected.then(() => producer.disconnect()).catch(() => undefined);
+      throw new KafkaError(
+        'PRODUCER_CONNECT_TIMEOUT',
+        `Kafka producer: not connected within ${this.connectTimeoutMs} ms`,
+        true,
+      );
+    }
+    await connected;
+    if (this.closing !== undefined) {
+      await settlesWithin(producer.disconnect(), DISCONNECT_TIMEOUT_MS, this.clock);
+      throw closedError();
+    }
+    this.producer = producer;
+    return producer;
+  }
+}
+
+function closedError(): SinkError {
+  return new SinkError('PRODUCER_CLOSED', 'producer: closed');
 }
 
 /** Places messages as the default partitioner would, so the caller knows each partition. */

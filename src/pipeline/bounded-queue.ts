@@ -320,14 +320,14 @@ export class BoundedQueue<T> {
   }
 }
 
-function wakeAll(waiters: Set<() => void>): void {
+export function wakeAll(waiters: Set<() => void>): void {
   const all = [...waiters];
   waiters.clear();
   for (const w of all) w();
 }
 
 /** A promise resolved by the next wakeAll(waiters) or by the signal, whichever comes first. */
-function waitOn(waiters: Set<() => void>, signal?: AbortSignal): Promise<void> {
+export function waitOn(waiters: Set<() => void>, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
     const onAbort = (): void => {
       waiters.delete(wake);

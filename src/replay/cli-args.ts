@@ -1,6 +1,7 @@
-// replay-dlq's command line: flags parsed and validated up front (exit 2 naming the flag or
-// env name), with the config schema's formats and defaults, so the command and the worker
-// agree on what a broker list or a topic name is. cli.ts runs what it returns.
+// replay-dlq's command line: flags parsed and validated up front (exit 2 naming the flag),
+// with the config schema's formats, so the command and the worker agree on what a broker list
+// or a topic name is. Settings not given as flags are left to loadConfig (environment, config
+// files), as for the worker. cli.ts runs what it returns.
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { schema } from '../config/schema.js';
@@ -14,8 +15,8 @@ export interface ReplayCliOptions {
   readonly mode: 'replay' | 'reconcile';
   /** Reconcile: send the topic's missing entries from the files. */
   readonly repair: boolean;
-  /** Reconcile: the NDJSON files (--from-files, else --dlq-dir, $DLQ_DIR or its default). */
-  readonly files: readonly string[];
+  /** Reconcile: the NDJSON files (--from-files, else --dlq-dir; undefined: the configured dlq.dir). */
+  readonly files: readonly string[] | undefined;
   readonly source: { readonly kind: 'topic' } | { readonly kind: 'files'; readonly paths: readonly string[] };
   readonly filter: ReplayFilter;
   readonly limit: number | undefined;
@@ -23,10 +24,14 @@ export interface ReplayCliOptions {
   readonly rate: number | undefined;
   readonly toTopic: string | undefined;
   readonly group: string;
-  readonly brokers: readonly string[];
-  readonly dlqTopic: string;
+  /**
+   * --brokers, --dlq-topic and --log-level as given, else undefined: the environment and the
+   * config files supply them then, as they do for the worker (loadConfig).
+   */
+  readonly brokers: readonly string[] | undefined;
+  readonly dlqTopic: string | undefined;
   readonly idleTimeoutMs: number;
-  readonly logLevel: string;
+  readonly logLevel: string | undefined;
 }
 
 export type ParseResult =
@@ -135,12 +140,12 @@ function buildProgram(io: CliIo): Command {
     .option('--group <id>', 'replay consumer group: where a replay from the topic resumes', DEFAULT_GROUP)
     .option(
       '--brokers <list>',
-      `bootstrap brokers (default: $${schema.kafka.brokers.env} or ${schema.kafka.brokers.default.join(',')})`,
+      `bootstrap brokers (default: $${schema.kafka.brokers.env}, the config files or ${schema.kafka.brokers.default.join(',')})`,
       brokerList,
     )
     .option(
       '--dlq-topic <topic>',
-      `DLQ topic (default: $${schema.dlq.topic.env} or ${schema.dlq.topic.default})`,
+      `DLQ topic (default: $${schema.dlq.topic.env}, the config files or ${schema.dlq.topic.default})`,
       topicName,
     )
     .option(
@@ -159,9 +164,12 @@ function buildProgram(io: CliIo): Command {
     )
     .option(
       '--dlq-dir <dir>',
-      `with --reconcile, unless --from-files: the NDJSON directory (default: $${schema.dlq.dir.env} or ${schema.dlq.dir.default})`,
+      `with --reconcile, unless --from-files: the NDJSON directory (default: $${schema.dlq.dir.env}, the config files or ${schema.dlq.dir.default})`,
     )
-    .option('--log-level <level>', 'log level of the JSON logs on stderr', 'warn')
+    .option(
+      '--log-level <level>',
+      `log level of the JSON logs on stderr (default: $${schema.log.level.env}, the config files or ${schema.log.level.default})`,
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(see replay-dlq --help)');
@@ -183,23 +191,13 @@ interface RawOptions {
   brokers?: string[];
   dlqTopic?: string;
   idleTimeoutMs: number;
-  logLevel: string;
+  logLevel?: string;
   reconcile?: true;
   repair?: true;
   dlqDir?: string;
 }
 
-function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (v: string) => T, fallback: T): T {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  try {
-    return parse(raw);
-  } catch (e) {
-    throw new UsageError(`${name}: ${toError(e).message}`);
-  }
-}
-
-function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
+function validate(raw: RawOptions): ReplayCliOptions {
   if (raw.since !== undefined && raw.until !== undefined && raw.since >= raw.until) {
     throw new UsageError(
       `--since must be before --until, got ${new Date(raw.since).toISOString()} >= ${new Date(raw.until).toISOString()}`,
@@ -207,7 +205,7 @@ function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
   }
   if (raw.group.trim() === '') throw new UsageError('--group: expected a consumer group id, got ""');
   const levels: readonly string[] = schema.log.level.format;
-  if (!levels.includes(raw.logLevel)) {
+  if (raw.logLevel !== undefined && !levels.includes(raw.logLevel)) {
     throw new UsageError(`--log-level: expected ${levels.join('|')}, got ${JSON.stringify(raw.logLevel)}`);
   }
   for (const p of raw.fromFiles ?? []) {
@@ -227,9 +225,8 @@ function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
     ).find(([, v]) => v !== undefined);
     if (clash !== undefined) throw new UsageError(`${clash[0]}: does not apply to --reconcile`);
   }
-  const files = raw.fromFiles ?? [raw.dlqDir ?? (env[schema.dlq.dir.env] || schema.dlq.dir.default)];
-  if (raw.reconcile === true && raw.fromFiles === undefined && !fs.existsSync(files[0]!)) {
-    throw new UsageError(`--dlq-dir: no such directory: ${files[0]}`);
+  if (raw.reconcile === true && raw.dlqDir !== undefined && !fs.existsSync(raw.dlqDir)) {
+    throw new UsageError(`--dlq-dir: no such directory: ${raw.dlqDir}`);
   }
   const filter: { -readonly [K in keyof ReplayFilter]: ReplayFilter[K] } = {};
   if (raw.topic !== undefined) filter.topics = raw.topic;
@@ -240,7 +237,7 @@ function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
   return {
     mode: raw.reconcile === true ? 'reconcile' : 'replay',
     repair: raw.repair === true,
-    files,
+    files: raw.fromFiles ?? (raw.dlqDir === undefined ? undefined : [raw.dlqDir]),
     source: raw.fromFiles !== undefined ? { kind: 'files', paths: raw.fromFiles } : { kind: 'topic' },
     filter,
     limit: raw.limit,
@@ -248,19 +245,19 @@ function validate(raw: RawOptions, env: NodeJS.ProcessEnv): ReplayCliOptions {
     rate: raw.rate,
     toTopic: raw.toTopic,
     group: raw.group,
-    brokers: raw.brokers ?? fromEnv(env, schema.kafka.brokers.env, brokerList, schema.kafka.brokers.default),
-    dlqTopic: raw.dlqTopic ?? fromEnv(env, schema.dlq.topic.env, topicName, schema.dlq.topic.default),
+    brokers: raw.brokers,
+    dlqTopic: raw.dlqTopic,
     idleTimeoutMs: raw.idleTimeoutMs,
     logLevel: raw.logLevel,
   };
 }
 
 /** Parses argv (as process.argv: node, script, args…); help and bad arguments end here. */
-export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): ParseResult {
+export function parseArgs(argv: readonly string[], io: CliIo): ParseResult {
   const program = buildProgram(io);
   try {
     program.parse(argv);
-    return { kind: 'run', options: validate(program.opts<RawOptions>(), env) };
+    return { kind: 'run', options: validate(program.opts<RawOptions>()) };
   } catch (e) {
     if (e instanceof CommanderError) return { kind: 'exit', code: e.exitCode === 0 ? 0 : 2 };
     if (e instanceof UsageError) {

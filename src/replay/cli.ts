@@ -4,8 +4,10 @@
 // the summary. Exit 0 done, 1 failed (or undecodable dead letters), 2 bad arguments or
 // settings, 3 the destinations differ (reconcile), 130 interrupted (what was sent is committed).
 import type { Kafka } from 'kafkajs';
+import fs from 'node:fs';
 import pino from 'pino';
-import { loadConfig, type AppConfig } from '../config/load-config.js';
+import { loadConfig, type KafkaClientConfig } from '../config/load-config.js';
+import { schema } from '../config/schema.js';
 import { ConfigError, toError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { NdjsonDeadLetterSource } from '../dlq/file/reader.js';
@@ -15,7 +17,7 @@ import { KafkaTopicDeadLetterSink } from '../dlq/topic/writer.js';
 import { createKafka } from '../kafka/kafka-client.js';
 import { progress, type Progress } from '../util/progress.js';
 import { parseArgs, type CliIo, type ReplayCliOptions } from './cli-args.js';
-import { formatSummary } from './format.js';
+import { formatCounts, formatSummary } from './format.js';
 import { KafkaReplayTarget } from './kafka-target.js';
 import { formatDiff, formatMissing, reconcile, topicReader } from './reconcile.js';
 import { replay, type ReplayCounts } from './replay.js';
@@ -23,54 +25,101 @@ import { replay, type ReplayCounts } from './replay.js';
 /** No progress output at all (a dry run's lines on a terminal would be torn up by a bar). */
 const NO_PROGRESS: Progress = { update: () => undefined, stop: () => undefined };
 
-function showCounts(p: Progress, c: Readonly<ReplayCounts>): void {
+/**
+ * A bar's line has room for the main counts; a plain line (a log, a pipe) is read later and
+ * gets all of them, as the summary has.
+ */
+function showCounts(p: Progress, c: Readonly<ReplayCounts>, terminal: boolean): void {
   p.update(c.entries, {
     ...(c.expected === undefined ? {} : { total: c.expected }),
-    detail: `matched ${c.matched} | replayed ${c.replayed} | skipped ${c.skipped}`,
+    detail: terminal
+      ? `matched ${c.matched} | replayed ${c.replayed} | skipped ${c.skipped}`
+      : formatCounts(c),
   });
 }
 
 /**
- * The worker's settings (config files, environment) with this command's flags on top: the
- * Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too.
+ * The worker's Kafka settings (config files, environment) with this command's flags on top:
+ * the Kafka client is the worker's, so every connection setting (TLS, SASL) applies here too.
+ * A flag is passed only when given: a convict argument outranks the config files. Only the
+ * kafka, dlq and log settings are read and checked (scope 'kafka-client'): one this command
+ * does not use must not stop it. A bad one is reported as one line; undefined then (exit 2).
  */
-function replayConfig(o: ReplayCliOptions, env: NodeJS.ProcessEnv): AppConfig {
-  const args = ['--kafka-brokers', o.brokers.join(','), '--dlq-topic', o.dlqTopic, '--log-level', o.logLevel];
-  return loadConfig({ env, args }).config;
+function kafkaSettings(
+  o: ReplayCliOptions,
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  configDir: string | undefined,
+): KafkaClientConfig | undefined {
+  const args: string[] = [];
+  if (o.brokers !== undefined) args.push('--kafka-brokers', o.brokers.join(','));
+  if (o.dlqTopic !== undefined) args.push('--dlq-topic', o.dlqTopic);
+  if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
+  try {
+    return loadConfig({ env, args, scope: 'kafka-client', ...(configDir === undefined ? {} : { configDir }) })
+      .config;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    io.err(`error: ${e.message}\n`);
+    return undefined;
+  }
 }
 
 /** The replay's client: the worker's factory, its client id suffixed so broker logs tell them apart. */
-function replayKafka(config: AppConfig, logger: Logger): Kafka {
+function replayKafka(config: KafkaClientConfig, logger: Logger): Kafka {
   return createKafka(config, logger, '-replay');
+}
+
+export interface ReplayMainOptions {
+  /** The config files' directory (default: the project's config/). */
+  readonly configDir?: string;
+  /** Where the output and the error lines go (default: stdout, stderr). */
+  readonly io?: CliIo;
 }
 
 /**
  * Runs replay-dlq and resolves with its exit code. `argv` is as process.argv (node, script,
  * flags…); settings not given as flags come from `env` and the config files.
  */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-  const parsed = parseArgs(argv, env, io);
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  options: ReplayMainOptions = {},
+): Promise<number> {
+  const io: CliIo = options.io ?? {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+  };
+  const parsed = parseArgs(argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const o = parsed.options;
-  let config: AppConfig;
-  try {
-    config = replayConfig(o, env);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    io.err(`error: ${e.message}\n`);
-    return 2;
+  if (o.mode === 'reconcile') {
+    const config = kafkaSettings(o, env, io, options.configDir);
+    if (config === undefined) return 2;
+    if (o.files === undefined && !fs.existsSync(config.dlq.dir)) {
+      io.err(`error: dlq.dir (${schema.dlq.dir.env}): no such directory: ${config.dlq.dir}\n`);
+      return 2;
+    }
+    const root = createLogger(config.log.level, pino.destination(2));
+    const files = o.files ?? [config.dlq.dir];
+    return runReconcile({ ...o, files }, config.dlq.topic, io, replayKafka(config, root), root);
   }
-  const root = createLogger(o.logLevel, pino.destination(2));
-  if (o.mode === 'reconcile') return runReconcile(o, io, replayKafka(config, root), root);
+  // A dry run from files talks to no broker, so it reads no settings at all.
+  let config: KafkaClientConfig | undefined;
+  if (o.source.kind === 'topic' || !o.dryRun) {
+    config = kafkaSettings(o, env, io, options.configDir);
+    if (config === undefined) return 2;
+  }
+  const root = createLogger(config?.log.level ?? o.logLevel ?? schema.log.level.default, pino.destination(2));
   const logger = root.child({ component: 'replay-dlq' });
-  const kafka = o.source.kind === 'topic' || !o.dryRun ? replayKafka(config, root) : undefined;
+  // config (and so kafka) is there whenever the source is the topic or the run sends.
+  const kafka = config === undefined ? undefined : replayKafka(config, root);
   const source: DeadLetterSource =
     o.source.kind === 'files'
       ? new NdjsonDeadLetterSource({ paths: o.source.paths })
       : new TopicDeadLetterSource({
           kafka: kafka!,
-          topic: o.dlqTopic,
+          topic: config!.dlq.topic,
           groupId: o.group,
           logger,
           idleTimeoutMs: o.idleTimeoutMs,
@@ -90,7 +139,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   process.on('SIGTERM', onSignal);
 
   // Dry-run lines on a terminal would be torn up by a bar redrawing on the same screen.
-  const bar = o.dryRun && process.stdout.isTTY === true ? NO_PROGRESS : progress('replay', undefined);
+  const bar =
+    o.dryRun && process.stdout.isTTY === true
+      ? NO_PROGRESS
+      : progress('replay progress', undefined, process.stderr);
+  const terminal = process.stderr.isTTY === true;
   try {
     await target?.start();
     const summary = await replay(
@@ -106,7 +159,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         source,
         ...(target === undefined ? {} : { target }),
         logger,
-        progress: (c) => showCounts(bar, c),
+        progress: (c) => showCounts(bar, c, terminal),
         output: (line) => io.out(`${line}\n`),
       },
     );
@@ -134,16 +187,22 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 }
 
 /** --reconcile: compare, list, optionally repair; 0 when both hold every record, 3 when not. */
-async function runReconcile(o: ReplayCliOptions, io: CliIo, kafka: Kafka, root: Logger): Promise<number> {
+async function runReconcile(
+  o: ReplayCliOptions & { readonly files: readonly string[] },
+  dlqTopic: string,
+  io: CliIo,
+  kafka: Kafka,
+  root: Logger,
+): Promise<number> {
   const logger = root.child({ component: 'replay-dlq-reconcile' });
-  const topicSink = o.repair ? new KafkaTopicDeadLetterSink({ kafka, topic: o.dlqTopic, logger }) : undefined;
+  const topicSink = o.repair ? new KafkaTopicDeadLetterSink({ kafka, topic: dlqTopic, logger }) : undefined;
   try {
     await topicSink?.start();
     const result = await reconcile(
       { filter: o.filter, repair: o.repair },
       {
         // A whole-topic read joins a group of its own first: give it more than the idle timeout.
-        readTopic: topicReader(kafka, o.dlqTopic, logger, Math.max(o.idleTimeoutMs, 30_000)),
+        readTopic: topicReader(kafka, dlqTopic, logger, Math.max(o.idleTimeoutMs, 30_000)),
         files: new NdjsonDeadLetterSource({ paths: o.files }),
         ...(topicSink === undefined ? {} : { topicSink }),
         logger,
@@ -154,7 +213,7 @@ async function runReconcile(o: ReplayCliOptions, io: CliIo, kafka: Kafka, root: 
     for (const d of first.missingFromFiles) io.out(`${formatMissing('files', d)}\n`);
     io.out(`reconcile: ${formatDiff(first)}\n`);
     if (o.repair) {
-      io.out(`repair: ${result.repaired} entries sent to ${o.dlqTopic}; read back: ${formatDiff(last)}\n`);
+      io.out(`repair: ${result.repaired} entries sent to ${dlqTopic}; read back: ${formatDiff(last)}\n`);
     }
     if (last.missingFromTopic.length > 0 || last.missingFromFiles.length > 0) {
       if (last.missingFromFiles.length > 0)

@@ -9,7 +9,8 @@ export function formatDryRunLine(d: DeadLetter, toTopic?: string): string {
   return `${sourceKey(d)} -> ${to} reason=${d.reason} error=${d.errorCode} failedAt=${new Date(d.failedAt).toISOString()}`;
 }
 
-function formatCounts(c: Readonly<ReplayCounts>): string {
+/** Every count of a run, as the summary and the progress lines off a terminal show them. */
+export function formatCounts(c: Readonly<ReplayCounts>): string {
   const reasons = Object.entries(c.byReason)
     .map(([r, n]) => `${r}=${n}`)
     .join(' ');

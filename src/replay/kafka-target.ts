@@ -3,7 +3,7 @@
 // partition and offset, and reads those offsets back to confirm what it sent.
 import type { Kafka, Message, PartitionMetadata, RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
-import { systemClock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { KafkaError, SinkError, toError } from '../core/errors.js';
 import { topicPartitions, withAdmin } from '../kafka/admin.js';
 import { ProducerSlot, createPlacer, partitionsWithoutResult } from '../kafka/producer.js';
@@ -15,6 +15,8 @@ export interface KafkaReplayTargetOptions {
   readonly logger: Logger;
   /** Longest a read-back of sent records may go without progress (default 30 s). */
   readonly confirmStallMs?: number;
+  /** Time for the waits between send tries, the read-back and the connects (default: the system's). */
+  readonly clock?: Clock;
 }
 
 /** Tries of one send, each after the first through a new producer. */
@@ -32,14 +34,20 @@ export class KafkaReplayTarget implements ReplayTarget {
   private started = false;
   private readonly partitionsOf = new Map<string, PartitionMetadata[]>();
   private readonly place = createPlacer();
+  private readonly clock: Clock;
 
   constructor(private readonly options: KafkaReplayTargetOptions) {
+    this.clock = options.clock ?? systemClock;
     // Bounded, unlike KafkaJS's idempotent default: an outage ends the run with exit 1 and
     // the next run resumes from the last confirmed chunk, instead of hanging. About 20 s of
     // retries (200 ms doubling, at most 5 s apart) ride out a leader failover, which takes
     // the broker's session timeout (9 s by default) plus an election; a run ended by one
     // would send again everything after its last confirmed chunk.
-    this.producer = new ProducerSlot(options.kafka, { retries: 8, maxRetryTime: 5000 });
+    this.producer = new ProducerSlot(
+      options.kafka,
+      { retries: 8, maxRetryTime: 5000 },
+      { clock: this.clock },
+    );
   }
 
   async start(): Promise<void> {
@@ -122,7 +130,7 @@ export class KafkaReplayTarget implements ReplayTarget {
           { err: toError(e), attempt },
           'replay send failed: trying with a new producer',
         );
-        await systemClock.sleep(SEND_RETRY_MS);
+        await this.clock.sleep(SEND_RETRY_MS);
       }
     }
   }
@@ -153,6 +161,7 @@ export class KafkaReplayTarget implements ReplayTarget {
         kafka: this.options.kafka,
         logger: this.options.logger,
         stallTimeoutMs: this.options.confirmStallMs ?? 30_000,
+        clock: this.clock,
       },
     );
     return sent.filter(
@@ -172,8 +181,10 @@ export class KafkaReplayTarget implements ReplayTarget {
   private async checkTopics(topics: readonly string[]): Promise<void> {
     const unknown = topics.filter((t) => !this.partitionsOf.has(t));
     if (unknown.length === 0) return;
-    const { partitions, missing } = await withAdmin(this.options.kafka, (admin) =>
-      topicPartitions(admin, unknown),
+    const { partitions, missing } = await withAdmin(
+      this.options.kafka,
+      (admin) => topicPartitions(admin, unknown),
+      { clock: this.clock },
     );
     if (missing.length > 0) {
       throw new KafkaError(

@@ -16,6 +16,7 @@ import type { Clock } from '../core/clock.js';
 import type { BatchResult, BatchWriter } from './batch-writer.js';
 import type { SinkConnection } from './sink-connection.js';
 import type { LaneInbox } from './lane-inbox.js';
+import type { WritesInFlight } from './writes-in-flight.js';
 import type { PartitionOffset } from '../core/sink-record.js';
 import { toError } from '../core/errors.js';
 
@@ -49,7 +50,10 @@ export interface SinkWorkerOptions {
   readonly batchSize: number;
   /** A backlog is taken up to this many records at once (>= batchSize). */
   readonly maxBatchSize: number;
+  /** Upper bound on how long a batch under batchSize waits for another worker's write to end. */
   readonly flushIntervalMs: number;
+  /** Batch writes in flight across the pool (shared by all workers): group commit. */
+  readonly writes: WritesInFlight;
   readonly hooks: WorkerHooks;
   readonly log: Logger;
 }
@@ -159,13 +163,15 @@ export class SinkWorker {
 
   /**
    * Claims lanes into `lanes` and takes their records: the lane waiting longest first, up to
-   * maxBatchSize; while that is under batchSize, further waiting lanes join the batch, and
-   * then it waits for more at most flushIntervalMs after the first record arrived. A backlog
-   * thus goes out in few large transactions, and lanes that keep up share one transaction
-   * instead of committing one each. Claims nothing and returns [] when no lane is waiting.
+   * maxBatchSize; while that is under batchSize, further waiting lanes join the batch. Group
+   * commit: a batch under batchSize goes at once when no other write is in flight (an idle
+   * pool adds no latency); while one is, it waits for that write to end and grows meanwhile,
+   * at most flushIntervalMs after its first record arrived. A backlog thus goes out in few
+   * large transactions, light load in small ones without a fixed linger, and lanes that keep
+   * up share one transaction. Claims nothing and returns [] when no lane is waiting.
    */
   private async collect(lanes: number[]): Promise<SinkRecord[]> {
-    const { queue, batchSize, maxBatchSize, flushIntervalMs, clock } = this.o;
+    const { queue, batchSize, maxBatchSize, flushIntervalMs, clock, writes } = this.o;
     const batch: SinkRecord[] = [];
     const fill = (limit: number): void => {
       for (const l of lanes) for (const r of queue.take(l, limit - batch.length)) batch.push(r);
@@ -180,13 +186,14 @@ export class SinkWorker {
     const first = batch[0];
     if (first === undefined) return batch;
     const deadline = first.enqueuedAt + flushIntervalMs;
-    while (batch.length < batchSize && !this.draining && !this.abort.signal.aborted) {
+    while (batch.length < batchSize && writes.count > 0 && !this.draining && !this.abort.signal.aborted) {
       const remaining = deadline - clock.now();
       if (remaining <= 0) break;
       const wait = new AbortController();
       const onAbort = (): void => wait.abort();
       this.abort.signal.addEventListener('abort', onAbort, { once: true });
       await Promise.race([
+        writes.waitForEnd(wait.signal),
         queue.waitForWork(wait.signal),
         ...lanes.map((l) => queue.waitForItems(l, wait.signal)),
         clock.sleep(remaining, wait.signal),
@@ -199,12 +206,17 @@ export class SinkWorker {
   }
 
   private async writeWithRetry(batch: readonly SinkRecord[]): Promise<boolean> {
-    const { clock, writer, hooks, id } = this.o;
-    return this.withRetry(batch, async (conn, attempt, decide) => {
-      const started = clock.now();
-      const result = await writer.write(conn, batch, attempt, decide);
-      hooks.onCommitted(result, batch, clock.now() - started, id);
-    });
+    const { clock, writer, hooks, id, writes } = this.o;
+    writes.begin();
+    try {
+      return await this.withRetry(batch, async (conn, attempt, decide) => {
+        const started = clock.now();
+        const result = await writer.write(conn, batch, attempt, decide);
+        hooks.onCommitted(result, batch, clock.now() - started, id);
+      });
+    } finally {
+      writes.end();
+    }
   }
 
   /**

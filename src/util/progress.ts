@@ -1,6 +1,7 @@
 // Progress for people: a cli-progress bar (count, rate, ETA) on a TTY, and a plain line
-// every few seconds otherwise (CI logs, pipes), so long runs never look hung. The total may
-// be unknown at first (a count without bar or ETA) and may change as the work is found.
+// every few seconds otherwise (CI logs, pipes), repeated while nothing moves, so long runs
+// never look hung. The total may be unknown at first (a count without bar or ETA) and may
+// change as the work is found.
 import cliProgress from 'cli-progress';
 import { systemClock, type Clock } from '../core/clock.js';
 
@@ -61,22 +62,29 @@ export function progress(
     };
   }
   let last = Number.NEGATIVE_INFINITY;
+  let updated = false;
   const line = (): void => {
+    last = clock.now();
     const r = rate();
     const of = total === undefined ? '' : `/${total}`;
     const eta = total !== undefined && r > 0 && total > current ? Math.round((total - current) / r) : 0;
     const etaText = total === undefined ? '' : `, ETA ${eta}s`;
     stream.write(`${label}: ${current}${of} (${Math.round(r)}/s${etaText})${note()}\n`);
   };
+  // A stalled run sends no updates: the line is repeated so a log shows it is waiting, not
+  // gone. Unref'd, so a caller that never reaches stop() cannot keep the process alive.
+  const repeat = setInterval(() => {
+    if (updated && clock.now() - last >= LINE_EVERY_MS) line();
+  }, LINE_EVERY_MS);
+  repeat.unref();
   return {
     update(done, extra) {
       apply(done, extra);
-      if (clock.now() - last >= LINE_EVERY_MS) {
-        last = clock.now();
-        line();
-      }
+      updated = true;
+      if (clock.now() - last >= LINE_EVERY_MS) line();
     },
     stop() {
+      clearInterval(repeat);
       line();
     },
   };

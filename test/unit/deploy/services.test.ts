@@ -45,7 +45,11 @@ test('--help prints the commands and exits 0', () => {
 
 test('bad input exits 1 with one line naming it', () => {
   const cases: [string[], Record<string, string>, RegExp][] = [
-    [['bogus'], {}, /expected a command up\|down\|status\|env\|classpath\|stop-broker\|start-broker, got 'bogus'/],
+    [
+      ['bogus'],
+      {},
+      /expected a command up\|down\|status\|env\|classpath\|stop-broker\|start-broker, got 'bogus'/,
+    ],
     [['up', '--brokers', '2'], {}, /--brokers: expected 1 or 3, got '2'/],
     [['status', '--frobnicate'], {}, /unknown argument '--frobnicate'/],
     [['env'], { KAFKA_PORT: 'abc' }, /KAFKA_PORT: expected a port number, got 'abc'/],

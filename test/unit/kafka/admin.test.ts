@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin, Kafka } from 'kafkajs';
 import { ensureTopic, topicPartitions, topicWatermarks, withAdmin } from '../../../src/kafka/admin.js';
+import { kafkaConnectGiveUpMs } from '../../../src/kafka/client-timing.js';
 import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 
 interface FakeAdmin {
@@ -78,6 +79,15 @@ void describe('withAdmin', () => {
     const err = settled as unknown as { code?: unknown; retriable?: unknown };
     assert.deepEqual([err.code, err.retriable], ['ADMIN_CONNECT_TIMEOUT', true]);
     assert.equal(state.disconnects, 1);
+  });
+
+  void it('by default, a connect KafkaJS is still retrying (a SASL broker that times out) is not cut', async () => {
+    const clock = new FakeClock();
+    const lastMoment = kafkaConnectGiveUpMs(true) - 1;
+    const { kafka } = fakeKafka({ connect: () => clock.sleep(lastMoment) });
+    const run = withAdmin(kafka, () => Promise.resolve('connected'), { clock });
+    await clock.advance(lastMoment);
+    assert.equal(await run, 'connected');
   });
 });
 

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Partitioners, type Kafka, type RecordMetadata } from 'kafkajs';
 import { ProducerSlot, createPlacer, partitionsWithoutResult } from '../../../src/kafka/producer.js';
+import { FakeClock, flushMicrotasks } from '../../helpers/fake-clock.js';
 
 const result = (partition: number, over: Partial<RecordMetadata> = {}): RecordMetadata => ({
   topicName: 'md.dlq',
@@ -31,7 +32,7 @@ void describe('partitionsWithoutResult', () => {
 });
 
 /** A KafkaJS stand-in that records which producers were made, connected and disconnected. */
-function fakeKafka(failConnects = 0) {
+function fakeKafka(failConnects = 0, connectDelay: () => Promise<void> = () => Promise.resolve()) {
   const made: { id: number; connected: boolean; disconnected: boolean; config: unknown }[] = [];
   let failures = failConnects;
   const kafka = {
@@ -39,13 +40,13 @@ function fakeKafka(failConnects = 0) {
       const p = { id: made.length, connected: false, disconnected: false, config };
       made.push(p);
       return {
-        connect: () => {
+        connect: async () => {
+          await connectDelay();
           if (failures > 0) {
             failures--;
-            return Promise.reject(new Error('broker down'));
+            throw new Error('broker down');
           }
           p.connected = true;
-          return Promise.resolve();
         },
         disconnect: () => {
           p.disconnected = true;
@@ -92,6 +93,69 @@ void describe('ProducerSlot', () => {
     assert.deepEqual(
       made.map((p) => p.connected),
       [false, true],
+    );
+  });
+
+  void it('concurrent callers share one connect: at first and after markSuspect, nothing leaks', async () => {
+    const { kafka, made } = fakeKafka();
+    const slot = new ProducerSlot(kafka, { retries: 1 });
+    const [a, b, c] = await Promise.all([slot.current(), slot.current(), slot.current()]);
+    assert.ok(a === b && b === c);
+    slot.markSuspect();
+    const [d, e, f] = await Promise.all([slot.current(), slot.current(), slot.current()]);
+    assert.ok(d === e && e === f && d !== a);
+    assert.deepEqual(
+      made.map((p) => [p.connected, p.disconnected]),
+      [
+        [true, true],
+        [true, false],
+      ],
+    );
+  });
+
+  void it('a connect that does not settle fails as PRODUCER_CONNECT_TIMEOUT; its late producer is disconnected', async () => {
+    const clock = new FakeClock();
+    let release: () => void = () => undefined;
+    const hang = new Promise<void>((resolve) => (release = resolve));
+    let delay = (): Promise<void> => hang;
+    const { kafka, made } = fakeKafka(0, () => delay());
+    const slot = new ProducerSlot(kafka, { retries: 1 }, { clock, connectTimeoutMs: 1000 });
+    let outcome: unknown;
+    const first = slot.current().then(
+      () => (outcome = 'connected'),
+      (e: unknown) => (outcome = e),
+    );
+    await clock.advance(999);
+    await flushMicrotasks();
+    assert.equal(outcome, undefined);
+    await clock.advance(1);
+    await first;
+    const err = outcome as unknown as { code?: unknown; retriable?: unknown };
+    assert.deepEqual([err.code, err.retriable], ['PRODUCER_CONNECT_TIMEOUT', true]);
+    // The abandoned connect completes later: that producer is not kept, it is disconnected.
+    delay = () => Promise.resolve();
+    release();
+    await flushMicrotasks();
+    assert.deepEqual(
+      made.map((p) => [p.connected, p.disconnected]),
+      [[true, true]],
+    );
+    const next = await slot.current();
+    assert.equal((next as unknown as { id: number }).id, 1);
+  });
+
+  void it('close() during a connect: the producer it yields is disconnected, the caller refused', async () => {
+    let release: () => void = () => undefined;
+    const hang = new Promise<void>((resolve) => (release = resolve));
+    const { kafka, made } = fakeKafka(0, () => hang);
+    const slot = new ProducerSlot(kafka, { retries: 1 });
+    const pending = slot.current();
+    await slot.close();
+    release();
+    await assert.rejects(pending, { code: 'PRODUCER_CLOSED' });
+    assert.deepEqual(
+      made.map((p) => [p.connected, p.disconnected]),
+      [[true, true]],
     );
   });
 

@@ -1,5 +1,6 @@
-// replay-dlq reads its Kafka settings through the worker's config: a setting the worker would
-// refuse is refused here too, with exit 2 and one line naming it, before anything connects.
+// replay-dlq reads its Kafka settings through the worker's config: a Kafka setting the worker
+// would refuse is refused here too, with exit 2 and one line naming it, before anything
+// connects; settings it does not use are not its business.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -23,7 +24,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; st
 }
 
 void describe('replay-dlq settings', () => {
-  void it('exit 2 naming the setting: SASL without credentials, a bad KAFKA_SSL', async () => {
+  void it('exit 2 naming the setting: SASL without credentials, a bad KAFKA_SSL or KAFKA_BROKERS', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-replay-settings-'));
     try {
       const args = ['--from-files', dir, '--to-topic', 'md.retry'];
@@ -34,6 +35,26 @@ void describe('replay-dlq settings', () => {
       const ssl = await run(args, { KAFKA_SSL: 'maybe' });
       assert.equal(ssl.code, 2, ssl.stderr);
       assert.match(ssl.stderr, /^error: .*KAFKA_SSL/m);
+      const brokers = await run(args, { KAFKA_BROKERS: 'localhost' });
+      assert.equal(brokers.code, 2, brokers.stderr);
+      assert.match(brokers.stderr, /^error: kafka\.brokers \(KAFKA_BROKERS\): expected host:port/m);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it('a dry run from files reads no settings: worker-only and even Kafka problems do not stop it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-replay-settings-'));
+    try {
+      const r = await run(['--from-files', dir, '--dry-run'], {
+        NODE_ENV: 'staging',
+        KAFKA_TOPICS: 'no-such-topic',
+        SINK_MAPPINGS_FILE: '/nonexistent/mappings.json',
+        QUEUE_HIGH_WATERMARK: '0.5',
+        QUEUE_LOW_WATERMARK: '0.9',
+        KAFKA_SSL: 'maybe',
+      });
+      assert.equal(r.code, 0, r.stderr);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

@@ -466,23 +466,20 @@ void describe('replay', () => {
 });
 
 void describe('replay-dlq arguments', () => {
-  function parse(
-    args: string[],
-    env: NodeJS.ProcessEnv = {},
-  ): { result: ReturnType<typeof parseArgs>; err: string } {
+  function parse(args: string[]): { result: ReturnType<typeof parseArgs>; err: string } {
     let err = '';
     const io: CliIo = { out: () => undefined, err: (s) => (err += s) };
-    return { result: parseArgs(['node', 'replay-dlq', ...args], env, io), err };
+    return { result: parseArgs(['node', 'replay-dlq', ...args], io), err };
   }
 
-  void it('defaults: DLQ topic, replay group, brokers from the environment', () => {
-    const { result } = parse([], { KAFKA_BROKERS: 'b1:9092,b2:9093', DLQ_TOPIC: 'x.dlq' });
+  void it('defaults: the replay group; brokers, DLQ topic, files and log level left to the settings', () => {
+    const { result } = parse([]);
     assert.deepEqual(result, {
       kind: 'run',
       options: {
         mode: 'replay',
         repair: false,
-        files: ['./.dlq'],
+        files: undefined,
         source: { kind: 'topic' },
         filter: {},
         limit: undefined,
@@ -490,18 +487,18 @@ void describe('replay-dlq arguments', () => {
         rate: undefined,
         toTopic: undefined,
         group: 'market-data-sink-replay',
-        brokers: ['b1:9092', 'b2:9093'],
-        dlqTopic: 'x.dlq',
+        brokers: undefined,
+        dlqTopic: undefined,
         idleTimeoutMs: 5000,
-        logLevel: 'warn',
+        logLevel: undefined,
       },
     });
   });
 
   void it('--reconcile: files from --from-files, --dlq-dir or DLQ_DIR; --repair only with it', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mds-reconcile-'));
-    const ok = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-      const { result } = parse(args, env);
+    const ok = (args: string[]) => {
+      const { result } = parse(args);
       assert.equal(result.kind, 'run');
       return result.kind === 'run' ? result.options : undefined;
     };
@@ -509,7 +506,15 @@ void describe('replay-dlq arguments', () => {
       [ok(['--reconcile', '--dlq-dir', dir])?.files, ok(['--reconcile', '--dlq-dir', dir])?.mode],
       [[dir], 'reconcile'],
     );
-    assert.deepEqual(ok(['--reconcile', '--repair'], { DLQ_DIR: dir })?.files, [dir]);
+    assert.deepEqual(ok(['--reconcile', '--repair'])?.files, undefined);
+    assert.deepEqual(
+      [ok(['--brokers', 'b1:9092,b2:9093', '--dlq-topic', 'x.dlq', '--log-level', 'debug'])].map((o) => [
+        o?.brokers,
+        o?.dlqTopic,
+        o?.logLevel,
+      ]),
+      [[['b1:9092', 'b2:9093'], 'x.dlq', 'debug']],
+    );
     assert.deepEqual(ok(['--reconcile', '--repair', '--from-files', dir])?.repair, true);
     for (const [args, message] of [
       [['--repair'], /--repair: only with --reconcile/],
@@ -563,38 +568,30 @@ void describe('replay-dlq arguments', () => {
     assert.equal(result.options.toTopic, 'md.retry');
   });
 
-  const bad: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
-    ['unknown option', ['--frm-topic'], {}, /unknown option '--frm-topic'/],
+  const bad: [string, string[], RegExp][] = [
+    ['unknown option', ['--frm-topic'], /unknown option '--frm-topic'/],
     [
       'unknown reason',
       ['--reason', 'decode,bogus'],
-      {},
       /expected reasons among decode,validation,database,overflow,tombstone, got "bogus"/,
     ],
-    ['time without zone', ['--since', '2024-05-01T10:00'], {}, /date-time with zone/],
+    ['time without zone', ['--since', '2024-05-01T10:00'], /date-time with zone/],
     [
       'since not before until',
       ['--since', '2024-05-02', '--until', '2024-05-01'],
-      {},
       /--since must be before --until/,
     ],
-    ['limit not a positive integer', ['--limit', '1.5'], {}, /expected an integer > 0, got "1.5"/],
-    ['rate zero', ['--rate', '0'], {}, /expected a number > 0, got "0"/],
-    ['both sources', ['--from-topic', '--from-files', '.'], {}, /cannot be used with/],
-    [
-      'missing file',
-      ['--from-files', '/nonexistent/dlq'],
-      {},
-      /no such file or directory: \/nonexistent\/dlq/,
-    ],
-    ['bad topic', ['--to-topic', 'a/b'], {}, /expected a Kafka topic name/],
-    ['bad brokers flag', ['--brokers', 'localhost'], {}, /expected host:port/],
-    ['bad brokers env', [], { KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS: expected host:port/],
-    ['bad log level', ['--log-level', 'loud'], {}, /--log-level: expected/],
+    ['limit not a positive integer', ['--limit', '1.5'], /expected an integer > 0, got "1.5"/],
+    ['rate zero', ['--rate', '0'], /expected a number > 0, got "0"/],
+    ['both sources', ['--from-topic', '--from-files', '.'], /cannot be used with/],
+    ['missing file', ['--from-files', '/nonexistent/dlq'], /no such file or directory: \/nonexistent\/dlq/],
+    ['bad topic', ['--to-topic', 'a/b'], /expected a Kafka topic name/],
+    ['bad brokers flag', ['--brokers', 'localhost'], /expected host:port/],
+    ['bad log level', ['--log-level', 'loud'], /--log-level: expected/],
   ];
-  for (const [name, args, env, message] of bad) {
+  for (const [name, args, message] of bad) {
     void it(`exit 2: ${name}`, () => {
-      const { result, err } = parse(args, env);
+      const { result, err } = parse(args);
       assert.deepEqual(result, { kind: 'exit', code: 2 });
       assert.match(err, message);
     });
@@ -619,6 +616,11 @@ void describe('replay-dlq arguments', () => {
         ok.stdout,
         'md.bars/2/2 -> md.bars reason=decode error=JSON_INVALID failedAt=2024-05-01T00:00:02.000Z\n' +
           'replay dry run done: entries=2 distinct=2 duplicates=0 earlier=0 read=2 matched=1 replayed=0 alreadySent=0 resent=0 skipped=1 invalid=0 by reason: decode=1\n',
+      );
+      // Off a terminal, the progress line carries every count, as the summary does.
+      assert.match(
+        ok.stderr,
+        /^replay progress: 2 \(\d+\/s\) \| entries=2 distinct=2 duplicates=0 .* skipped=1 invalid=0 by reason: decode=1$/m,
       );
       const usage = await run(['--from-files', dir, '--limit', 'many']);
       assert.equal(usage.code, 2);

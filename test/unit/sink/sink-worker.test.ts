@@ -1,5 +1,6 @@
-// The worker's batching and retry logic with a fake clock and a fake writer: flush by size,
-// flush by time since the batch's first record, no polling while idle, retries with backoff
+// The worker's batching and retry logic with a fake clock and a fake writer: group commit (an
+// idle pool writes at once, a small batch waits for the write in flight, at most the flush
+// interval), flush by size, no polling while idle, retries with backoff
 // behind the shared breaker, and a stop that leaves the open batch uncommitted.
 // Over 350 lines because it mirrors one module: each scenario drives the same worker state
 // machine through the same fakes, so splitting would duplicate the setup, not shorten it.
@@ -15,6 +16,7 @@ import type { BatchResult, BatchWriter } from '../../../src/sink/batch-writer.js
 import type { SinkConnection } from '../../../src/sink/sink-connection.js';
 import type { PartitionOffset } from '../../../src/core/sink-record.js';
 import { LaneInbox } from '../../../src/sink/lane-inbox.js';
+import { WritesInFlight } from '../../../src/sink/writes-in-flight.js';
 import { createLogger } from '../../../src/core/logger.js';
 import { builtinMappings } from '../../../src/config/builtin-mappings.js';
 
@@ -117,6 +119,7 @@ function setup(
   };
   let opened = 0;
   const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1000, clock });
+  const writes = new WritesInFlight();
   const workers = Array.from({ length: opts.workers ?? 1 }, (_, id) => makeWorker(id));
   function makeWorker(id: number): SinkWorker {
     return new SinkWorker({
@@ -146,6 +149,7 @@ function setup(
       batchSize: opts.batchSize ?? 3,
       maxBatchSize: opts.maxBatchSize ?? opts.batchSize ?? 3,
       flushIntervalMs: opts.flushIntervalMs ?? 100,
+      writes,
       hooks: {
         onCommitted: () => undefined,
         onAttemptFailed: () => {
@@ -181,42 +185,54 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await flushMicrotasks();
 };
 
-test('flushes by size at once, and by time since the first record', async () => {
-  const { clock, queue, worker, batches } = setup({ batchSize: 3, flushIntervalMs: 100 });
-  worker.start();
-  for (const o of [0, 1, 2, 3]) queue.push(0, rec(o, 0), 10);
+test('group commit: an idle pool writes at once; a small batch waits for the write in flight, at most the flush interval', async () => {
+  // Two workers and two lanes: one writes (held open by the fake writer) while the other collects.
+  const pool = { workers: 2, lanes: 2, batchSize: 3, flushIntervalMs: 100, hold: true };
+  const { clock, queue, workers, log, finish } = setup(pool);
+  for (const w of workers) w.start();
+  queue.push(0, rec(0, 0, 0), 10);
   await settle();
-  assert.deepEqual(batches, [[0, 1, 2]], 'a full batch goes without waiting');
+  assert.deepEqual(log, ['p0:0'], 'nothing in flight: one record goes at once, no linger');
+  queue.push(1, rec(0, 0, 1), 10);
+  queue.push(1, rec(1, 0, 1), 10);
+  await settle();
+  assert.deepEqual(log, ['p0:0'], 'a write is in flight: the next batch waits and grows');
+  finish(0);
+  await settle();
+  assert.deepEqual(log, ['p0:0', 'p1:0,1'], 'the write in flight ended: the waiting batch goes');
+  queue.push(0, rec(1, 0, 0), 10);
   await clock.advance(99);
   await settle();
-  assert.deepEqual(batches, [[0, 1, 2]], 'the partial batch waits for its interval');
-  queue.push(0, rec(4, 99), 10);
+  assert.equal(log.length, 2, 'still under batchSize with a write in flight');
   await clock.advance(1);
+  await settle();
+  assert.deepEqual(log[2], 'p0:1', 'flushIntervalMs after its first record it goes anyway');
+  queue.push(1, rec(2, 100, 1), 10);
+  queue.push(1, rec(3, 100, 1), 10);
+  queue.push(1, rec(4, 100, 1), 10);
+  finish(1);
+  await settle();
+  assert.deepEqual(log[3], 'p1:2,3,4', 'a full batch goes although another write is in flight');
+  finish(0);
+  finish(1);
+  await settle();
+  assert.equal(queue.stats().records, 0, 'written records are released');
+  for (const w of workers) await w.stop();
+});
+
+test('a backlog is taken up to maxBatchSize at once; the rest goes at once to an idle pool', async () => {
+  const { queue, worker, batches } = setup({ batchSize: 3, maxBatchSize: 5, flushIntervalMs: 100 });
+  for (const o of [0, 1, 2, 3, 4, 5, 6]) queue.push(0, rec(o, 0), 10);
+  worker.start();
   await settle();
   assert.deepEqual(
     batches,
     [
-      [0, 1, 2],
-      [3, 4],
+      [0, 1, 2, 3, 4],
+      [5, 6],
     ],
-    'flushed 100 ms after its first record',
+    'five queued records go as one batch, not 3 + 3; the two left follow without waiting',
   );
-  assert.equal(queue.stats().records, 0, 'written records are released');
-  await worker.stop();
-});
-
-test('a backlog is taken up to maxBatchSize at once; less than batchSize still waits', async () => {
-  const { clock, queue, worker, batches } = setup({ batchSize: 3, maxBatchSize: 5, flushIntervalMs: 100 });
-  for (const o of [0, 1, 2, 3, 4, 5, 6]) queue.push(0, rec(o, 0), 10);
-  worker.start();
-  await settle();
-  assert.deepEqual(batches, [[0, 1, 2, 3, 4]], 'five queued records go as one batch, not 3 + 3');
-  await clock.advance(99);
-  await settle();
-  assert.equal(batches.length, 1, 'the two left (under batchSize) wait for their interval');
-  await clock.advance(1);
-  await settle();
-  assert.deepEqual(batches[1], [5, 6]);
   for (const o of [7, 8, 9, 10]) queue.push(0, rec(o, 100), 10);
   await settle();
   assert.deepEqual(batches[2], [7, 8, 9, 10], 'four queued: more than batchSize, all taken');
@@ -456,17 +472,18 @@ for (const how of ['stopped', 'crashed'] as const) {
 }
 
 test('partitions that keep up share a transaction, as when one worker owned their lane', async () => {
-  const { clock, queue, worker, log } = setup({ lanes: 3, batchSize: 3, flushIntervalMs: 100 });
-  worker.start();
+  const { queue, workers, log, finish } = setup({ workers: 2, lanes: 3, batchSize: 3, hold: true });
+  for (const w of workers) w.start();
   queue.push(0, rec(0, 0, 0), 10);
-  queue.push(1, rec(0, 0, 1), 10);
   await settle();
+  queue.push(1, rec(0, 0, 1), 10);
   queue.push(2, rec(0, 0, 2), 10);
   await settle();
-  assert.deepEqual(log, ['p0:0,0,0'], 'three lanes, one record each: one batch at batchSize');
-  queue.push(1, rec(1, 0, 1), 10);
-  await clock.advance(100);
+  assert.deepEqual(log, ['p0:0'], 'lanes 1 and 2 wait behind the write in flight');
+  finish(0);
   await settle();
-  assert.equal(log.length, 2, 'a lone record still goes at its flush interval');
-  await worker.stop();
+  assert.deepEqual(log, ['p0:0', 'p1:0,0'], 'then go as one transaction');
+  finish(1);
+  await settle();
+  for (const w of workers) await w.stop();
 });

@@ -1,6 +1,7 @@
 // Progress lines off a terminal, on a fake clock: at most one line per 2 s while updating,
-// always one at the end; the total may be unknown at first and become known later.
-import { describe, it } from 'node:test';
+// repeated while stalled, always one at the end; the total may be unknown at first and
+// become known later.
+import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { progress } from '../../../src/util/progress.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -44,5 +45,33 @@ void describe('progress (not a terminal)', () => {
       'replay: 20/50 (5/s, ETA 6s) | matched 4\n',
       'replay: 20/50 (5/s, ETA 6s) | matched 4\n',
     ]);
+  });
+
+  void it('while stalled (no update), the line is repeated every 2 s until stop', async () => {
+    const clock = new FakeClock();
+    const { stream, lines } = pipe();
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      const p = progress('replay progress', undefined, stream, clock);
+      const tick = async (ms: number): Promise<void> => {
+        await clock.advance(ms);
+        mock.timers.tick(ms);
+      };
+      await clock.advance(1000);
+      p.update(5, { detail: 'entries=5' });
+      await tick(1000); // 1 s after the last line: too soon
+      await tick(2000);
+      await tick(2000);
+      p.stop();
+      await tick(4000); // stopped: nothing more
+      assert.deepEqual(lines, [
+        'replay progress: 5 (5/s) | entries=5\n',
+        'replay progress: 5 (1/s) | entries=5\n',
+        'replay progress: 5 (1/s) | entries=5\n',
+        'replay progress: 5 (1/s) | entries=5\n',
+      ]);
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
