@@ -5,7 +5,8 @@ import type { SettingsOf, schema } from './schema.js';
 import { kafkaTlsOptions } from './kafka-tls.js';
 import { pgClientConfig } from './database-connection.js';
 
-export function checkConnectionSettings(c: SettingsOf<typeof schema>): void {
+/** `env` is the environment the config was loaded from (libpq's PGSSL* variables). */
+export function checkConnectionSettings(c: SettingsOf<typeof schema>, env: NodeJS.ProcessEnv): void {
   kafkaTlsOptions(c.kafka);
-  pgClientConfig(c.database, { applicationName: c.kafka.clientId });
+  pgClientConfig(c.database, { applicationName: c.kafka.clientId }, env);
 }

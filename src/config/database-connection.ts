@@ -31,6 +31,14 @@ const URL_FORM = 'postgres://user[:password]@host[:port]/database or postgres://
  * the URL, which may hold a password.
  */
 export function parseDatabaseUrl(url: string): ParsedUrl {
+  // A password holding / ? # or @ unencoded ends the authority early: postgres://u:12345/abc@h/db
+  // would parse as host u, port 12345 and no password, and the password would be logged as
+  // part of the path. An @ after the authority means exactly that.
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*[/?#].*@/is.test(url)) {
+    throw new Error(
+      `expected ${URL_FORM}; characters / ? # @ in a password must be percent-encoded (%2F %3F %23 %40)`,
+    );
+  }
   let u: URL;
   // WHATWG URLs refuse user info without a host (postgres://user@/db?host=/dir), libpq takes it.
   const hostless = /^postgres(?:ql)?:\/\/[^/@]*@\//.test(url);
@@ -59,45 +67,90 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
   };
 }
 
-/** A setting given both in DATABASE_URL and as its own env var: they must agree. */
-function pick(env: string, envName: string, fromUrl: string | null, urlParam: string): string {
-  if (env !== '' && fromUrl !== null && fromUrl !== '' && fromUrl !== env) {
+/** One TLS setting: our env var, the URL's parameter, and libpq's env var read by psql & co. */
+interface SslSetting {
+  readonly ours: string;
+  readonly label: string;
+  readonly urlParam: string;
+  /** Absent where libpq has none (sslpassword, the secret one). */
+  readonly pgEnv?: string;
+  /** A conflict is reported without the values. */
+  readonly secret?: boolean;
+}
+
+/** The setting `database.<key>` read from `ours`, the URL's `urlParam` and libpq's `pgEnv`. */
+function sslSetting(key: string, ours: string, urlParam: string, pgEnv?: string): SslSetting {
+  const base = { ours, label: `database.${key} (${ours})`, urlParam };
+  return pgEnv === undefined ? { ...base, secret: true } : { ...base, pgEnv };
+}
+
+const MODE = sslSetting('sslMode', 'DATABASE_SSL_MODE', 'sslmode', 'PGSSLMODE');
+const CA = sslSetting('sslCaFile', 'DATABASE_SSL_CA_FILE', 'sslrootcert', 'PGSSLROOTCERT');
+const CERT = sslSetting('sslCertFile', 'DATABASE_SSL_CERT_FILE', 'sslcert', 'PGSSLCERT');
+const KEY = sslSetting('sslKeyFile', 'DATABASE_SSL_KEY_FILE', 'sslkey', 'PGSSLKEY');
+// libpq has no variable for sslpassword; it is the one secret among these.
+const PASSPHRASE = sslSetting('sslKeyPassphrase', 'DATABASE_SSL_KEY_PASSPHRASE', 'sslpassword');
+
+/**
+ * A setting's value and the name to blame for it. Our env var and the URL's parameter must
+ * agree when both are given; libpq's PG* variable is the lowest precedence, as in libpq (the
+ * URL wins over it), so an environment set up for psql means the same here.
+ */
+function resolve(
+  s: SslSetting,
+  value: string,
+  url: ParsedUrl,
+  env: NodeJS.ProcessEnv,
+): { value: string; label: string } {
+  const fromUrl = url.params.get(s.urlParam) ?? '';
+  if (value !== '' && fromUrl !== '' && fromUrl !== value) {
+    const got =
+      s.secret === true ? 'two different values' : `${JSON.stringify(value)} and ${JSON.stringify(fromUrl)}`;
     throw new ConfigError(
-      `${envName} and DATABASE_URL's ${urlParam}: expected one of them or the same value, got ${JSON.stringify(env)} and ${JSON.stringify(fromUrl)}`,
+      `${s.ours} and DATABASE_URL's ${s.urlParam}: expected one of them or the same value, got ${got}`,
     );
   }
-  return env !== '' ? env : (fromUrl ?? '');
+  if (value !== '' || fromUrl !== '') return { value: value || fromUrl, label: s.label };
+  const pgValue = s.pgEnv === undefined ? '' : (env[s.pgEnv] ?? '');
+  return { value: pgValue, label: pgValue === '' || s.pgEnv === undefined ? s.label : s.pgEnv };
 }
 
 /** The ssl option of pg: false, or node:tls options with libpq's sslmode semantics. */
-function sslOptions(db: DatabaseSettings, url: ParsedUrl): false | tls.ConnectionOptions {
-  const mode = pick(db.sslMode, 'DATABASE_SSL_MODE', url.params.get('sslmode'), 'sslmode') || 'disable';
+function sslOptions(
+  db: DatabaseSettings,
+  url: ParsedUrl,
+  env: NodeJS.ProcessEnv,
+): false | tls.ConnectionOptions {
+  const chosen = resolve(MODE, db.sslMode, url, env);
+  const mode = chosen.value || 'disable';
   if (!SSL_MODES.includes(mode)) {
-    throw new ConfigError(
-      `database.url (DATABASE_URL): sslmode expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
-    );
+    const who = chosen.label === MODE.label ? 'database.url (DATABASE_URL): sslmode' : chosen.label + ':';
+    throw new ConfigError(`${who} expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   }
   if (mode === 'prefer' || mode === 'allow') {
     throw new ConfigError(
-      `database.sslMode (DATABASE_SSL_MODE): ${mode} is not supported (node-postgres cannot fall back between TLS and plaintext); expected disable, require, verify-ca or verify-full`,
+      `${chosen.label}: ${mode} is not supported (node-postgres cannot fall back between TLS and plaintext); expected disable, require, verify-ca or verify-full`,
     );
   }
+  const file = (s: SslSetting, value: string): { file: string; label: string } => {
+    const r = resolve(s, value, url, env);
+    return { file: r.value, label: r.label };
+  };
   const material = loadTlsMaterial({
-    ca: {
-      file: pick(db.sslCaFile, 'DATABASE_SSL_CA_FILE', url.params.get('sslrootcert'), 'sslrootcert'),
-      label: 'database.sslCaFile (DATABASE_SSL_CA_FILE)',
-    },
-    cert: {
-      file: pick(db.sslCertFile, 'DATABASE_SSL_CERT_FILE', url.params.get('sslcert'), 'sslcert'),
-      label: 'database.sslCertFile (DATABASE_SSL_CERT_FILE)',
-    },
-    key: {
-      file: pick(db.sslKeyFile, 'DATABASE_SSL_KEY_FILE', url.params.get('sslkey'), 'sslkey'),
-      label: 'database.sslKeyFile (DATABASE_SSL_KEY_FILE)',
-    },
+    ca: file(CA, db.sslCaFile),
+    cert: file(CERT, db.sslCertFile),
+    key: file(KEY, db.sslKeyFile),
+    passphrase: { value: resolve(PASSPHRASE, db.sslKeyPassphrase, url, env).value, label: PASSPHRASE.label },
   });
   // libpq never uses TLS over a Unix socket; the kernel already authenticates the peer.
   if (mode === 'disable' || url.host.startsWith('/')) return false;
+  if (mode === 'verify-ca' && material.ca === undefined) {
+    // Without a CA of its own, verify-ca would trust the system store and check no host name:
+    // any publicly trusted certificate for any domain would pass. libpq refuses it too.
+    throw new ConfigError(
+      'database.sslMode (DATABASE_SSL_MODE): verify-ca needs DATABASE_SSL_CA_FILE or sslrootcert; with a public CA use verify-full',
+    );
+  }
   return tlsFor(mode as SslMode, material);
 }
 
@@ -117,8 +170,15 @@ export interface ConnectionPurpose {
   readonly statementTimeout?: boolean;
 }
 
-/** The pg client config of every connection the sink opens. Throws ConfigError. */
-export function pgClientConfig(db: DatabaseSettings, purpose: ConnectionPurpose): pg.ClientConfig {
+/**
+ * The pg client config of every connection the sink opens. Throws ConfigError. `env` is where
+ * libpq's PGSSL* variables are read, the process environment as pg reads PGUSER and PGPASSWORD.
+ */
+export function pgClientConfig(
+  db: DatabaseSettings,
+  purpose: ConnectionPurpose,
+  env: NodeJS.ProcessEnv = process.env,
+): pg.ClientConfig {
   let url: ParsedUrl;
   try {
     url = parseDatabaseUrl(db.url);
@@ -128,7 +188,7 @@ export function pgClientConfig(db: DatabaseSettings, purpose: ConnectionPurpose)
   const config: pg.ClientConfig = {
     host: url.host,
     port: url.port,
-    ssl: sslOptions(db, url),
+    ssl: sslOptions(db, url, env),
     connectionTimeoutMillis: db.connectTimeoutMs,
     application_name: purpose.applicationName,
   };

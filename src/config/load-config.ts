@@ -9,7 +9,7 @@ import { redactUrl } from '../core/logger.js';
 import { registerFormats } from './formats.js';
 import { schema, type SettingsOf } from './schema.js';
 import { applySeedAliases, nameSeedSources } from './seed-aliases.js';
-import { applySecretFiles } from './secret-files.js';
+import { applySecretFiles, cannotRead } from './secret-files.js';
 import { checkConnectionSettings } from './connection-check.js';
 import { kafkaTlsOptions } from './kafka-tls.js';
 import { projectRoot } from '../util/project-root.js';
@@ -109,10 +109,18 @@ function explain(message: string, leaves: Map<string, SchemaLeaf>): string {
 /** The cross-checks within the kafka-client sections: every Kafka user's client needs them. */
 function kafkaClientChecks(c: KafkaClientConfig): string[] {
   const p: string[] = [];
-  if (c.kafka.sasl.mechanism === 'oauthbearer' && c.kafka.sasl.oauthbearerTokenFile === '') {
+  const tokenFile = c.kafka.sasl.oauthbearerTokenFile;
+  if (c.kafka.sasl.mechanism === 'oauthbearer' && tokenFile === '') {
     p.push(
       'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
     );
+  } else if (c.kafka.sasl.mechanism === 'oauthbearer') {
+    // Read again at each login; checked here so a wrong path stops the start, not a login later.
+    const why = cannotRead(tokenFile);
+    if (why !== undefined)
+      p.push(
+        `kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): cannot read ${tokenFile}: ${why}`,
+      );
   }
   const userPassword = c.kafka.sasl.mechanism !== '' && c.kafka.sasl.mechanism !== 'oauthbearer';
   if (userPassword && (c.kafka.sasl.username === '' || c.kafka.sasl.password === '')) {
@@ -230,9 +238,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig | LoadedKafkaCl
     l.sensitive === true && l.env && inScope(key) ? [l.env] : [],
   );
   const aliased = applySeedAliases(opts.env ?? process.env);
-  const env = applySecretFiles(aliased.env, secrets);
   // A flag on the command line wins over the environment: its value is not the seed name's.
   const flagged = new Set(args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+  const env = applySecretFiles(aliased.env, secrets, {
+    seedOf: aliased.seedOf,
+    flagOf: (name) => (flagged.has(argOf(leaves, name)) ? `--${argOf(leaves, name)}` : undefined),
+  });
   const fromSeed = new Map([...aliased.seedOf].filter(([ours]) => !flagged.has(argOf(leaves, ours))));
   const conf = convict<AppConfig>(schema, { env, args });
   try {
@@ -257,7 +268,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig | LoadedKafkaCl
   const problems = crossChecks(configured);
   if (problems.length > 0) throw new ConfigError(nameSeedSources(problems.join('; '), fromSeed));
   const config = deriveSettings(configured);
-  checkConnectionSettings(config);
+  checkConnectionSettings(config, env);
   const mappings = loadMappings(config);
   // convict masks sensitive values whole; the database URL keeps all but its password.
   const redacted = JSON.parse(conf.toString()) as { database: Record<string, unknown> };

@@ -218,13 +218,13 @@ export const schema = withArgs({
       sensitive: true,
     },
     sslMode: oneOf({
-      doc: "libpq's sslmode: disable, require (encrypted, not verified, or verify-ca when a CA is given), verify-ca (the server's certificate chains to DATABASE_SSL_CA_FILE), verify-full (and names the host). Empty: the URL's sslmode, else disable. prefer and allow are refused (node-postgres cannot fall back).",
+      doc: "libpq's sslmode: disable, require (encrypted, not verified, or verify-ca when a CA is given), verify-ca (the server's certificate chains to DATABASE_SSL_CA_FILE, which it needs), verify-full (and names the host; without a CA file the system CAs). Empty: the URL's sslmode, else disable. prefer and allow are refused (node-postgres cannot fall back).",
       format: ['', 'disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'],
       default: '',
       env: 'DATABASE_SSL_MODE',
     }),
     sslCaFile: {
-      doc: "PEM file of the CA certificate(s) the server's certificate must chain to (the URL's sslrootcert; empty: the system CAs).",
+      doc: "PEM file of the CA certificate(s) the server's certificate must chain to (the URL's sslrootcert). Empty: the system CAs with verify-full, refused with verify-ca.",
       format: String,
       default: '',
       env: 'DATABASE_SSL_CA_FILE',
@@ -240,6 +240,13 @@ export const schema = withArgs({
       format: String,
       default: '',
       env: 'DATABASE_SSL_KEY_FILE',
+    },
+    sslKeyPassphrase: {
+      doc: "Passphrase of an encrypted DATABASE_SSL_KEY_FILE (the URL's sslpassword; never logged; or DATABASE_SSL_KEY_PASSPHRASE_FILE).",
+      format: String,
+      default: '',
+      env: 'DATABASE_SSL_KEY_PASSPHRASE',
+      sensitive: true,
     },
     schema: {
       doc: 'Schema holding the tables and sink_offsets.',

@@ -23,11 +23,15 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 /**
  * Masks the password of a connection URL (in the userinfo, or a query parameter such as
  * `password` or `sslpassword`) and keeps the rest: host, port and database say where the
- * sink writes, which the operator needs to see.
+ * sink writes, which the operator needs to see. The userinfo is masked by text first, from
+ * "://user:" to the last @, because a password with an unencoded / ? or # makes URL parsing
+ * end the authority inside it (host u, port 12345 for postgres://u:12345/abc@h/db) and
+ * then it would be printed as path; over-masking is the safe error.
  */
 export function redactUrl(url: string): string {
+  const masked = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:).*@/is, '$1***@');
   try {
-    const u = new URL(url);
+    const u = new URL(masked);
     if (u.password !== '') u.password = '***';
     for (const key of [...u.searchParams.keys()]) if (/pass/i.test(key)) u.searchParams.set(key, '***');
     return u.toString();

@@ -8,6 +8,12 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
 import { kafkaTlsOptions } from '../config/kafka-tls.js';
 import { UNTRUSTED_CERT_CODES } from '../config/tls-material.js';
+import {
+  answersPlaintextKafka,
+  brokerAddress,
+  completesTlsHandshake,
+  speaksSaslOverTls,
+} from './listener-check.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { KafkaError, toError } from '../core/errors.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../core/logger.js';
@@ -61,62 +67,97 @@ export function createKafka(config: ClientSettings, log: Logger, clientIdSuffix 
   return new Kafka(kafkaClientConfig(config, log, clientIdSuffix));
 }
 
+/** A conclusion about a failed connect: `key` says which, `line` explains it naming the setting. */
+interface Explanation {
+  readonly key: string;
+  readonly line: string;
+}
+
+/** A plain hang-up: evidence of nothing on its own, since healthy brokers also close connections. */
+const HANG_UP = /Closed connection|Connection closed|ECONNRESET|EPIPE|before secure TLS connection/i;
+
 /**
- * A security misconfiguration behind a failed connect, as one line naming the setting, or
- * undefined when the failure is not one (a broker that is down, say).
+ * A security misconfiguration behind a failed connect, or undefined when there is no evidence
+ * of one (a broker that is down, restarting or refusing connections for a while). Definite
+ * evidence is a certificate error, a TLS alert, a SASL authentication error or a TLS record
+ * that is not TLS; a plain hang-up counts only when the broker answers in the other mode.
  */
-function explainKafkaConnectError(e: unknown, k: KafkaSettings): string | undefined {
+async function explainKafkaConnectError(e: unknown, k: KafkaSettings): Promise<Explanation | undefined> {
   // KafkaJS wraps the socket's error (which has the TLS code) once per retry layer.
   let err = toError(e) as Error & { code?: unknown; broker?: unknown };
   for (let i = 0; i < 5 && err.cause instanceof Error; i++) err = err.cause;
   const code = typeof err.code === 'string' ? err.code : '';
-  const broker = typeof err.broker === 'string' ? err.broker : k.brokers.join(',');
+  const broker = typeof err.broker === 'string' ? err.broker : (k.brokers[0] ?? '');
   // OpenSSL's text spans lines and names its source file; its reason is what an operator needs.
   const text = err.message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:\w+:([^:]+):.*$/s, '$1').trim();
   const cause = `${text}${code !== '' && !text.includes(code) ? ` [${code}]` : ''}`;
+  const explained = (key: string, line: string): Explanation => ({ key, line });
   if (err.name === 'KafkaJSSASLAuthenticationError') {
-    return `kafka.sasl (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): ${broker} refused the ${k.sasl.mechanism} login of user ${JSON.stringify(k.sasl.username)}: ${err.message.replace(/^SASL .*? authentication failed: /, '')}`;
+    return explained(
+      'sasl-login',
+      `kafka.sasl (KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD): ${broker} refused the ${k.sasl.mechanism} login of user ${JSON.stringify(k.sasl.username)}: ${err.message.replace(/^SASL .*? authentication failed: /, '')}`,
+    );
   }
+  const address = brokerAddress(broker);
   if (!k.ssl) {
     // A plaintext request to a TLS listener: the broker reads a TLS record's header as a
     // request, finds no handshake and drops the connection without a Kafka answer.
-    if (/Closed connection|Connection closed|ECONNRESET|EPIPE/.test(cause)) {
-      return `kafka.ssl (KAFKA_SSL): ${broker} closed a plaintext connection without answering (${cause}); if it is a TLS listener, set KAFKA_SSL=true`;
+    if (HANG_UP.test(cause) && address !== undefined && (await completesTlsHandshake(address))) {
+      return explained(
+        'plaintext-to-tls',
+        `kafka.ssl (KAFKA_SSL): ${broker} closed a plaintext connection without answering (${cause}) and completes a TLS handshake; it is a TLS listener: set KAFKA_SSL=true`,
+      );
     }
     return undefined;
   }
   if (UNTRUSTED_CERT_CODES.has(code)) {
-    return `kafka.sslCaFile (KAFKA_SSL_CA_FILE): the certificate of ${broker} is not signed by a trusted CA (${cause})`;
+    return explained(
+      'untrusted-ca',
+      `kafka.sslCaFile (KAFKA_SSL_CA_FILE): the certificate of ${broker} is not signed by a trusted CA (${cause})`,
+    );
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-    return `kafka.brokers (KAFKA_BROKERS): the certificate of ${broker} is not valid now (${cause}); the broker needs a renewed certificate`;
+    return explained(
+      'cert-validity',
+      `kafka.brokers (KAFKA_BROKERS): the certificate of ${broker} is not valid now (${cause}); the broker needs a renewed certificate`,
+    );
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return `kafka.sslServername (KAFKA_SSL_SERVERNAME): the certificate of ${broker} does not name the host (${cause}); connect by a name it holds or set KAFKA_SSL_SERVERNAME`;
+    return explained(
+      'cert-name',
+      `kafka.sslServername (KAFKA_SSL_SERVERNAME): the certificate of ${broker} does not name the host (${cause}); connect by a name it holds or set KAFKA_SSL_SERVERNAME`,
+    );
   }
   if (
     /alert (certificate required|bad certificate|unknown ca|certificate unknown)|CERTIFICATE_REQUIRED|ALERT_UNKNOWN_CA|ALERT_BAD_CERTIFICATE/i.test(
       cause,
     )
   ) {
-    return `kafka.sslCertFile (KAFKA_SSL_CERT_FILE): ${broker} refused the client certificate (${cause}); the listener requires a certificate signed by a CA it trusts`;
+    return explained(
+      'client-cert',
+      `kafka.sslCertFile (KAFKA_SSL_CERT_FILE): ${broker} refused the client certificate (${cause}); the listener requires a certificate signed by a CA it trusts`,
+    );
   }
-  if (k.sasl.mechanism === '' && /Closed connection|Connection closed/.test(cause)) {
-    // TLS itself succeeded (a failed handshake is reported as such), then the broker hung up
-    // on the first unauthenticated request: a SASL_SSL listener.
-    return `kafka.sasl.mechanism (KAFKA_SASL_MECHANISM): ${broker} closed the TLS connection at the first request (${cause}); if it is a SASL_SSL listener, set KAFKA_SASL_MECHANISM and its credentials`;
-  }
-  if (
-    /wrong version number|packet length too long|before secure TLS connection|ECONNRESET|EPROTO/i.test(cause)
-  ) {
-    return `kafka.ssl (KAFKA_SSL): the TLS handshake with ${broker} failed (${cause}); if it is a plaintext listener, set KAFKA_SSL=false`;
+  const tlsToPlaintext = `kafka.ssl (KAFKA_SSL): the TLS handshake with ${broker} failed (${cause}); it is a plaintext listener: set KAFKA_SSL=false`;
+  // The peer answered the ClientHello with bytes that are not a TLS record.
+  if (/wrong version number|packet length too long/i.test(cause))
+    return explained('tls-to-plaintext', tlsToPlaintext);
+  if (!HANG_UP.test(cause) || address === undefined) return undefined;
+  if (await answersPlaintextKafka(address)) return explained('tls-to-plaintext', tlsToPlaintext);
+  const tlsOptions = kafkaTlsOptions(k);
+  if (k.sasl.mechanism === '' && tlsOptions !== undefined && (await speaksSaslOverTls(address, tlsOptions))) {
+    // TLS itself succeeded, then the broker hung up on the first unauthenticated request.
+    return explained(
+      'sasl-listener',
+      `kafka.sasl.mechanism (KAFKA_SASL_MECHANISM): ${broker} closed the TLS connection at the first request (${cause}) and answers a SASL handshake; it is a SASL_SSL listener: set KAFKA_SASL_MECHANISM and its credentials`,
+    );
   }
   return undefined;
 }
 
 /** One connection attempt per step, each bounded, so a misconfiguration is seen in seconds. */
 const PROBE_TIMEOUT_MS = 5000;
-/** A hang-up can also be a broker restarting: a cause is believed only when it repeats. */
+/** A broker restarting can look like anything once: a conclusion is believed only when it repeats. */
 const PROBE_ATTEMPTS = 2;
 const PROBE_PAUSE_MS = 1000;
 
@@ -156,12 +197,14 @@ export async function checkKafkaSecurity(
   log: Logger,
   clock: Clock = systemClock,
 ): Promise<void> {
+  let previous: Explanation | undefined;
   for (let attempt = 1; ; attempt++) {
     const failure = await probeOnce(config, log);
     if (failure === undefined) return;
-    const why = explainKafkaConnectError(failure, config.kafka);
-    if (why === undefined) return;
-    if (attempt >= PROBE_ATTEMPTS) throw new KafkaError('KAFKA_SECURITY', why, false, failure);
+    const why = await explainKafkaConnectError(failure, config.kafka);
+    if (why === undefined || (previous !== undefined && why.key !== previous.key)) return;
+    if (attempt >= PROBE_ATTEMPTS) throw new KafkaError('KAFKA_SECURITY', why.line, false, failure);
+    previous = why;
     await clock.sleep(PROBE_PAUSE_MS);
   }
 }

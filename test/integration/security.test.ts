@@ -32,10 +32,17 @@ before(async () => {
   [broker, pgSsl] = await Promise.all([
     startSecureKafka(pki),
     startPrivatePostgres({
-      conf: ['ssl = on', "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"],
+      // ssl_ca_file makes the server ask for a client certificate (optional under trust), so
+      // pg_stat_ssl shows the one the sink presented.
+      conf: [
+        'ssl = on',
+        "ssl_cert_file = 'server.crt'",
+        "ssl_key_file = 'server.key'",
+        "ssl_ca_file = 'ca.crt'",
+      ],
       // Loopback TCP only with TLS; the socket stays open for the helper's readiness check.
       hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 trust', 'hostssl all all ::1/128 trust'],
-      files: { 'server.crt': pki.serverCert, 'server.key': pki.serverKey },
+      files: { 'server.crt': pki.serverCert, 'server.key': pki.serverKey, 'ca.crt': pki.caCert },
     }),
   ]);
 });
@@ -169,6 +176,27 @@ test('PostgreSQL: verify-full through hostssl-only pg_hba; require means encrypt
   const ssl = await c.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
   await c.end();
   assert.equal(ssl.rows[0]?.ssl, true);
+
+  // A client certificate whose key is encrypted: DATABASE_SSL_KEY_PASSPHRASE_FILE decrypts it.
+  const passphraseFile = path.join(pki.dir, 'pg-key-passphrase');
+  fs.writeFileSync(passphraseFile, `${KEY_PASSPHRASE}\n`);
+  const mtls = loadConfig({
+    env: {
+      NODE_ENV: 'test',
+      DATABASE_URL: `${url}?sslmode=verify-full`,
+      DATABASE_SSL_CA_FILE: pki.caCert,
+      DATABASE_SSL_CERT_FILE: pki.clientCert,
+      DATABASE_SSL_KEY_FILE: pki.clientKeyEncrypted,
+      DATABASE_SSL_KEY_PASSPHRASE_FILE: passphraseFile,
+    },
+  });
+  const m = new pg.Client(pgClientConfig(mtls.config.database, { applicationName: 'test-mtls' }));
+  await m.connect();
+  const dn = await m.query<{ dn: string | null }>(
+    'SELECT client_dn AS dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+  );
+  await m.end();
+  assert.match(dn.rows[0]?.dn ?? '', /CN=mds-client/);
 
   // A Unix-socket URL connects over the socket; sslmode does not apply there (as libpq).
   const socket = loadConfig({

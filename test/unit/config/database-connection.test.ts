@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type tls from 'node:tls';
 import { pgClientConfig } from '../../../src/config/database-connection.js';
 import { configErrorOf, loadWith } from '../../helpers/config-errors.js';
-import { createTestPki } from '../../helpers/test-pki.js';
+import { createTestPki, KEY_PASSPHRASE } from '../../helpers/test-pki.js';
 
 const pki = createTestPki();
 after(() => pki.remove());
@@ -116,5 +116,90 @@ test('misconfigurations are one line naming the setting', () => {
   assert.match(
     errorOf({ DATABASE_URL: 'postgres:///md' }),
     /^database\.url \(DATABASE_URL\): expected postgres:\/\//,
+  );
+});
+
+test('verify-ca without a CA file is refused: the system store would accept any public certificate', () => {
+  const want =
+    'database.sslMode (DATABASE_SSL_MODE): verify-ca needs DATABASE_SSL_CA_FILE or sslrootcert; with a public CA use verify-full';
+  assert.equal(errorOf({ DATABASE_SSL_MODE: 'verify-ca' }), want);
+  assert.equal(errorOf({ DATABASE_URL: 'postgres://u@h/md?sslmode=verify-ca' }), want);
+});
+
+test('a password with an unencoded / ? # or @ is refused, never parsed into host and port', () => {
+  for (const url of [
+    'postgres://u:12345/abc@h/db',
+    'postgres://u:12#3@h/db',
+    'postgres://u:123?x@h/db',
+    'postgres://u:a@b/c@h/db',
+  ]) {
+    const message = errorOf({ DATABASE_URL: url });
+    assert.match(
+      message,
+      /^database\.url \(DATABASE_URL\): .*\/ \? # @ in a password must be percent-encoded/,
+      url,
+    );
+    for (const part of ['12345', 'abc', '12#3', 'b/c'])
+      assert.ok(!message.includes(part), `${url}: ${message}`);
+  }
+  assert.equal(pgConfig({ DATABASE_URL: 'postgres://u:12345%2Fabc%40@h/db' }).password, '12345/abc@');
+});
+
+test('PGSSLMODE, PGSSLROOTCERT, PGSSLCERT and PGSSLKEY are the lowest-precedence values, as in libpq', () => {
+  const base = 'postgres://u:p@db.example:5433/md';
+  const withPg = (env: Record<string, string>, pgEnv: Record<string, string>) =>
+    pgClientConfig(loadWith({ ...env, ...pgEnv }).config.database, { applicationName: 'unit' }, pgEnv);
+  assert.equal(verdict(withPg({ DATABASE_URL: base }, { PGSSLMODE: 'require' }).ssl), 'encrypt');
+  // The URL and our own env vars win over them.
+  assert.equal(
+    verdict(withPg({ DATABASE_URL: `${base}?sslmode=disable` }, { PGSSLMODE: 'require' }).ssl),
+    'off',
+  );
+  assert.equal(
+    verdict(withPg({ DATABASE_URL: base, DATABASE_SSL_MODE: 'verify-full' }, { PGSSLMODE: 'require' }).ssl),
+    'verify-full',
+  );
+  const ssl = withPg(
+    { DATABASE_URL: base },
+    {
+      PGSSLMODE: 'verify-ca',
+      PGSSLROOTCERT: pki.caCert,
+      PGSSLCERT: pki.clientCert,
+      PGSSLKEY: pki.clientKey,
+    },
+  ).ssl as tls.ConnectionOptions;
+  assert.equal(verdict(ssl), 'verify-ca+ca');
+  assert.equal(ssl.cert, fs.readFileSync(pki.clientCert, 'utf8'));
+  // A bad value is named by the variable that was set.
+  assert.match(
+    configErrorOf(() => withPg({ DATABASE_URL: base }, { PGSSLMODE: 'prefer' })),
+    /^PGSSLMODE: prefer is not supported .*expected disable, require, verify-ca or verify-full/,
+  );
+  assert.equal(
+    configErrorOf(() =>
+      withPg({ DATABASE_URL: base }, { PGSSLMODE: 'verify-full', PGSSLROOTCERT: '/nonexistent/ca.pem' }),
+    ),
+    'PGSSLROOTCERT: cannot read /nonexistent/ca.pem: ENOENT: no such file or directory',
+  );
+});
+
+test('an encrypted client key takes DATABASE_SSL_KEY_PASSPHRASE; a wrong one is named, never printed', () => {
+  const mtls = {
+    DATABASE_URL: 'postgres://u@h/md?sslmode=verify-full',
+    DATABASE_SSL_CA_FILE: pki.caCert,
+    DATABASE_SSL_CERT_FILE: pki.clientCert,
+    DATABASE_SSL_KEY_FILE: pki.clientKeyEncrypted,
+  };
+  const ssl = pgConfig({ ...mtls, DATABASE_SSL_KEY_PASSPHRASE: KEY_PASSPHRASE }).ssl as tls.ConnectionOptions;
+  assert.equal(ssl.key, fs.readFileSync(pki.clientKeyEncrypted, 'utf8'));
+  assert.equal(ssl.passphrase, KEY_PASSPHRASE);
+  const wrong = errorOf({ ...mtls, DATABASE_SSL_KEY_PASSPHRASE: 'not-the-passphrase' });
+  assert.equal(
+    wrong,
+    `database.sslKeyPassphrase (DATABASE_SSL_KEY_PASSPHRASE): cannot decrypt the key in ${pki.clientKeyEncrypted} (wrong passphrase)`,
+  );
+  assert.equal(
+    errorOf(mtls),
+    `database.sslKeyPassphrase (DATABASE_SSL_KEY_PASSPHRASE): cannot decrypt the key in ${pki.clientKeyEncrypted} (no passphrase given)`,
   );
 });

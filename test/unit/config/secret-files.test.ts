@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadConfig } from '../../../src/config/load-config.js';
 import { configErrorOf, loadWith } from '../../helpers/config-errors.js';
 
 const SECRET = 'file-secret-7f3a';
@@ -55,4 +56,21 @@ test('a bad DATABASE_URL is refused without echoing it', () => {
   const e = configErrorOf(() => loadWith({ DATABASE_URL: `mysql://u:${SECRET}@h/db` }));
   assert.match(e, /^database\.url \(DATABASE_URL\): expected postgres:\/\//);
   assert.ok(!e.includes(SECRET));
+});
+
+test('the conflict names what was set: a seed name for X, or the command-line flag', (t) => {
+  const file = tempFile(t, `postgres://sink:${SECRET}@db.internal/md`);
+  assert.equal(
+    configErrorOf(() => loadWith({ MDS_DSN: 'postgres://sink@other/md', DATABASE_URL_FILE: file })),
+    'MDS_DSN (DATABASE_URL) and DATABASE_URL_FILE: expected one of them, got both',
+  );
+  assert.equal(
+    configErrorOf(() =>
+      loadConfig({
+        env: { NODE_ENV: 'development', DATABASE_URL_FILE: file },
+        args: ['--database-url=postgres://sink@other/md'],
+      }),
+    ),
+    '--database-url and DATABASE_URL_FILE: expected one of them, got both',
+  );
 });

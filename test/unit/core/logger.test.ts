@@ -48,3 +48,13 @@ test('redactUrl keeps host, port and database and masks only the password', () =
   );
   assert.equal(redactUrl('postgres://sink@db.internal/market'), 'postgres://sink@db.internal/market');
 });
+
+test('redactUrl masks from "://user:" to the last @ even where URL parsing would misplace the password', () => {
+  const cases: [string, string][] = [
+    ['postgres://u:12345/abc@h/db', 'postgres://u:***@h/db'],
+    ['postgres://u:12#3@h/db', 'postgres://u:***@h/db'],
+    ['postgres://u:a@b/c@h:5433/db?sslmode=require', 'postgres://u:***@h:5433/db?sslmode=require'],
+    ['postgres://u:p@h/db?password=x', 'postgres://u:***@h/db?password=***'],
+  ];
+  for (const [url, want] of cases) assert.equal(redactUrl(url), want, url);
+});

@@ -4,9 +4,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import type tls from 'node:tls';
-import { kafkaClientConfig } from '../../../src/kafka/kafka-client.js';
+import tls from 'node:tls';
+import { checkKafkaSecurity, kafkaClientConfig } from '../../../src/kafka/kafka-client.js';
+import { KafkaError } from '../../../src/core/errors.js';
 import { createLogger } from '../../../src/core/logger.js';
 import { configErrorOf, loadWith } from '../../helpers/config-errors.js';
 import { createTestPki, KEY_PASSPHRASE } from '../../helpers/test-pki.js';
@@ -79,6 +81,11 @@ test('SASL plain and SCRAM carry the credentials; oauthbearer reads its token fi
     errorOf({ KAFKA_SASL_MECHANISM: 'oauthbearer' }),
     'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): expected a token file when KAFKA_SASL_MECHANISM is oauthbearer',
   );
+  // Unreadable at load is a configuration error now, not a login failure at the first connect.
+  assert.equal(
+    errorOf({ KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: '/nonexistent/token' }),
+    'kafka.sasl.oauthbearerTokenFile (KAFKA_SASL_OAUTHBEARER_TOKEN_FILE): cannot read /nonexistent/token: ENOENT: no such file or directory',
+  );
 });
 
 test('certificate problems are configuration errors naming the setting, never the passphrase', () => {
@@ -116,5 +123,41 @@ test('certificate problems are configuration errors naming the setting, never th
   assert.equal(
     errorOf({ ...mtls, KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' }),
     'kafka.sslCaFile (KAFKA_SSL_CA_FILE): cannot read /nonexistent/ca.pem: ENOENT: no such file or directory',
+  );
+});
+
+/** A loopback listener on a free port, closed after the test. */
+async function listen(t: { after(fn: () => Promise<void>): void }, server: net.Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as net.AddressInfo;
+  return `127.0.0.1:${port}`;
+}
+
+test('the start-up probe: a broker that only hangs up is left to the normal retries, in either mode', async (t) => {
+  // What a healthy broker at its per-IP connection limit, in controlled shutdown, or a load
+  // balancer without a backend does: accept and close. Neither TLS nor Kafka answers.
+  const hangUp = net.createServer((socket) => socket.destroy());
+  const broker = await listen(t, hangUp);
+  for (const env of [{}, { KAFKA_SSL: 'true' }]) {
+    await checkKafkaSecurity(loadWith({ KAFKA_BROKERS: broker, ...env }).config, log);
+  }
+});
+
+test('the start-up probe: plaintext to a listener that completes a TLS handshake names KAFKA_SSL', async (t) => {
+  const tlsOnly = tls.createServer(
+    { cert: fs.readFileSync(pki.serverCert), key: fs.readFileSync(pki.serverKey) },
+    (socket) => socket.on('error', () => undefined),
+  );
+  tlsOnly.on('tlsClientError', () => undefined);
+  const broker = await listen(t, tlsOnly);
+  await assert.rejects(
+    checkKafkaSecurity(loadWith({ KAFKA_BROKERS: broker }).config, log),
+    (e: unknown) =>
+      e instanceof KafkaError &&
+      e.code === 'KAFKA_SECURITY' &&
+      /^kafka\.ssl \(KAFKA_SSL\): 127\.0\.0\.1:\d+ closed a plaintext connection without answering .*set KAFKA_SSL=true/.test(
+        e.message,
+      ),
   );
 });
