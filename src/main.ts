@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     case 'exit':
       return finish(cl.code);
     case 'replay-dlq':
-      return finish(await replayMain(['node', 'replay-dlq', ...cl.argv], process.env));
+      return tool('replay-dlq', () => replayMain(['node', 'replay-dlq', ...cl.argv], process.env));
     case 'config':
       return tool('config', () => runConfig(cl.args, cl.json, ops));
     case 'status':
