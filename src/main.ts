@@ -4,7 +4,8 @@
 // Exit codes: 0 clean stop (also a stop during start-up), 1 runtime failure, 2 bad
 // configuration or usage, 3 queue overflow with queue.overflow=error, 4 the drain did not
 // finish within SHUTDOWN_TIMEOUT_MS (open transactions rolled back; what was not committed
-// is re-read on restart), 5 reset-offsets refused because the group has live members, 130 a
+// is re-read on restart), 5 reset-offsets refused because the group has live members
+// (nothing changed; members that appear after sink_offsets moved exit 1), 130 a
 // second signal (or a signal during `migrate`): exit at once. replay-dlq keeps its own codes.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -14,6 +14,7 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError) return EXIT_CONFIG;
   if (e instanceof SinkError && e.code === 'QUEUE_OVERFLOW') return EXIT_QUEUE_OVERFLOW;
   if (e instanceof SinkError && e.code === 'SHUTDOWN_TIMED_OUT') return EXIT_DRAIN_TIMED_OUT;
-  if (e instanceof GroupActiveError) return EXIT_GROUP_ACTIVE;
+  // Exit 5 promises that nothing changed; after sink_offsets moved it is a failure to act on.
+  if (e instanceof GroupActiveError) return e.moved ? EXIT_FAILURE : EXIT_GROUP_ACTIVE;
   return EXIT_FAILURE;
 }

@@ -56,6 +56,8 @@ export interface ResetDeps {
 
 /** The group has live members; the message names them. Nothing was changed when `moved` is false. */
 export class GroupActiveError extends SinkError {
+  /** sink_offsets was written before the members were seen: a failure, not a refusal. */
+  readonly moved: boolean;
   constructor(groupId: string, members: readonly GroupMember[], moved: boolean) {
     const who = members.map((m) => `${m.memberId} (client ${m.clientId}, host ${m.clientHost})`).join(', ');
     super(
@@ -65,6 +67,7 @@ export class GroupActiveError extends SinkError {
         : `group ${groupId} has live members: ${who}; stop every member first (nothing was changed)`,
       { retriable: true },
     );
+    this.moved = moved;
   }
 }
 
