@@ -72,6 +72,13 @@ export class GroupActiveError extends SinkError {
 }
 
 export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<ResetMove[]> {
+  const moves = await planReset(req, d);
+  if (req.execute) await applyReset(req, moves, d);
+  return moves;
+}
+
+/** Reads both stores and the log and computes each partition's move; changes nothing. */
+export async function planReset(req: ResetRequest, d: ResetDeps): Promise<ResetMove[]> {
   const before = await groupMembers(d.admin, req.groupId);
   if (before.members.length > 0) throw new GroupActiveError(req.groupId, before.members, false);
 
@@ -95,9 +102,15 @@ export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<Res
         )
       : null;
 
-  const moves = current.map((p) => planMove(p, req.target, byTime?.get(p.partition)));
-  if (!req.execute) return moves;
+  return current.map((p) => planMove(p, req.target, byTime?.get(p.partition)));
+}
 
+/** Writes a plan: sink_offsets, then Kafka's committed offsets. */
+export async function applyReset(
+  req: ResetRequest,
+  moves: readonly ResetMove[],
+  d: ResetDeps,
+): Promise<void> {
   await d.db.query(
     `INSERT INTO ${quoteIdent(d.schema)}.sink_offsets AS o (group_id, topic, partition, next_offset, updated_at)
      SELECT $1, $2, u.p, u.n, now() FROM unnest($3::int[], $4::bigint[]) AS u(p, n)
@@ -124,7 +137,6 @@ export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<Res
       e,
     );
   }
-  return moves;
 }
 
 /**
