@@ -172,4 +172,8 @@ test('a Kafka write that does not finish within its deadline: RESET_KAFKA_FAILED
     const k = await kafkaCommitted(ctx, req.topic);
     return [...end.keys()].every((p) => k.get(p) === 0);
   }, 'the temporary member did not commit');
+  await waitFor(async () => {
+    const { groups } = await ctx.admin.describeGroups([ctx.groupId]);
+    return groups[0]?.members.length === 0;
+  }, 'the temporary member did not leave');
 });
