@@ -79,7 +79,7 @@ test('a row lock on sink_offsets: the reset gives up after lock_timeout, names t
   const holder = new pg.Client({ connectionString: DATABASE_URL, application_name: 'reset-lock-holder' });
   await holder.connect();
   let err: unknown;
-  let pid = 0;
+  let pid: number | undefined;
   try {
     await holder.query('BEGIN');
     await holder.query(
