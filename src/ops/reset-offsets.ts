@@ -59,7 +59,7 @@ export interface ResetDeps {
 }
 
 /** How long the Kafka write (KafkaJS's temporary member joining the group) may take. */
-export const RESET_KAFKA_TIMEOUT_MS = 60_000;
+const RESET_KAFKA_TIMEOUT_MS = 60_000;
 
 /** The group has live members; the message names them. Nothing was changed when `moved` is false. */
 export class GroupActiveError extends SinkError {

@@ -9,9 +9,9 @@ import { DatabaseError, SinkError } from '../core/errors.js';
 import { quoteIdent } from '../core/sql-identifier.js';
 
 /** How long the write waits for a row lock held by another transaction (a member's batch). */
-export const RESET_LOCK_TIMEOUT_MS = 5_000;
+const RESET_LOCK_TIMEOUT_MS = 5_000;
 /** How long any one statement of the write may take. */
-export const RESET_STATEMENT_TIMEOUT_MS = 30_000;
+const RESET_STATEMENT_TIMEOUT_MS = 30_000;
 
 export interface OffsetWrite {
   readonly partition: number;
