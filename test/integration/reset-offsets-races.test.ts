@@ -1,7 +1,8 @@
 // reset-offsets' writes against the real broker and PostgreSQL when something else moves:
 // a row lock held on sink_offsets (bounded by lock_timeout, the holder named), a row changed
 // between planning and writing (compare-and-set: nothing written), a forward write landing
-// after the reset (read back: non-zero), and a Kafka write that does not finish (bounded).
+// after the reset (read back: non-zero), and a Kafka write that does not finish (bounded);
+// the lock case also through the command line (exit 1, one line).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -17,6 +18,7 @@ import {
   waitFor,
   type TestContext,
 } from '../helpers/sink-harness.js';
+import { runCommand } from '../helpers/worker-process.js';
 
 /** A topic of 2 partitions with records, and sink_offsets at each log end: a stopped group. */
 async function stoppedGroup(
@@ -176,4 +178,38 @@ test('a Kafka write that does not finish within its deadline: RESET_KAFKA_FAILED
     const { groups } = await ctx.admin.describeGroups([ctx.groupId]);
     return groups[0]?.members.length === 0;
   }, 'the temporary member did not leave');
+});
+
+test('through the command line: a held row lock is exit 1 and one line naming the holder', async (t) => {
+  const { ctx, req, end } = await stoppedGroup(t, 'resetlockcli');
+  const holder = new pg.Client({ connectionString: DATABASE_URL, application_name: 'reset-lock-holder' });
+  await holder.connect();
+  let r: { code: number | null; out: string } | undefined;
+  let pid: number | undefined;
+  try {
+    await holder.query('BEGIN');
+    await holder.query(
+      `SELECT 1 FROM ${quoteIdent(ctx.schema)}.sink_offsets WHERE group_id = $1 AND partition = 0 FOR UPDATE`,
+      [ctx.groupId],
+    );
+    pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    r = await runCommand(
+      ctx.env,
+      ['reset-offsets', '--group', ctx.groupId, '--topic', req.topic, '--to-earliest', '--execute'],
+      60_000,
+    );
+  } finally {
+    await holder.end();
+  }
+  assert.equal(r.code, 1, r.out);
+  const lines = r.out
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('{'));
+  assert.equal(lines.length, 1, r.out);
+  assert.match(
+    lines[0]!,
+    new RegExp(`^market-data-sink: reset-offsets: .*lock_timeout.* pid ${pid}\\b.*reset-lock-holder`),
+  );
+  assert.deepEqual(await storedOffsets(ctx.db, ctx.schema, ctx.groupId), end, 'nothing written');
 });
