@@ -4,7 +4,8 @@
 // Exit codes: 0 clean stop (also a stop during start-up), 1 runtime failure, 2 bad
 // configuration or usage, 3 queue overflow with queue.overflow=error, 4 the drain did not
 // finish within SHUTDOWN_TIMEOUT_MS (open transactions rolled back; what was not committed
-// is re-read on restart), 5 reset-offsets refused because the group has live members, 130 a
+// is re-read on restart), 5 reset-offsets refused because the group has live members
+// (nothing changed; members that appear after sink_offsets moved exit 1), 130 a
 // second signal (or a signal during `migrate`): exit at once. replay-dlq keeps its own codes.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,16 +15,13 @@ import { explainDatabaseConnectError, pgClientConfig } from './config/database-c
 import { flagSettings, parseCommandLine, type CliOutput, type CommandLine } from './cli/command-line.js';
 import { runConfig, runResetOffsets, runStatus, type OpsContext } from './cli/ops-commands.js';
 import { main as replayMain } from './cli/replay-dlq.js';
-import { GroupActiveError } from './ops/reset-offsets.js';
+import { EXIT_AT_ONCE, EXIT_DRAIN_TIMED_OUT, exitCodeFor } from './cli/exit-codes.js';
 import { projectRoot } from './util/project-root.js';
 import { createLogger, redactUrl, type Logger } from './core/logger.js';
 import { startSink, type SinkHandle } from './app.js';
 import { migrate } from './sink/migrate.js';
-import { ConfigError, SinkError, toError } from './core/errors.js';
+import { toError } from './core/errors.js';
 
-const EXIT_DRAIN_TIMED_OUT = 4;
-const EXIT_GROUP_ACTIVE = 5;
-const EXIT_AT_ONCE = 130;
 /**
  * After a signal the sink bounds its drain by SHUTDOWN_TIMEOUT_MS, then rolls back and
  * leaves the group; this much more is allowed for that before the process exits regardless
@@ -36,14 +34,6 @@ function packageVersion(): string {
     version?: unknown;
   };
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-}
-
-function exitCodeFor(e: unknown): number {
-  if (e instanceof ConfigError) return 2;
-  if (e instanceof SinkError && e.code === 'QUEUE_OVERFLOW') return 3;
-  if (e instanceof SinkError && e.code === 'SHUTDOWN_TIMED_OUT') return EXIT_DRAIN_TIMED_OUT;
-  if (e instanceof GroupActiveError) return EXIT_GROUP_ACTIVE;
-  return 1;
 }
 
 /** One line on stderr, no stack trace: what the operator needs to fix it. */
@@ -99,7 +89,7 @@ async function main(): Promise<void> {
     case 'exit':
       return finish(cl.code);
     case 'replay-dlq':
-      return finish(await replayMain(['node', 'replay-dlq', ...cl.argv], process.env));
+      return tool('replay-dlq', () => replayMain(['node', 'replay-dlq', ...cl.argv], process.env));
     case 'config':
       return tool('config', () => runConfig(cl.args, cl.json, ops));
     case 'status':

@@ -137,6 +137,13 @@ export function parseCommandLine(
     .allowExcessArguments()
     .passThroughOptions()
     .action((_o, cmd: Command) => {
+      // Commander sees --version only before the first pass-through flag; replay's own parser
+      // has none, so ours answers wherever it stands, as on every other command.
+      if (cmd.args.some((a) => a === '--version' || a === '-V')) {
+        io.out(`${version}\n`);
+        result = { kind: 'exit', code: 0 };
+        return;
+      }
       result = { kind: 'replay-dlq', argv: [...cmd.args] };
     });
   withSettings(

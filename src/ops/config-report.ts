@@ -1,6 +1,7 @@
 // config (the command): every setting's effective value and where it came from, following
 // loadConfig's layers (schema default < config/default.json < config/<NODE_ENV>.json <
-// environment, where a seed MDS_* name stands in for ours < command-line flag). Sensitive
+// environment, where X_FILE stands in for a secret X and a seed MDS_* name for ours <
+// command-line flag). Sensitive
 // settings are never printed: a URL keeps its host, port and database, other secrets show
 // only whether they are set.
 import fs from 'node:fs';
@@ -10,7 +11,7 @@ import { SEED_ALIASES } from '../config/seed-aliases.js';
 import { redactUrl } from '../core/logger.js';
 import { textTable } from './text-table.js';
 
-export type ConfigSource = 'default' | 'file' | 'env' | 'seed env' | 'flag';
+export type ConfigSource = 'default' | 'file' | 'env' | 'file secret' | 'seed env' | 'flag';
 
 export interface ConfigEntry {
   readonly key: string;
@@ -46,17 +47,25 @@ export function configReport(loaded: LoadedConfig, inputs: ConfigInputs): Config
     const env = leaf.env ?? null;
     const flag = leaf.arg === undefined ? undefined : `--${leaf.arg}`;
     const seed = SEED_ALIASES.find((a) => a.ours === env && inputs.env[a.seed] !== undefined);
+    // A sensitive setting also reads X_FILE (config/secret-files.ts): the variable that holds
+    // the path is the source; the path itself is not secret but the report does not need it.
+    const secretFile =
+      leaf.sensitive === true && env !== null && (inputs.env[`${env}_FILE`] ?? '') !== ''
+        ? `${env}_FILE`
+        : undefined;
     const file = [...files].reverse().find(({ data }) => valueAt(data, key) !== undefined);
     const [source, from]: [ConfigSource, string | null] =
       flag !== undefined && inputs.args.some((a) => a === flag || a.startsWith(`${flag}=`))
         ? ['flag', flag]
         : env !== null && inputs.env[env] !== undefined
           ? ['env', env]
-          : seed !== undefined
-            ? ['seed env', seed.seed]
-            : file !== undefined
-              ? ['file', file.f]
-              : ['default', null];
+          : secretFile !== undefined
+            ? ['file secret', secretFile]
+            : seed !== undefined
+              ? ['seed env', seed.seed]
+              : file !== undefined
+                ? ['file', file.f]
+                : ['default', null];
     out.push({ key, env, value, source, from });
   }
   return out;

@@ -1,5 +1,6 @@
 // reset-offsets: moves a stopped group's offsets for one topic (or one partition of it) in
-// both stores. Order: PostgreSQL first (one statement, so one transaction), then Kafka. The
+// both stores. Order: PostgreSQL first (one compare-and-set transaction,
+// sink-offsets-write.ts), then Kafka, then a read-back of PostgreSQL. The
 // sink trusts sink_offsets both ways: on assignment it seeks every partition to next_offset
 // and commits that to Kafka, so a Kafka write that fails after PostgreSQL moved leaves a
 // state the sink itself repairs on start; running the same command again converges too.
@@ -8,7 +9,8 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { KafkaError, SinkError, toError } from '../core/errors.js';
-import { quoteIdent } from '../core/sql-identifier.js';
+import { unlessAborted } from '../util/bounded-wait.js';
+import { compareAndSetOffsets, offsetsDiffering } from './sink-offsets-write.js';
 import { textTable } from './text-table.js';
 import {
   groupMembers,
@@ -52,10 +54,17 @@ export interface ResetDeps {
   readonly db: pg.Pool;
   /** DATABASE_SCHEMA: where sink_offsets is. */
   readonly schema: string;
+  /** Deadline of the Kafka write; RESET_KAFKA_TIMEOUT_MS unless given. */
+  readonly kafkaTimeoutMs?: number;
 }
+
+/** How long the Kafka write (KafkaJS's temporary member joining the group) may take. */
+const RESET_KAFKA_TIMEOUT_MS = 60_000;
 
 /** The group has live members; the message names them. Nothing was changed when `moved` is false. */
 export class GroupActiveError extends SinkError {
+  /** sink_offsets was written before the members were seen: a failure, not a refusal. */
+  readonly moved: boolean;
   constructor(groupId: string, members: readonly GroupMember[], moved: boolean) {
     const who = members.map((m) => `${m.memberId} (client ${m.clientId}, host ${m.clientHost})`).join(', ');
     super(
@@ -65,22 +74,27 @@ export class GroupActiveError extends SinkError {
         : `group ${groupId} has live members: ${who}; stop every member first (nothing was changed)`,
       { retriable: true },
     );
+    this.moved = moved;
   }
 }
 
 export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<ResetMove[]> {
+  const moves = await planReset(req, d);
+  if (req.execute) await applyReset(req, moves, d);
+  return moves;
+}
+
+/** Reads both stores and the log and computes each partition's move; changes nothing. */
+export async function planReset(req: ResetRequest, d: ResetDeps): Promise<ResetMove[]> {
   const before = await groupMembers(d.admin, req.groupId);
   if (before.members.length > 0) throw new GroupActiveError(req.groupId, before.members, false);
 
-  const current = (await readPartitionOffsets(d.admin, d.db, d.schema, req.groupId, [req.topic])).filter(
-    (p) => req.partition === undefined || p.partition === req.partition,
-  );
+  const all = await readPartitionOffsets(d.admin, d.db, d.schema, req.groupId, [req.topic]);
+  const current = all.filter((p) => req.partition === undefined || p.partition === req.partition);
   if (current.length === 0)
     throw new SinkError(
       'NO_SUCH_PARTITION',
-      `topic ${req.topic} has no partition ${req.partition ?? ''} (it has ${
-        (await d.admin.fetchTopicOffsets(req.topic)).length
-      })`,
+      `topic ${req.topic} has no partition ${req.partition ?? ''} (it has ${all.length})`,
     );
   const byTime =
     req.target.kind === 'datetime'
@@ -92,26 +106,41 @@ export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<Res
         )
       : null;
 
-  const moves = current.map((p) => planMove(p, req.target, byTime?.get(p.partition)));
-  if (!req.execute) return moves;
+  return current.map((p) => planMove(p, req.target, byTime?.get(p.partition)));
+}
 
-  await d.db.query(
-    `INSERT INTO ${quoteIdent(d.schema)}.sink_offsets AS o (group_id, topic, partition, next_offset, updated_at)
-     SELECT $1, $2, u.p, u.n, now() FROM unnest($3::int[], $4::bigint[]) AS u(p, n)
-     ON CONFLICT (group_id, topic, partition)
-     DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
-    [req.groupId, req.topic, moves.map((m) => m.partition), moves.map((m) => String(m.after))],
-  );
+/**
+ * Writes a plan: sink_offsets (compare-and-set against what the plan read), then Kafka's
+ * committed offsets within `kafkaTimeoutMs`, then reads sink_offsets back: a member that ran
+ * meanwhile (a zombie still writing, one that joined and left between the checks) moves it
+ * forward again, and the command must not report a reset that no longer holds.
+ */
+export async function applyReset(
+  req: ResetRequest,
+  moves: readonly ResetMove[],
+  d: ResetDeps,
+): Promise<void> {
+  const at = { schema: d.schema, groupId: req.groupId, topic: req.topic };
+  const writes = moves.map((m) => ({ partition: m.partition, expected: m.storedBefore, next: m.after }));
+  await compareAndSetOffsets(d.db, at, writes);
   // A member that joined since the check may already have read the old offsets; Kafka would
   // refuse the commit for a non-empty group anyway. Say so rather than report success.
   const during = await groupMembers(d.admin, req.groupId);
   if (during.members.length > 0) throw new GroupActiveError(req.groupId, during.members, true);
+  const kafkaTimeoutMs = d.kafkaTimeoutMs ?? RESET_KAFKA_TIMEOUT_MS;
   try {
-    await d.admin.setOffsets({
-      groupId: req.groupId,
-      topic: req.topic,
-      partitions: moves.map((m) => ({ partition: m.partition, offset: String(m.after) })),
-    });
+    // KafkaJS joins the group with a temporary member and resolves on its first fetch; a join
+    // that keeps failing would keep the command waiting, so it gets a deadline. The member is
+    // not cancelled: it leaves when the process exits, or commits the same values if it joins.
+    await unlessAborted(
+      `no answer within ${kafkaTimeoutMs} ms`,
+      d.admin.setOffsets({
+        groupId: req.groupId,
+        topic: req.topic,
+        partitions: moves.map((m) => ({ partition: m.partition, offset: String(m.after) })),
+      }),
+      AbortSignal.timeout(kafkaTimeoutMs),
+    );
   } catch (e) {
     throw new KafkaError(
       'RESET_KAFKA_FAILED',
@@ -121,7 +150,13 @@ export async function resetOffsets(req: ResetRequest, d: ResetDeps): Promise<Res
       e,
     );
   }
-  return moves;
+  const undone = await offsetsDiffering(d.db, at, writes);
+  if (undone.length > 0)
+    throw new SinkError(
+      'RESET_UNDONE',
+      `sink_offsets moved again during the reset (${undone.join('; ')}): a member still ran. ` +
+        'Stop every member and run the same command again',
+    );
 }
 
 /**

@@ -20,6 +20,7 @@ test('--help and --version of every command touch neither PostgreSQL nor Kafka',
     ]),
     ['reset-offsets', ...group, '--help'],
     ['status', '--json', '-h'],
+    ['replay-dlq', '--dry-run', '--version'],
   ]) {
     const r = await run(ctx.env, args);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.out}`);

@@ -119,6 +119,17 @@ void test('reset-offsets: the target and the mode, dry run by default', () => {
   assert.deepEqual(r.args, ['--database-schema=s']);
 });
 
+void test('replay-dlq --version prints ours and exits 0 wherever it stands, like every command', () => {
+  for (const argv of [
+    ['replay-dlq', '--dry-run', '--version'],
+    ['replay-dlq', '--from-files', 'a', '-V'],
+  ]) {
+    const v = parse(argv);
+    assert.deepEqual(v.result, { kind: 'exit', code: 0 }, argv.join(' '));
+    assert.equal(v.out, '1.2.3\n', argv.join(' '));
+  }
+});
+
 void test('replay-dlq gets its arguments untouched, its own flags included', () => {
   assert.deepEqual(parse(['replay-dlq', '--dry-run', '--from-files', 'a', 'b', '--help']).result, {
     kind: 'replay-dlq',

@@ -2,6 +2,8 @@
 // flag), and no secret in it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { configFiles, configReport, formatConfigReport } from '../../../src/ops/config-report.js';
@@ -43,5 +45,29 @@ void test('each setting names its source, and secrets stay out', () => {
   assert.match(
     formatConfigReport(report),
     /\nsink\.batchSize +SINK_BATCH_SIZE +50 +seed env MDS_COORDINATOR_BATCH_SIZE\n/,
+  );
+});
+
+void test('a secret read from X_FILE names the X_FILE variable as its source, value redacted', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-report-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'password');
+  fs.writeFileSync(file, 'hunter2\n');
+  const env = {
+    NODE_ENV: 'test',
+    KAFKA_SASL_MECHANISM: 'plain',
+    KAFKA_SASL_USERNAME: 'sink',
+    KAFKA_SASL_PASSWORD_FILE: file,
+  };
+  const loaded = loadConfig({ env, args: [] });
+  const files = configFiles(path.join(projectRoot(), 'config'), loaded.config.env);
+  const report = configReport(loaded, { env, args: [], files });
+  const e = report.find((x) => x.key === 'kafka.sasl.password')!;
+  assert.deepEqual([e.value, e.source, e.from], ['[redacted]', 'file secret', 'KAFKA_SASL_PASSWORD_FILE']);
+  const text = formatConfigReport(report) + JSON.stringify(report);
+  assert.ok(!text.includes('hunter2'), 'no secret printed');
+  assert.match(
+    text,
+    /kafka\.sasl\.password +KAFKA_SASL_PASSWORD +\[redacted\] +file secret KAFKA_SASL_PASSWORD_FILE\n/,
   );
 });
