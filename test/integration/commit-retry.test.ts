@@ -24,14 +24,16 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
   const setHold = await harness.installWriteHold(ctx, 'bars');
   await ctx.produce(topic, harness.toKafka(harness.sampleBatch('bars', RECORDS, 300)));
 
-  // One worker that waits for the whole topic before it writes: one batch holds every record.
+  // Every record in flight, whichever partition the rebalance takes: an idle pool writes what
+  // is there at once (group commit), so the first partition's records leave alone; a second
+  // worker takes the other's after the short flush bound. Both writes wait on the hold.
   const sink = await harness.startSink(
     ctx.config({
       KAFKA_TOPICS: 'bars',
       SINK_WRITE_MODE: 'copy',
-      SINK_WORKERS: '1',
+      SINK_WORKERS: '2',
       SINK_BATCH_SIZE: String(RECORDS),
-      SINK_FLUSH_INTERVAL_MS: '60000',
+      SINK_FLUSH_INTERVAL_MS: '100',
       DATABASE_STATEMENT_TIMEOUT_MS: '120000',
     }),
     { log: harness.createLogger('error') },
@@ -54,7 +56,7 @@ test('a partition lost while its batch was in flight and then regained: Kafka of
     60_000,
   );
 
-  // The batch commits to PostgreSQL, partitions of both owners; then the other member leaves.
+  // The batches commit to PostgreSQL, partitions of both owners; then the other member leaves.
   await setHold(false);
   await harness.waitFor(() => harness.caughtUp(ctx, [topic]), 'the batch was not committed', 60_000);
   assert.equal(await harness.tableCount(ctx.db, ctx.schema, 'bars'), RECORDS);
