@@ -403,6 +403,8 @@ async function measureLatency(
     rec.committed(batch, now, writeMs);
     if (producing > 0) track.push({ t: now - producing, n: rec.count });
   });
+  sink.on('pause', () => rec.paused(Date.now()));
+  sink.on('resume', () => rec.resumed(Date.now()));
   await new Promise((r) => setTimeout(r, 3000)); // joined and idle before the clock starts
   // The producer runs in its own process so its work does not stall the sink's event loop.
   producing = Date.now();

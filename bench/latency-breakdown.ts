@@ -31,6 +31,9 @@ export interface LatencyBreakdown {
   readonly loopDelayP50: number;
   readonly loopDelayP99: number;
   readonly loopDelayMax: number;
+  /** Times the consumer stopped fetching (queue over its high watermark), and for how long in all. */
+  readonly pauses: number;
+  readonly pausedMs: number;
 }
 
 export class LatencyRecorder {
@@ -40,6 +43,9 @@ export class LatencyRecorder {
   private readonly total: number[] = [];
   private readonly batches: number[] = [];
   private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 5 });
+  private pauses = 0;
+  private pausedMs = 0;
+  private pausedAt: number | null = null;
 
   start(): void {
     this.loop.enable();
@@ -52,6 +58,17 @@ export class LatencyRecorder {
   /** Sorted copy of the produce→commit latencies. */
   totals(): number[] {
     return [...this.total].sort((a, b) => a - b);
+  }
+
+  /** Backpressure: records held in the broker meanwhile count in the kafka stage. */
+  paused(now: number): void {
+    this.pauses++;
+    this.pausedAt ??= now;
+  }
+
+  resumed(now: number): void {
+    if (this.pausedAt !== null) this.pausedMs += now - this.pausedAt;
+    this.pausedAt = null;
   }
 
   committed(batch: readonly SinkRecord[], now: number, writeMs: number): void {
@@ -93,6 +110,8 @@ export class LatencyRecorder {
       loopDelayP50: ns(50),
       loopDelayP99: ns(99),
       loopDelayMax: round1(this.loop.max / 1e6),
+      pauses: this.pauses,
+      pausedMs: this.pausedMs,
     };
   }
 }
@@ -106,6 +125,7 @@ export function formatBreakdown(b: LatencyBreakdown): string[] {
     `  queue (→ write starts)  ${f(b.queue)} ms`,
     `  write (transaction)     ${f(b.write)} ms`,
     `  records per write p50 / p99: ${b.batchP50} / ${b.batchP99}; event loop delay p50 / p99 / max: ${b.loopDelayP50} / ${b.loopDelayP99} / ${b.loopDelayMax} ms`,
+    `  backpressure: fetching stopped ${b.pauses} times, ${b.pausedMs} ms in all`,
   ];
 }
 
