@@ -33,6 +33,7 @@ import { progress } from '../src/util/progress.js';
 import { cpuBound, cpuReport, cpuSnapshot, formatCpu, postgresPids, type CpuReport } from './cpu-usage.js';
 import { judgeTargets, formatTargets } from './targets.js';
 import { hottest } from './profile.js';
+import { LatencyRecorder, formatBreakdown, quantile, type LatencyBreakdown } from './latency-breakdown.js';
 import { latencyHistogram, ratesOverTime, renderSvg, type Histogram, type Progress } from './plot.js';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -129,11 +130,6 @@ function envFor(phase: string, extra: Record<string, string> = {}): NodeJS.Proce
     DLQ_DIR: path.join(ROOT, '.run', 'bench-dlq', RUN, phase),
     ...extra,
   };
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 async function produce(
@@ -393,23 +389,26 @@ async function measureE2e(
 async function measureLatency(
   kafka: Kafka,
   admin: Admin,
-): Promise<{ p50: number; p99: number; samples: number }> {
+): Promise<{ p50: number; p99: number; samples: number; breakdown: LatencyBreakdown }> {
   const topicSuffix = 'lat';
   const env = envFor('latency', { TOPIC_PREFIX: `${RUN}.`, KAFKA_TOPICS: 'bars', METRICS_PORT: '0' });
   const topic = `${RUN}.lat.bars`;
   env.TOPIC_PREFIX = `${RUN}.${topicSuffix}.`;
   await admin.createTopics({ topics: [{ topic, numPartitions: opts.partitions }], waitForLeaders: true });
   const sink = await startSink(loadConfig({ env }), { log: createLogger('warn'), http: false });
-  const latencies: number[] = [];
+  const rec = new LatencyRecorder();
   const track: Progress[] = (progressOf[`latency @${opts.steadyRate}/s`] = []);
   let producing = 0;
-  sink.on('committed', (batch: readonly SinkRecord[], now: number) => {
-    for (const r of batch) latencies.push(now - r.timestamp);
-    if (producing > 0) track.push({ t: now - producing, n: latencies.length });
+  sink.on('committed', (batch: readonly SinkRecord[], now: number, writeMs: number) => {
+    rec.committed(batch, now, writeMs);
+    if (producing > 0) track.push({ t: now - producing, n: rec.count });
   });
+  sink.on('pause', () => rec.paused(Date.now()));
+  sink.on('resume', () => rec.resumed(Date.now()));
   await new Promise((r) => setTimeout(r, 3000)); // joined and idle before the clock starts
   // The producer runs in its own process so its work does not stall the sink's event loop.
   producing = Date.now();
+  rec.start();
   const producer = spawn(
     process.execPath,
     [
@@ -434,12 +433,17 @@ async function measureLatency(
   const code = await new Promise<number | null>((r) => producer.once('exit', r));
   if (code !== 0) throw new Error(`steady producer exited with ${String(code)}`);
   const t0 = Date.now();
-  while (latencies.length < opts.steadyRate * opts.steadySeconds && Date.now() - t0 < 60_000)
+  while (rec.count < opts.steadyRate * opts.steadySeconds && Date.now() - t0 < 60_000)
     await new Promise((r) => setTimeout(r, 100));
   await sink.stop();
-  latencies.sort((a, b) => a - b);
+  const latencies = rec.totals();
   latencyHist = latencyHistogram(latencies);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), samples: latencies.length };
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    samples: latencies.length,
+    breakdown: rec.breakdown(),
+  };
 }
 
 /** Overload: produce far above capacity into a slow table; RSS must stay flat, nothing lost. */
@@ -560,6 +564,7 @@ async function main(): Promise<void> {
       results.latencyP50Ms = l.p50;
       results.latencyP99Ms = l.p99;
       results.latencySamples = l.samples;
+      results.latencyBreakdown = l.breakdown;
     }
     if (opts.overload) {
       log(`== overload: ${opts.overloadRate}/s for ${opts.overloadSeconds} s into a slow table`);
@@ -633,6 +638,8 @@ async function main(): Promise<void> {
     `${ms(results.latencyP50Ms)} / ${ms(results.latencyP99Ms)}`,
     ' ms',
   );
+  const lb = results.latencyBreakdown as LatencyBreakdown | undefined;
+  if (lb !== undefined) process.stdout.write(`${formatBreakdown(lb).join('\n')}\n`);
   if (results.overload) row('overload', JSON.stringify(results.overload));
   row('results', `${path.relative(ROOT, file)}, ${path.relative(ROOT, svgFile)}`);
   process.stdout.write(`\ntargets (issue 18)\n${formatTargets(verdicts).join('\n')}\n`);

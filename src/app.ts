@@ -152,7 +152,7 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
           const now = clock.now();
           instrument.batchCommitted(result, batch, writeMs, workerId, now);
           // For the benchmark's exact latency percentiles; free when nobody listens.
-          if (events.listenerCount('committed') > 0) events.emit('committed', batch, now);
+          if (events.listenerCount('committed') > 0) events.emit('committed', batch, now, writeMs);
           offsetsCommitted(result.offsets);
         },
         onOffsetsAdvanced: offsetsCommitted,

@@ -26,8 +26,8 @@ export interface SinkEventMap {
   pause: [stats: QueueStats];
   /** Fetching resumed. */
   resume: [stats: QueueStats];
-  /** A batch is durable in PostgreSQL at `now` (clock ms); emitted only while someone listens. */
-  committed: [batch: readonly SinkRecord[], now: number];
+  /** A batch is durable in PostgreSQL at `now` (clock ms) after a transaction of `writeMs`; emitted only while someone listens. */
+  committed: [batch: readonly SinkRecord[], now: number, writeMs: number];
   /** The member joined the consumer group (every generation) and owns `assigned` partitions. */
   joined: [assigned: number];
 }
