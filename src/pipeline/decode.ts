@@ -6,7 +6,7 @@ import Ajv from 'ajv';
 import { ConfigError, RecordError } from '../core/errors.js';
 import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
 import { planColumn } from './column-plan.js';
-import { convert, keyForm, missing } from './column-convert.js';
+import { fillRow } from './column-convert.js';
 import { jsonErrorMessage } from './json-error.js';
 import { ajvError, buildSchema, UUID_PATTERN } from './record-schema.js';
 import { jsonKind } from './rejection-text.js';
@@ -94,20 +94,8 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
     if (!validate(obj)) return { ok: false, error: ajvError(validate.errors?.[0], byName) };
 
     const values = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) {
-      const p = plans[i]!;
-      const raw = p.ownCheck && !Object.hasOwn(obj, p.name) ? undefined : obj[p.name];
-      let out: string | RecordError | null;
-      if (raw === undefined || raw === null) {
-        out = p.fallback;
-        if (out === null && p.required) out = missing(p, raw);
-      } else {
-        out = convert(p, raw);
-      }
-      if (out instanceof RecordError) return { ok: false, error: out };
-      values[i] = out;
-      if (p.keyPos >= 0) keyParts[p.keyPos] = keyForm(p, raw, out);
-    }
+    const error = fillRow(plans, obj, values, keyParts);
+    if (error !== undefined) return { ok: false, error };
     return { ok: true, values, key: keyParts.length === 0 ? '' : keyParts.join('\u0000') };
   }
 
