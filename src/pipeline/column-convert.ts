@@ -1,7 +1,7 @@
-// Per-column conversion on the hot path: a value ajv accepted → PostgreSQL text input for COPY,
-// after the rules ajv cannot express (calendar dates, exact decimal bounds and precision,
-// 64-bit integers, text PostgreSQL refuses); and the key form that makes in-batch dedup agree
-// with PostgreSQL's equality.
+// Hot path, after ajv: each column of an accepted record → PostgreSQL text input for COPY,
+// checking the rules ajv cannot express (calendar dates, exact decimal bounds and precision,
+// 64-bit integers, text PostgreSQL refuses), and its key form, which makes in-batch dedup
+// agree with PostgreSQL's equality.
 import { RecordError } from '../core/errors.js';
 import type { ColumnPlan } from './column-plan.js';
 import {
