@@ -2,8 +2,10 @@
 // maps to one lane, so its records stay in offset order) that any idle worker may claim, one
 // worker per lane at a time, with record and byte accounting that signals the consumer to
 // pause at the high watermark and to resume under the low one. It never drops and never
-// blocks: Kafka itself is the buffer.
+// blocks: Kafka itself is the buffer. One module on purpose: lanes, claims, held-record
+// accounting and watermarks are one data structure whose every method updates them together.
 import { ConfigError } from '../core/errors.js';
+import { waitOn, wakeAll } from '../util/waiters.js';
 
 export interface QueueStats {
   /** Records held: queued plus taken by a worker and not yet released. */
@@ -318,28 +320,6 @@ export class BoundedQueue<T> {
       throw new RangeError(`lane: expected an integer in [0, ${this.lanes.length}), got ${lane}`);
     return l;
   }
-}
-
-export function wakeAll(waiters: Set<() => void>): void {
-  const all = [...waiters];
-  waiters.clear();
-  for (const w of all) w();
-}
-
-/** A promise resolved by the next wakeAll(waiters) or by the signal, whichever comes first. */
-export function waitOn(waiters: Set<() => void>, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const onAbort = (): void => {
-      waiters.delete(wake);
-      resolve();
-    };
-    const wake = (): void => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    waiters.add(wake);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function validate(o: BoundedQueueOptions): void {

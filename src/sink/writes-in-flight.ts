@@ -2,7 +2,7 @@
 // wait for the next one to end. A worker whose batch is small waits here while another write
 // is in flight (its batch grows meanwhile) instead of sending a second small transaction;
 // with none in flight it writes at once. One instance is shared by all workers of a sink.
-import { waitOn, wakeAll } from '../pipeline/bounded-queue.js';
+import { waitOn, wakeAll } from '../util/waiters.js';
 
 export class WritesInFlight {
   private n = 0;
