@@ -75,20 +75,32 @@ async function kafkaCommitted(ctx: TestContext, topic: string): Promise<Map<stri
   return new Map((c?.partitions ?? []).map((p) => [`${topic}/${p.partition}`, Number(p.offset)]));
 }
 
+/**
+ * A session holding one partition's sink_offsets row FOR UPDATE in an open transaction, as a
+ * worker's batch does; end it (`holder.end()`) before the context's cleanup, whose DROP SCHEMA
+ * would wait on the lock.
+ */
+async function holdOffsetsRow(
+  ctx: { schema: string; groupId: string },
+  partition: number,
+): Promise<{ holder: pg.Client; pid: number }> {
+  const holder = new pg.Client({ connectionString: DATABASE_URL, application_name: 'reset-lock-holder' });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query(
+    `SELECT 1 FROM ${quoteIdent(ctx.schema)}.sink_offsets WHERE group_id = $1 AND partition = $2 FOR UPDATE`,
+    [ctx.groupId, partition],
+  );
+  const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  return { holder, pid };
+}
+
 test('a row lock on sink_offsets: the reset gives up after lock_timeout, names the holder, writes nothing', async (t) => {
   const { ctx, req, end } = await stoppedGroup(t, 'resetlock');
   // Ended in `finally`, before the context's cleanup: its DROP SCHEMA would wait on this lock.
-  const holder = new pg.Client({ connectionString: DATABASE_URL, application_name: 'reset-lock-holder' });
-  await holder.connect();
+  const { holder, pid } = await holdOffsetsRow(ctx, 1);
   let err: unknown;
-  let pid: number | undefined;
   try {
-    await holder.query('BEGIN');
-    await holder.query(
-      `SELECT 1 FROM ${quoteIdent(ctx.schema)}.sink_offsets WHERE group_id = $1 AND partition = 1 FOR UPDATE`,
-      [ctx.groupId],
-    );
-    pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     const moves = await planReset(req, deps(ctx));
     err = await within(
       applyReset(req, moves, deps(ctx)).then(
@@ -182,17 +194,9 @@ test('a Kafka write that does not finish within its deadline: RESET_KAFKA_FAILED
 
 test('through the command line: a held row lock is exit 1 and one line naming the holder', async (t) => {
   const { ctx, req, end } = await stoppedGroup(t, 'resetlockcli');
-  const holder = new pg.Client({ connectionString: DATABASE_URL, application_name: 'reset-lock-holder' });
-  await holder.connect();
+  const { holder, pid } = await holdOffsetsRow(ctx, 0);
   let r: { code: number | null; out: string } | undefined;
-  let pid: number | undefined;
   try {
-    await holder.query('BEGIN');
-    await holder.query(
-      `SELECT 1 FROM ${quoteIdent(ctx.schema)}.sink_offsets WHERE group_id = $1 AND partition = 0 FOR UPDATE`,
-      [ctx.groupId],
-    );
-    pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     r = await runCommand(
       ctx.env,
       ['reset-offsets', '--group', ctx.groupId, '--topic', req.topic, '--to-earliest', '--execute'],
