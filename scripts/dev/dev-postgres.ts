@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { errorText, portIsFree, readTail } from './host.js';
+import { errorText, portIsFree, readTail, readText } from './host.js';
 import {
   POSTGRES_BIN_PLACES,
   cluster,
@@ -26,11 +26,7 @@ export interface DevPostgres {
 }
 
 function readState(d: DevPostgres, name: string): string {
-  try {
-    return fs.readFileSync(path.join(d.stateDir, name), 'utf8').trim();
-  } catch {
-    return '';
-  }
+  return readText(path.join(d.stateDir, name));
 }
 
 /** The private dev cluster's root and port when it runs and answers, else undefined. */

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { errorText } from './host.js';
+import { errorText, sleep } from './host.js';
 
 const run = promisify(execFile);
 
@@ -200,6 +200,6 @@ async function waitUntilReady(url: string, logFile: string, timeoutMs: number): 
     if (Date.now() >= deadline) {
       throw new Error(`not ready after ${timeoutMs} ms (last error: ${errorText(last)}); log ${logFile}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }

@@ -73,7 +73,6 @@ export async function prepareDatabase(
   }
 }
 
-/** Every dead letter goes to the DLQ topic and to the NDJSON file. */
 /**
  * The Kafka side of the start: the security probe (one line for a TLS or SASL mistake), the
  * client, its admin connection and the dead-letter destinations, each released on stop.
@@ -97,6 +96,7 @@ export async function connectKafka(
   return { kafka, admin, dlq };
 }
 
+/** Every dead letter goes to the DLQ topic and to the NDJSON file. */
 function createDeadLetterSink(kafka: Kafka, config: AppConfig, log: Logger): DualDeadLetterSink {
   return new DualDeadLetterSink({
     topic: new KafkaTopicDeadLetterSink({
@@ -145,7 +145,6 @@ export function createWorkers(config: AppConfig, d: WorkerPoolDeps): SinkWorker[
   );
 }
 
-/** The queue between the consumer and the workers; its watermarks drive backpressure. */
 /** Retries with backoff and the circuit breaker the workers share; breaker changes are instrumented. */
 export function createResilience(
   config: AppConfig,
@@ -185,6 +184,7 @@ export function createBackpressure(
   });
 }
 
+/** The queue between the consumer and the workers; its watermarks drive backpressure. */
 export function createQueue(
   config: AppConfig,
   lanes: number,

@@ -2,24 +2,20 @@
 // tombstones=delete, an upsert/insert topic also gets a key decoder: a tombstone's key is the
 // JSON of the conflict-key columns only, each of them required.
 import { createDecoder, type DecoderOptions } from './decode.js';
-import type { Route } from './dispatcher.js';
+import type { DispatcherOptions, Route } from './dispatcher.js';
 import type { TopicMapping } from '../core/topic-mapping.js';
 
 export interface RouteOptions extends DecoderOptions {
-  readonly tombstones: 'dlq' | 'ignore' | 'delete';
+  readonly tombstones: DispatcherOptions['tombstones'];
 }
 
 export function buildRoutes(
   mappings: ReadonlyMap<string, TopicMapping>,
   opts: RouteOptions,
 ): ReadonlyMap<string, Route> {
-  const decoderOptions: DecoderOptions = {
-    defaultTenantId: opts.defaultTenantId,
-    maxMessageBytes: opts.maxMessageBytes,
-  };
   const routes = new Map<string, Route>();
   for (const [topic, mapping] of mappings) {
-    const decoder = createDecoder(mapping, decoderOptions);
+    const decoder = createDecoder(mapping, opts);
     if (opts.tombstones !== 'delete' || mapping.mode === 'copy') {
       routes.set(topic, { mapping, decoder });
       continue;
@@ -29,7 +25,7 @@ export function buildRoutes(
       ...mapping.columns.find((c) => c.name === k)!,
       required: true,
     }));
-    const keyDecoder = createDecoder({ ...mapping, columns: keyColumns }, decoderOptions);
+    const keyDecoder = createDecoder({ ...mapping, columns: keyColumns }, opts);
     routes.set(topic, { mapping, decoder, keyDecoder });
   }
   return routes;
