@@ -250,7 +250,7 @@ async function measureDb(db: pg.Pool, n: number): Promise<number> {
       bytes: value.length,
       enqueuedAt: 0,
       mapping,
-      values: d.values,
+      row: d.row,
       conflictKey: d.key,
       error: null,
     });

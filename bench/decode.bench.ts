@@ -1,4 +1,4 @@
-// Micro-benchmark of the per-message hot path: decode (UTF-8 → JSON → schema → COPY values)
+// Micro-benchmark of the per-message hot path: decode (bytes → COPY line, by either path)
 // for typical bar messages, and the COPY text encoding of a batch. Prints figures, asserts none.
 //   node --import tsx bench/decode.bench.ts [messages]
 import { createDecoder } from '../src/pipeline/decode.js';
@@ -12,6 +12,7 @@ if (!Number.isInteger(N) || N <= 0)
 
 const bars = builtinMappings().find((m) => m.topicSuffix === 'bars')!;
 const decoder = createDecoder(bars, { maxMessageBytes: 1_048_576 });
+const full = createDecoder(bars, { maxMessageBytes: 1_048_576, fastPath: false });
 const universe = symbols(500);
 // A pool of distinct messages, so the figure is not one string's cached hidden class.
 const pool = Array.from({ length: 10_000 }, (_, i) =>
@@ -29,16 +30,21 @@ function measure(label: string, count: number, unit: string, fn: (i: number) => 
 }
 
 let sink = 0;
-measure('decode bars', N, 'messages', (i) => {
+measure('decode bars, fast path', N, 'messages', (i) => {
   const r = decoder.decode(pool[i % pool.length]!);
   if (!r.ok) throw r.error;
-  sink += r.values.length;
+  sink += r.row.length;
+});
+measure('decode bars, full path (JSON.parse, schema)', N, 'messages', (i) => {
+  const r = full.decode(pool[i % pool.length]!);
+  if (!r.ok) throw r.error;
+  sink += r.row.length;
 });
 
 const rows = pool.map((b) => {
   const r = decoder.decode(b);
   if (!r.ok) throw r.error;
-  return r.values;
+  return r.row;
 });
 // Batches of SINK_MAX_BATCH_SIZE's default, the size a worker with a backlog writes.
 const BATCH = 2000;

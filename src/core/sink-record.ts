@@ -20,12 +20,15 @@ export interface SinkRecord {
   /** When the consumer handed it to the queue (clock ms), for the flush interval. */
   readonly enqueuedAt: number;
   readonly mapping: TopicMapping;
-  /** Column values in mapping order (COPY text form), or why the record was rejected. */
-  readonly values: (string | null)[] | null;
+  /**
+   * The row as one line of COPY text (columns in mapping order, escaped, no newline), or null
+   * when the record was rejected (see `error`).
+   */
+  readonly row: string | null;
   /** Conflict-key values joined, for in-batch dedup (empty when rejected). */
   readonly conflictKey: string;
   readonly error: RecordError | null;
-  /** A tombstone under TOMBSTONE_POLICY=delete: `values` are the conflict-key columns. */
+  /** A tombstone under TOMBSTONE_POLICY=delete: `row` holds the conflict-key columns. */
   readonly isDelete?: boolean;
 }
 

@@ -16,6 +16,9 @@ import {
   exceedsUnconstrained,
   badTextReason,
   codePointLength,
+  epochMsKey,
+  instantKey,
+  microsOf,
 } from './decimal-text.js';
 import { invalid, show } from './rejection-text.js';
 
@@ -64,7 +67,7 @@ export function fillRow(
 }
 
 /** A value ajv accepted → PostgreSQL text input, or the first rule ajv could not check. */
-function convert(p: ColumnPlan, raw: unknown): string | RecordError {
+export function convert(p: ColumnPlan, raw: unknown): string | RecordError {
   switch (p.kind) {
     case 'text': {
       let s = raw as string;
@@ -202,7 +205,7 @@ function keyForm(p: ColumnPlan, raw: unknown, out: string | null): string {
   if (out === null) return '';
   switch (p.kind) {
     case 'timestamptz':
-      return typeof raw === 'number' ? String(raw) : timestampKey(out);
+      return typeof raw === 'number' ? epochMsKey(raw) : timestampKey(out);
     case 'uuid':
       return out.toLowerCase();
     case 'numeric':
@@ -214,14 +217,14 @@ function keyForm(p: ColumnPlan, raw: unknown, out: string | null): string {
   }
 }
 
-/** Epoch ms plus any digits past the millisecond that Date.parse dropped (PostgreSQL keeps µs). */
+/**
+ * The instant of an accepted RFC 3339 string. The fraction is taken apart here and the whole
+ * seconds parsed without it: V8's Date.parse misreads fractions of ten digits or more
+ * (".0097661909" gives 97 ms), and PostgreSQL keeps microseconds, which Date.parse drops.
+ */
 function timestampKey(s: string): string {
-  let k = String(parsedMs);
-  if (s.charCodeAt(19) === 46) {
-    let end = 20;
-    while (isDigit(s.charCodeAt(end))) end++;
-    while (end > 23 && s.charCodeAt(end - 1) === 48) end--;
-    if (end > 23) k += '.' + s.slice(23, end);
-  }
-  return k;
+  if (s.charCodeAt(19) !== 46) return instantKey(parsedMs, 0);
+  let end = 20;
+  while (isDigit(s.charCodeAt(end))) end++;
+  return instantKey(Date.parse(s.slice(0, 19) + s.slice(end)), microsOf(s.slice(20, end)));
 }

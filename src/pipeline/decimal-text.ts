@@ -15,6 +15,11 @@ export function ymdIsValid(s: string): boolean {
     s.charCodeAt(0) * 1000 + s.charCodeAt(1) * 100 + s.charCodeAt(2) * 10 + s.charCodeAt(3) - 48 * 1111;
   const m = s.charCodeAt(5) * 10 + s.charCodeAt(6) - 48 * 11;
   const day = s.charCodeAt(8) * 10 + s.charCodeAt(9) - 48 * 11;
+  return dayExists(y, m, day);
+}
+
+/** Year 1-9999, month 1-12 and day 1-31 already checked by form: does that day exist? */
+export function dayExists(y: number, m: number, day: number): boolean {
   if (y === 0) return false; // PostgreSQL has no year 0
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   const days = m === 2 ? (leap ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
@@ -126,4 +131,36 @@ export function codePointLength(s: string): number {
     } else n++;
   }
   return n;
+}
+
+/**
+ * The conflict-key form of an instant: whole epoch seconds and microseconds, rounded the way
+ * PostgreSQL stores a timestamptz (rint of the fraction × 10^6, halves to even), so two
+ * spellings share a key exactly when PostgreSQL stores the same value. `wholeSecondMs` is the
+ * instant's epoch ms without its fraction; `micros` comes from microsOf.
+ */
+export function instantKey(wholeSecondMs: number, micros: number): string {
+  let sec = wholeSecondMs / 1000;
+  let us = micros;
+  if (us === 1_000_000) {
+    sec++;
+    us = 0;
+  }
+  return `${sec}.${String(us).padStart(6, '0')}`;
+}
+
+/** The key of an instant given as integer epoch milliseconds. */
+export function epochMsKey(ms: number): string {
+  const whole = Math.floor(ms / 1000) * 1000;
+  return instantKey(whole, (ms - whole) * 1000);
+}
+
+/** The digits after a seconds' decimal point → microseconds before the carry, as PostgreSQL rounds them. */
+export function microsOf(fraction: string): number {
+  // Up to six digits the product is exact; past that, the same double arithmetic PostgreSQL does.
+  if (fraction.length <= 6) return Number(fraction.padEnd(6, '0'));
+  const x = Number(`0.${fraction}`) * 1e6;
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
 }

@@ -1,22 +1,28 @@
 // First step after Kafka: one message value → checked against its topic's columns → the row a
-// COPY needs (PostgreSQL text input per column) plus a conflict key for in-batch dedup. Built
-// once per mapping (column plans and JSON Schema compiled up front) because it runs for every
-// message; the steps live beside it: column-plan, record-schema, column-convert.
+// COPY needs (one line of COPY text) plus a conflict key for in-batch dedup. Built once per
+// mapping (column plans and JSON Schema compiled up front) because it runs for every message.
+// Two paths: flat-row.ts takes the plain messages market data is made of straight from bytes
+// to the line; everything else, and every rejection, goes the full way here (JSON.parse, the
+// schema in record-schema.ts, column-convert.ts).
 import Ajv from 'ajv';
 import { ConfigError, RecordError } from '../core/errors.js';
 import { validateMapping, type TopicMapping } from '../core/topic-mapping.js';
 import { planColumn } from './column-plan.js';
 import { fillRow } from './column-convert.js';
+import { copyRow } from './copy-row.js';
+import { FlatRowDecoder } from './flat-row.js';
 import { jsonErrorMessage } from './json-error.js';
-import { ajvError, buildSchema, UUID_PATTERN } from './record-schema.js';
+import { ajvError, buildSchema, jsonNumberBounds, UUID_PATTERN } from './record-schema.js';
 import { jsonKind } from './rejection-text.js';
 
 export type DecodeResult =
-  | { readonly ok: true; readonly values: (string | null)[]; readonly key: string }
+  | { readonly ok: true; readonly row: string; readonly key: string }
   | { readonly ok: false; readonly error: RecordError };
 
 export interface RecordDecoder {
   decode(value: Buffer | null): DecodeResult;
+  /** Messages the fast path accepted, and messages that took the full path (accepted or not). */
+  readonly stats?: { fast: number; full: number };
 }
 
 export interface DecoderOptions {
@@ -24,6 +30,8 @@ export interface DecoderOptions {
   readonly defaultTenantId?: string | undefined;
   /** Larger values are rejected before they are decoded. */
   readonly maxMessageBytes: number;
+  /** false: every message takes the full path (tests compare the two; the bench measures both). */
+  readonly fastPath?: boolean;
 }
 
 const UUID_RE = new RegExp(UUID_PATTERN);
@@ -56,6 +64,16 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
   const keyParts: string[] = new Array<string>(mapping.key.length).fill('');
   const n = plans.length;
   const maxBytes = opts.maxMessageBytes;
+  const stats = { fast: 0, full: 0 };
+  // A column named like an Object.prototype member is left to the full path's own-property checks.
+  const fast =
+    opts.fastPath !== false && !plans.some((p) => p.ownCheck)
+      ? new FlatRowDecoder(
+          plans,
+          mapping.columns.map((c) => jsonNumberBounds(c)),
+          mapping.columns.map((c) => c.enum),
+        )
+      : undefined;
 
   function decode(value: Buffer | null): DecodeResult {
     if (value === null) {
@@ -72,6 +90,11 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
         `value: expected at most ${maxBytes} bytes, got ${value.length} bytes`,
       );
     }
+    if (fast?.tryDecode(value) === true) {
+      stats.fast++;
+      return { ok: true, row: fast.row, key: fast.key };
+    }
+    stats.full++;
     let text: string;
     try {
       text = utf8.decode(value);
@@ -96,10 +119,10 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
     const values = new Array<string | null>(n);
     const error = fillRow(plans, obj, values, keyParts);
     if (error !== undefined) return { ok: false, error };
-    return { ok: true, values, key: keyParts.length === 0 ? '' : keyParts.join('\u0000') };
+    return { ok: true, row: copyRow(values), key: keyParts.length === 0 ? '' : keyParts.join('\u0000') };
   }
 
-  return { decode };
+  return { decode, stats };
 }
 
 /** A rejected decode: the record goes to the DLQ with this reason, code and message. */

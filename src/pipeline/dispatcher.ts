@@ -200,7 +200,7 @@ export class Dispatcher {
       bytes,
       enqueuedAt: now,
       mapping: route.mapping,
-      values: decoded?.ok === true ? decoded.values : null,
+      row: decoded?.ok === true ? decoded.row : null,
       conflictKey: decoded?.ok === true ? decoded.key : '',
       error: decoded === null ? TOMBSTONE : decoded.ok ? null : decoded.error,
       ...(isDelete && decoded?.ok === true ? { isDelete: true } : {}),

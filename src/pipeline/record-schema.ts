@@ -109,22 +109,28 @@ export function buildSchema(columns: readonly ColumnSpec[], plans: readonly Colu
     const s: Record<string, unknown> = {};
     if (c.type === 'text') {
       if (c.maxLength !== undefined) s.maxLength = c.maxLength;
-      if (c.enum !== undefined && !p.upperCase) s.enum = [...c.enum];
+      // An optional column takes null (as NULL) whatever its enum, as it takes a missing field.
+      if (c.enum !== undefined && !p.upperCase) s.enum = schemaRequired ? [...c.enum] : [...c.enum, null];
     }
     if (form.pattern !== undefined) s.pattern = form.pattern;
-    if (form.bounded) {
-      if (c.min !== undefined) s.minimum = c.min;
-      if (c.max !== undefined) s.maximum = c.max;
-      if (c.type === 'integer') {
-        s.minimum = Math.max(c.min ?? INT32_MIN, INT32_MIN);
-        s.maximum = Math.min(c.max ?? INT32_MAX, INT32_MAX);
-      }
-    }
+    if (form.bounded) Object.assign(s, jsonNumberBounds(c));
     const types = schemaRequired ? form.types : [...form.types, 'null'];
     s.type = types.length === 1 ? types[0] : [...types];
     properties[c.name] = s;
   });
   return { type: 'object', properties, required };
+}
+
+/** The bounds the schema puts on a JSON number for this column (none for unbounded types). */
+export function jsonNumberBounds(c: ColumnSpec): { minimum?: number; maximum?: number } {
+  if (!FORMS[c.type].bounded) return {};
+  if (c.type === 'integer') {
+    return {
+      minimum: Math.max(c.min ?? INT32_MIN, INT32_MIN),
+      maximum: Math.min(c.max ?? INT32_MAX, INT32_MAX),
+    };
+  }
+  return { ...(c.min !== undefined && { minimum: c.min }), ...(c.max !== undefined && { maximum: c.max }) };
 }
 
 /** ajv's first error (it stops at one) → the rejection, in the column's own terms where known. */

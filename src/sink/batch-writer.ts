@@ -104,7 +104,7 @@ export class BatchWriter {
         skipped++;
         continue;
       }
-      if (r.error !== null || r.values === null) {
+      if (r.error !== null || r.row === null) {
         const err = r.error;
         rejected.push(
           this.deadLetter(r, err?.reason ?? 'decode', err?.code ?? 'REJECTED', err?.message ?? 'rejected', 0),
@@ -267,14 +267,14 @@ async function stageRows(
   const statements: string[] = [];
   const upserts = rows.some((r) => r.isDelete === true) ? rows.filter((r) => r.isDelete !== true) : rows;
   if (upserts.length > 0) {
-    await conn.copyIn(sql.copy, encodeCopyRows(upserts.map((r) => r.values!)));
+    await conn.copyIn(sql.copy, encodeCopyRows(upserts.map((r) => r.row!)));
     if (sql.merge !== null) statements.push(sql.merge);
   }
   if (upserts.length === rows.length) return statements;
   const deletes = rows.filter((r) => r.isDelete === true);
   if (sql.copyDelete === null || sql.delete === null)
     throw new Error(`table ${sql.mapping.table} cannot delete`);
-  await conn.copyIn(sql.copyDelete, encodeCopyRows(deletes.map((r) => r.values!)));
+  await conn.copyIn(sql.copyDelete, encodeCopyRows(deletes.map((r) => r.row!)));
   statements.push(sql.delete);
   return statements;
 }

@@ -9,12 +9,14 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { encodeCopyRows } from '../../src/sink/copy-text.js';
 import { createDecoder } from '../../src/pipeline/decode.js';
+import { copyRow } from '../../src/pipeline/copy-row.js';
+import { copyValues } from '../helpers/decode-twins.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function copyIn(client: pg.Client, sql: string, rows: (string | null)[][]): Promise<void> {
-  await pipeline(Readable.from(encodeCopyRows(rows)), client.query(copyFrom(sql)));
+  await pipeline(Readable.from(encodeCopyRows(rows.map(copyRow))), client.query(copyFrom(sql)));
 }
 
 describe('COPY text round trip', () => {
@@ -105,6 +107,63 @@ describe('COPY text round trip', () => {
     assert.deepEqual(counts.rows[0], { empty: '1', nulls: '1' });
   });
 
+  it('gives two timestamps the same conflict key exactly when PostgreSQL stores the same instant', async () => {
+    // In-batch dedup keeps one record per key: a key shared by two instants would drop a row,
+    // two keys for one instant would put the same row twice into one upsert.
+    const m = {
+      topicSuffix: 't',
+      table: 't',
+      mode: 'upsert' as const,
+      key: ['ts'],
+      columns: [{ name: 'ts', type: 'timestamptz' as const, required: true }],
+    };
+    const spellings: (string | number)[] = [
+      '2024-01-01T00:00:00.0097661909Z',
+      '2024-01-01T00:00:00.009766190900Z',
+      '2024-01-01T00:00:00.009766Z',
+      '2024-01-01T00:00:00.0977661909Z',
+      '2024-01-01T00:00:00.0000015Z',
+      '2024-01-01T00:00:00.000002Z',
+      '2024-01-01T00:00:00.0000025Z',
+      '2024-01-01T00:00:00.0000005Z',
+      '2024-01-01T00:00:00Z',
+      '2024-01-01T00:00:00.9999995Z',
+      '2024-01-01T00:00:01Z',
+      '2024-01-01T01:00:01.000+01:00',
+      '1969-12-31T23:59:59.9999995Z',
+      '1969-12-31T23:59:59.999Z',
+      '1970-01-01T00:00:00.000001Z',
+      '2024-01-01T00:00:00.12345650000001Z',
+      '2024-01-01T00:00:00.123457Z',
+      1704067200000,
+      1704067201000,
+      -1,
+      0,
+    ];
+    for (const fastPath of [true, false]) {
+      const d = createDecoder(m, { maxMessageBytes: 200, fastPath });
+      const keys = spellings.map((ts) => {
+        const r = d.decode(Buffer.from(JSON.stringify({ ts })));
+        if (!r.ok) assert.fail(`${ts}: ${r.error.message}`);
+        return r.key;
+      });
+      const texts = spellings.map((ts) => (typeof ts === 'number' ? new Date(ts).toISOString() : ts));
+      const res = await client.query<{ i: number; j: number; same: boolean }>(
+        `SELECT a.i, b.i AS j, a.t::timestamptz = b.t::timestamptz AS same
+           FROM unnest($1::text[]) WITH ORDINALITY a(t, i), unnest($1::text[]) WITH ORDINALITY b(t, i) WHERE a.i < b.i`,
+        [texts],
+      );
+      for (const { i, j, same } of res.rows) {
+        const [a, b] = [Number(i) - 1, Number(j) - 1];
+        assert.equal(
+          keys[a] === keys[b],
+          same,
+          `${fastPath ? 'fast' : 'full'} path: ${spellings[a]} and ${spellings[b]} are ${same ? '' : 'not '}the same instant in PostgreSQL, keys ${keys[a]} and ${keys[b]}`,
+        );
+      }
+    }
+  });
+
   it('accepts what the decoder emits for edge-case messages as-is', async () => {
     const bars = builtinMappings().find((m) => m.topicSuffix === 'bars')!;
     await client.query(
@@ -127,7 +186,7 @@ describe('COPY text round trip', () => {
     const rows = messages.map((m) => {
       const r = d.decode(Buffer.from(JSON.stringify(m)));
       if (!r.ok) assert.fail(`${r.error.code}: ${r.error.message}`);
-      return r.values;
+      return copyValues(r.row);
     });
     const cols = bars.columns.map((c) => c.name).join(', ');
     await copyIn(client, `COPY bars_rt (${cols}) FROM STDIN`, rows);

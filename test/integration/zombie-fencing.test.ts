@@ -5,6 +5,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
+import { copyRow } from '../../src/pipeline/copy-row.js';
 import { BatchWriter } from '../../src/sink/batch-writer.js';
 import { OffsetStore } from '../../src/sink/offset-store.js';
 import { SinkConnection } from '../../src/sink/sink-connection.js';
@@ -31,7 +32,7 @@ function record(offset: number, close: string): SinkRecord {
     bytes: 100,
     enqueuedAt: 0,
     mapping: bars,
-    values,
+    row: copyRow(values),
     conflictKey: [values[4], values[0], values[1], values[2], values[3]].join('\u0000'),
     error: null,
   };

@@ -13,6 +13,7 @@ import {
   type RecordDecoder,
 } from '../../../src/pipeline/decode.js';
 import { builtinMappings } from '../../../src/config/builtin-mappings.js';
+import { copyValues, createTwinDecoder } from '../../helpers/decode-twins.js';
 import type { TopicMapping } from '../../../src/core/topic-mapping.js';
 import { ConfigError, RecordError } from '../../../src/core/errors.js';
 
@@ -27,10 +28,10 @@ function mapping(suffix: string): TopicMapping {
 }
 
 const decoders = {
-  bars: createDecoder(mapping('bars'), { maxMessageBytes: 4096 }),
-  options: createDecoder(mapping('options'), { maxMessageBytes: 4096 }),
-  fundamentals: createDecoder(mapping('fundamentals'), { maxMessageBytes: 4096 }),
-  news: createDecoder(mapping('news'), { maxMessageBytes: 4096 }),
+  bars: createTwinDecoder(mapping('bars'), { maxMessageBytes: 4096 }),
+  options: createTwinDecoder(mapping('options'), { maxMessageBytes: 4096 }),
+  fundamentals: createTwinDecoder(mapping('fundamentals'), { maxMessageBytes: 4096 }),
+  news: createTwinDecoder(mapping('news'), { maxMessageBytes: 4096 }),
 };
 
 function run(d: RecordDecoder, msg: unknown): DecodeResult {
@@ -39,11 +40,11 @@ function run(d: RecordDecoder, msg: unknown): DecodeResult {
 
 function ok(r: DecodeResult): { values: (string | null)[]; key: string } {
   if (!r.ok) assert.fail(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r;
+  return { values: copyValues(r.row), key: r.key };
 }
 
 function rejected(r: DecodeResult): RecordError {
-  if (r.ok) assert.fail(`expected a rejection, got ${JSON.stringify(r.values)}`);
+  if (r.ok) assert.fail(`expected a rejection, got ${JSON.stringify(r.row)}`);
   assert.ok(r.error instanceof RecordError);
   assert.equal(r.error.retriable, false);
   return r.error;
@@ -86,7 +87,7 @@ describe('decode: valid messages become exact COPY values', () => {
         '187.33',
         '123456',
       ],
-      key: ['1709303400000', TENANT, 'polygon', 'AAPL', '1m'].join(NUL),
+      key: ['1709303400.000000', TENANT, 'polygon', 'AAPL', '1m'].join(NUL),
     },
     {
       name: 'bars: optional fields missing or null are NULL, unknown fields ignored',
@@ -103,7 +104,7 @@ describe('decode: valid messages become exact COPY values', () => {
         vwap: 'ignored',
       },
       values: [TENANT, 'v', 'MSFT', '1d', '2024-03-01T14:30:00.000Z', null, null, null, '0', null],
-      key: ['1709303400000', TENANT, 'v', 'MSFT', '1d'].join(NUL),
+      key: ['1709303400.000000', TENANT, 'v', 'MSFT', '1d'].join(NUL),
     },
     {
       name: 'options: date, enum, doubles, bigint strings, numeric strike',
@@ -138,7 +139,7 @@ describe('decode: valid messages become exact COPY values', () => {
         '0',
         '498.25',
       ],
-      key: ['1706796000500', TENANT, 'opra', 'SPY', '2024-02-29', 'C', '500'].join(NUL),
+      key: ['1706796000.500000', TENANT, 'opra', 'SPY', '2024-02-29', 'C', '500'].join(NUL),
     },
     {
       name: 'fundamentals: big numeric strings keep every digit',
@@ -163,7 +164,7 @@ describe('decode: valid messages become exact COPY values', () => {
         '96223000000',
         '1000000000000000000000',
       ],
-      key: ['1703980800000', TENANT, 'sec', 'BRK.A'].join(NUL),
+      key: ['1703980800.000000', TENANT, 'sec', 'BRK.A'].join(NUL),
     },
     {
       name: 'news: unicode text, optional symbol absent, microseconds kept in the key',
@@ -187,7 +188,7 @@ describe('decode: valid messages become exact COPY values', () => {
         '-1',
       ],
       // uuid lower-cased in the key: PostgreSQL sees the same tenant either way.
-      key: ['1704164645123.456', TENANT, 'wire', 'n-1'].join(NUL),
+      key: ['1704164645.123456', TENANT, 'wire', 'n-1'].join(NUL),
     },
   ];
   for (const c of cases) {
@@ -242,7 +243,10 @@ describe('decode: conversions', () => {
     for (const [ms, iso] of cases) {
       const r = ok(run(decoders.bars, { ...bar, ts: ms }));
       assert.equal(r.values[4], iso);
-      assert.equal(r.key.split(NUL)[0], String(ms));
+      assert.equal(
+        r.key.split(NUL)[0],
+        `${Math.floor(ms / 1000)}.${String((((ms % 1000) + 1000) % 1000) * 1000).padStart(6, '0')}`,
+      );
     }
   });
 
@@ -279,12 +283,29 @@ describe('decode: conversions', () => {
   });
 
   it('default tenant fills a missing or null tenant_id; a given one wins', () => {
-    const d = createDecoder(mapping('bars'), { maxMessageBytes: 4096, defaultTenantId: DEFAULT_TENANT });
+    const d = createTwinDecoder(mapping('bars'), { maxMessageBytes: 4096, defaultTenantId: DEFAULT_TENANT });
     const { tenant_id: _t, ...noTenant } = bar;
     assert.equal(ok(run(d, noTenant)).values[0], DEFAULT_TENANT);
     assert.equal(ok(run(d, { ...bar, tenant_id: null })).values[0], DEFAULT_TENANT);
     assert.equal(ok(run(d, bar)).values[0], TENANT);
     assert.equal(ok(run(d, noTenant)).key.split(NUL)[1], DEFAULT_TENANT);
+  });
+
+  it('an optional enum column takes null as NULL, as it takes a missing field', () => {
+    const m: TopicMapping = {
+      topicSuffix: 't',
+      table: 't',
+      mode: 'copy',
+      key: [],
+      columns: [
+        { name: 'side', type: 'text', enum: ['buy', 'sell'] },
+        { name: 'venue', type: 'text', required: true, enum: ['XNAS'] },
+      ],
+    };
+    const d = createTwinDecoder(m, { maxMessageBytes: 100 });
+    assert.deepEqual(ok(run(d, { side: null, venue: 'XNAS' })).values, [null, 'XNAS']);
+    assert.deepEqual(ok(run(d, { venue: 'XNAS' })).values, [null, 'XNAS']);
+    assert.equal(rejected(run(d, { side: 'buy', venue: null })).message, 'venue: required, got null');
   });
 
   it('upperCase applies before the enum check, and the limit counts the upper-cased text', () => {
@@ -295,7 +316,7 @@ describe('decode: conversions', () => {
       key: [],
       columns: [{ name: 'side', type: 'text', upperCase: true, enum: ['BUY', 'SELL'], maxLength: 4 }],
     };
-    const d = createDecoder(m, { maxMessageBytes: 100 });
+    const d = createTwinDecoder(m, { maxMessageBytes: 100 });
     assert.deepEqual(ok(run(d, { side: 'buy' })).values, ['BUY']);
     assert.equal(
       rejected(run(d, { side: 'hold' })).message,
@@ -321,7 +342,7 @@ describe('decode: conversions', () => {
         { name: 'constructor', type: 'text' },
       ],
     };
-    const d = createDecoder(m, { maxMessageBytes: 1000 });
+    const d = createTwinDecoder(m, { maxMessageBytes: 1000 });
     const r = ok(run(d, { b: false, n: '0042', x: 1e300, j: { a: [1, 'é', null], b: 'x\ty' } }));
     assert.deepEqual(r.values, ['f', '0042', '1' + '0'.repeat(300), '{"a":[1,"é",null],"b":"x\\ty"}', null]);
     assert.equal(r.key, '42');
@@ -353,7 +374,7 @@ describe('decode: conversions', () => {
       key: [],
       columns: [{ name: 'p', type: 'numeric', sqlType: 'NUMERIC(6,2)' }],
     };
-    const d = createDecoder(m, { maxMessageBytes: 100 });
+    const d = createTwinDecoder(m, { maxMessageBytes: 100 });
     for (const good of ['9999.99', '9999.994', '-9999.99', '0009999.5', 9999.99]) {
       assert.ok(run(d, { p: good }).ok, String(good));
     }
@@ -588,7 +609,7 @@ describe('decode: rejections name the field, the rule and the value', () => {
 });
 
 describe('decode: undecodable values', () => {
-  const d = createDecoder(mapping('bars'), { maxMessageBytes: 64 });
+  const d = createTwinDecoder(mapping('bars'), { maxMessageBytes: 64 });
   const cases: { name: string; value: Buffer | null; code: string; message: string | RegExp }[] = [
     {
       name: 'tombstone',
@@ -699,7 +720,7 @@ describe('createDecoder: options are validated up front', () => {
       key: ['id'],
       columns: [{ name: 'id', type: 'text' }],
     };
-    const e = rejected(run(createDecoder(m, { maxMessageBytes: 100 }), {}));
+    const e = rejected(run(createTwinDecoder(m, { maxMessageBytes: 100 }), {}));
     assert.equal(e.message, 'id: required, got nothing');
   });
 });

@@ -1,9 +1,14 @@
-// COPY text format byte for byte: separators, \N for NULL, the four escapes, and UTF-8 output.
+// COPY text format byte for byte: separators, \N for NULL, the four escapes (copyRow, at
+// decode) and the batch's UTF-8 bytes (encodeCopyRows, at write).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeCopyRows } from '../../../src/sink/copy-text.js';
+import { copyRow } from '../../../src/pipeline/copy-row.js';
+import { encodeCopyRows as encodeLines } from '../../../src/sink/copy-text.js';
 
-describe('encodeCopyRows', () => {
+const encodeCopyRows = (rows: readonly (readonly (string | null)[])[]): Buffer[] =>
+  encodeLines(rows.map(copyRow));
+
+describe('copyRow + encodeCopyRows', () => {
   const cases: { name: string; rows: (string | null)[][]; bytes: string }[] = [
     { name: 'no rows is no bytes', rows: [], bytes: '' },
     {

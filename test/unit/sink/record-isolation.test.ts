@@ -24,7 +24,7 @@ const rec = (offset: number, key: string, partition = 0): SinkRecord => ({
   bytes: 10,
   enqueuedAt: 0,
   mapping,
-  values: [],
+  row: '',
   conflictKey: key,
   error: null,
 });

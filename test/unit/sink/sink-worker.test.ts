@@ -32,7 +32,7 @@ const rec = (offset: number, at: number, partition = 0): SinkRecord => ({
   bytes: 10,
   enqueuedAt: at,
   mapping,
-  values: [],
+  row: '',
   conflictKey: String(offset),
   error: null,
 });
