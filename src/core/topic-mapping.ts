@@ -64,6 +64,8 @@ export function validateMapping(m: TopicMapping): string[] {
   for (const c of m.columns) {
     if (!isValidIdentifier(c.name))
       problems.push(`${where}: column ${JSON.stringify(c.name)} is not a plain SQL name`);
+    // As an object key it sets the prototype instead, so the schema would not check it at all.
+    if (c.name === '__proto__') problems.push(`${where}: column "__proto__" is reserved, name it otherwise`);
     if (names.has(c.name)) problems.push(`${where}: column ${c.name} appears twice`);
     names.add(c.name);
   }

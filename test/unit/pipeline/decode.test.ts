@@ -712,6 +712,20 @@ describe('createDecoder: options are validated up front', () => {
     );
   });
 
+  it('refuses a column named __proto__, which the schema could not hold as a property', () => {
+    const m: TopicMapping = {
+      topicSuffix: 't',
+      table: 't',
+      mode: 'copy',
+      key: [],
+      columns: [{ name: '__proto__', type: 'integer', required: true }],
+    };
+    assert.throws(
+      () => createDecoder(m, { maxMessageBytes: 100 }),
+      (e: unknown) => e instanceof ConfigError && /column "__proto__" is reserved/.test(e.message),
+    );
+  });
+
   it('makes key columns required even when the spec does not', () => {
     const m: TopicMapping = {
       topicSuffix: 't',
