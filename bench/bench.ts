@@ -8,6 +8,8 @@
 // usually are because every phase is a function of the run's shared names, options and
 // cleanup; what does not need them (CPU split, targets, plot, profile) lives beside it.
 //   npm run bench -- [--records 1000000] [--mode upsert|copy] [--overload] [--peer-rows-per-sec N] …
+// First, as in src/main.ts: the in-process phases decode with the same record decoder as the worker.
+import { fastRecordDecoder } from '../src/kafka/fast-record-decoder.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -623,6 +625,12 @@ async function main(): Promise<void> {
   process.stdout.write('\nmarket-data-sink benchmark\n');
   row('records', opts.records);
   row('mode / partitions', `${opts.mode} / ${opts.partitions}`);
+  row(
+    'record decoder',
+    fastRecordDecoder.installed
+      ? 'replaced (src/kafka/fast-record-decoder.ts)'
+      : `KafkaJS's (${fastRecordDecoder.reason})`,
+  );
   row('L_db', results.L_db ?? '-', ' records/s');
   row('L_kafka', results.L_kafka ?? '-', ' records/s');
   row('E2E', results.E2E ?? '-', ' records/s');

@@ -43,6 +43,7 @@ import { systemClock } from './core/clock.js';
 import { redactUrl } from './core/logger.js';
 import { LateBound } from './util/late-bound.js';
 import { Releasers } from './util/releasers.js';
+import { fastRecordDecoder } from './kafka/fast-record-decoder.js';
 
 export type { SinkDeps, SinkHandle } from './app/types.js';
 
@@ -224,7 +225,16 @@ export async function startSink(loaded: LoadedConfig, deps: SinkDeps): Promise<S
     releasers.add(() => consumer.stop());
     await unlessAborted('consumer group join', consumer.start(), signal);
     if (signal?.aborted === true) throw new AbortedError('start');
-    log.info({ topics, workers: config.sink.workers, metricsPort, schema }, 'market-data-sink started');
+    log.info(
+      {
+        topics,
+        workers: config.sink.workers,
+        metricsPort,
+        schema,
+        fastRecordDecoder: fastRecordDecoder.installed || fastRecordDecoder.reason,
+      },
+      'market-data-sink started',
+    );
 
     return createSinkHandle({
       stop: () => shutdown.stop(true),

@@ -7,6 +7,8 @@
 // is re-read on restart), 5 reset-offsets refused because the group has live members
 // (nothing changed; members that appear after sink_offsets moved exit 1), 130 a
 // second signal (or a signal during `migrate`): exit at once. replay-dlq keeps its own codes.
+// First: replaces KafkaJS's per-record decoder before anything loads kafkajs (see the module).
+import './kafka/fast-record-decoder.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
