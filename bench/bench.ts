@@ -350,7 +350,7 @@ async function measureE2e(
   n: number,
   mode: string,
   phase: string,
-): Promise<{ rate: number; peakRssMb: number; pauses: number }> {
+): Promise<{ rate: number; peakRssMb: number; pauses: number; writes: number; rowsPerWrite: number }> {
   const env = envFor(phase, { METRICS_PORT: '0', SINK_WRITE_MODE: mode });
   const port = 19_464 + Math.floor(Math.random() * 1000);
   env.METRICS_PORT = String(port);
@@ -380,11 +380,15 @@ async function measureE2e(
   const end = Date.now();
   cpu[label] = cpuReport(cpu0, await snapshot(db, phase, child.pid), n);
   progressOf[label] = track;
-  const pauses = metricValue(await scrape(port), 'mds_consumer_pause_events_total{event="pause"}');
+  const metrics = await scrape(port);
+  const pauses = metricValue(metrics, 'mds_consumer_pause_events_total{event="pause"}');
+  // Transactions and their mean size: PostgreSQL's fixed cost per transaction is spread over these.
+  const writes = metricValue(metrics, 'mds_batch_size_records_count');
+  const rowsPerWrite = writes > 0 ? metricValue(metrics, 'mds_batch_size_records_sum') / writes : 0;
   const rss = peakRssMb(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  return { rate: (n / (end - first)) * 1000, peakRssMb: rss, pauses };
+  return { rate: (n / (end - first)) * 1000, peakRssMb: rss, pauses, writes, rowsPerWrite };
 }
 
 /** p50/p99 commit − record timestamp while producing at a steady rate (in-process worker). */
@@ -544,6 +548,7 @@ async function main(): Promise<void> {
       results.E2E = Math.round(e.rate);
       results.e2ePeakRssMb = Math.round(e.peakRssMb);
       results.e2ePauses = e.pauses;
+      results.e2eWrites = `${e.writes} transactions, ${Math.round(e.rowsPerWrite)} records each on average`;
       const limits = [results.L_db, results.L_kafka].filter((x): x is number => typeof x === 'number');
       if (limits.length > 0) results.ratio = Number((e.rate / Math.min(...limits)).toFixed(3));
       if (cpu.L_db !== undefined && cpu.L_kafka !== undefined) {
@@ -640,6 +645,7 @@ async function main(): Promise<void> {
   row('E2E / CPU bound', results.ratioToCpuBound ?? '-');
   for (const [phase, r] of Object.entries(cpu)) row(`CPU ${phase}`, formatCpu(r));
   row('E2E peak RSS', results.e2ePeakRssMb ?? '-', ' MB');
+  row('E2E writes', results.e2eWrites ?? '-');
   const ms = (v: unknown): string => (typeof v === 'number' ? v.toFixed(0) : '-');
   row(
     `latency p50 / p99 @${opts.steadyRate}/s`,
