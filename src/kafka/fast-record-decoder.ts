@@ -84,27 +84,34 @@ export function createRecordDecoder(
   Header: (d: KafkaDecoder) => { key: string; value: Buffer | null },
 ): RecordDecoderFn {
   return (decoder, context) => {
-    const ctx = context ?? ({} as RecordContext);
+    // Read as KafkaJS does: a default object only for undefined, defaults only for undefined fields.
+    const batchContext = context === undefined ? ({} as RecordContext) : context;
+    const {
+      firstOffset,
+      firstTimestamp,
+      magicByte,
+      isControlBatch = false,
+      timestampType,
+      maxTimestamp,
+    } = batchContext;
     const attributes = decoder.readInt8();
     const delta = readVarLong(decoder);
     const timestamp =
-      ctx.timestampType === LOG_APPEND_TIME && ctx.maxTimestamp
-        ? ctx.maxTimestamp
-        : sum(Long, ctx.firstTimestamp, delta);
-    const offset = sum(Long, ctx.firstOffset, decoder.readVarInt());
+      timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : sum(Long, firstTimestamp, delta);
+    const offset = sum(Long, firstOffset, decoder.readVarInt());
     const key = decoder.readVarIntBytes();
     const value = decoder.readVarIntBytes();
     const list = decoder.readVarIntArray(Header);
     return {
-      magicByte: ctx.magicByte,
+      magicByte,
       attributes,
       timestamp,
       offset,
       key,
       value,
       headers: list.length === 0 ? {} : headersOf(list),
-      isControlRecord: ctx.isControlBatch ?? false,
-      batchContext: context ?? {},
+      isControlRecord: isControlBatch,
+      batchContext,
     };
   };
 }

@@ -125,6 +125,19 @@ describe('fast record decoder', () => {
     // No context: KafkaJS adds the deltas to undefined and fails; so must the replacement.
     assert.throws(() => decodeWith(originalRecordDecoder, bytes));
     assert.throws(() => decodeWith(fast, bytes));
+    // null is not undefined: KafkaJS fails before reading anything, and so must the replacement.
+    const nullOriginal = new Decoder(bytes);
+    nullOriginal.readVarInt();
+    const nullFast = new Decoder(bytes);
+    nullFast.readVarInt();
+    assert.throws(() => (originalRecordDecoder as (d: unknown, c: unknown) => unknown)(nullOriginal, null));
+    assert.throws(() => (fast as (d: unknown, c: unknown) => unknown)(nullFast, null));
+    assert.equal(nullFast.offset, nullOriginal.offset);
+    const asIs = { firstOffset: '10', firstTimestamp: '20', isControlBatch: null as unknown as boolean };
+    assert.deepEqual(
+      decodeWith(fast as never, bytes, asIs),
+      decodeWith(originalRecordDecoder as never, bytes, asIs),
+    );
     const ctx: RecordContext = { firstOffset: '10', firstTimestamp: '20' };
     assert.deepEqual(
       decodeWith(fast as never, bytes, ctx),
