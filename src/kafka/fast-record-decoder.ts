@@ -12,7 +12,7 @@
 // Importing this module installs the replacement; it must come before anything loads kafkajs
 // (first import of the process entry). If kafkajs is already loaded, or is not the version this
 // was written against, nothing is replaced and KafkaJS decodes as it always did.
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 
 export interface LongLike {
   add(other: LongLike | number): LongLike;
@@ -64,7 +64,7 @@ function install(): { installed: boolean; reason: string } {
       key: string;
       value: Buffer | null;
     };
-    const module = new (req('node:module') as typeof import('node:module'))(path);
+    const module = new Module(path);
     module.filename = path;
     module.loaded = true;
     module.exports = createRecordDecoder(Long, Header);

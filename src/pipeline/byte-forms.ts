@@ -1,5 +1,5 @@
-// Byte-level forms for decode's fast path (flat-row.ts): JSON tokens and the patterns the
-// schema puts on strings (record-schema.ts), checked on the message's bytes without a string.
+// Byte-level forms for decode's fast path (flat-row.ts): the patterns the schema puts on
+// strings (record-schema.ts), checked on the message's bytes without making a string.
 // Each says no to anything it is unsure of; the full path then decides.
 
 export const QUOTE = 0x22;

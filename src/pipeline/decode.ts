@@ -12,7 +12,7 @@ import { fillRow } from './column-convert.js';
 import { copyRow } from './copy-row.js';
 import { FlatRowDecoder } from './flat-row.js';
 import { jsonErrorMessage } from './json-error.js';
-import { ajvError, buildSchema, jsonNumberBounds, UUID_PATTERN } from './record-schema.js';
+import { ajvError, buildSchema, UUID_PATTERN } from './record-schema.js';
 import { jsonKind } from './rejection-text.js';
 
 export type DecodeResult =
@@ -68,11 +68,7 @@ export function createDecoder(mapping: TopicMapping, opts: DecoderOptions): Reco
   // A column named like an Object.prototype member is left to the full path's own-property checks.
   const fast =
     opts.fastPath !== false && !plans.some((p) => p.ownCheck)
-      ? new FlatRowDecoder(
-          plans,
-          mapping.columns.map((c) => jsonNumberBounds(c)),
-          mapping.columns.map((c) => c.enum),
-        )
+      ? new FlatRowDecoder(plans, mapping.columns)
       : undefined;
 
   function decode(value: Buffer | null): DecodeResult {

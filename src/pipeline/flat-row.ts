@@ -36,14 +36,10 @@ import {
   ZERO,
 } from './byte-forms.js';
 import { ABSENT, FlatJsonScan, NULL, NUM, STR, TRUE } from './flat-json-scan.js';
+import { jsonNumberBounds } from './record-schema.js';
 import { RowScratch } from './row-scratch.js';
 import { RecordError } from '../core/errors.js';
-
-/** Bounds the schema puts on a JSON number for a column (see record-schema.ts). */
-export interface NumberBounds {
-  readonly minimum?: number;
-  readonly maximum?: number;
-}
+import type { ColumnSpec } from '../core/topic-mapping.js';
 
 interface FastColumn {
   readonly plan: ColumnPlan;
@@ -66,23 +62,22 @@ export class FlatRowDecoder {
   private readonly tokens: FlatJsonScan;
   private readonly out: RowScratch;
 
-  constructor(
-    plans: readonly ColumnPlan[],
-    bounds: readonly NumberBounds[],
-    enums: readonly (readonly string[] | undefined)[],
-  ) {
+  /** `plans` are `columns`' plans, in the same order. */
+  constructor(plans: readonly ColumnPlan[], columns: readonly ColumnSpec[]) {
     this.cols = plans.map((p, i) => {
+      const bounds = jsonNumberBounds(columns[i]!);
+      const values = columns[i]!.enum;
       const fb = p.fallback === null ? undefined : copyField(p.fallback);
       const ascii = fb !== undefined && /^[\x20-\x7e]*$/.test(fb);
       const fbKey = p.kind === 'uuid' ? fb?.toLowerCase() : p.kind === 'text' ? fb : undefined;
       return {
         plan: p,
         name: Buffer.from(p.name, 'utf8'),
-        minimum: bounds[i]?.minimum ?? -Infinity,
-        maximum: bounds[i]?.maximum ?? Infinity,
+        minimum: bounds.minimum ?? -Infinity,
+        maximum: bounds.maximum ?? Infinity,
         fallbackRow: ascii ? Buffer.from(fb, 'latin1') : undefined,
         fallbackKey: ascii && fbKey !== undefined ? Buffer.from(fbKey, 'latin1') : undefined,
-        enumSet: p.kind === 'text' && !p.upperCase && enums[i] !== undefined ? new Set(enums[i]) : undefined,
+        enumSet: p.kind === 'text' && !p.upperCase && values !== undefined ? new Set(values) : undefined,
       };
     });
     this.tokens = new FlatJsonScan(this.cols.map((c) => c.name));
