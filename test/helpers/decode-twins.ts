@@ -9,7 +9,7 @@ import {
   type DecoderOptions,
   type RecordDecoder,
 } from '../../src/pipeline/decode.js';
-import type { TopicMapping } from '../../src/core/topic-mapping.js';
+import type { ColumnSpec, TopicMapping, WriteMode } from '../../src/core/topic-mapping.js';
 
 export interface TwinDecoder extends RecordDecoder {
   /** Messages the fast path accepted, so a test can show it was exercised. */
@@ -51,4 +51,13 @@ export function copyValues(row: string): (string | null)[] {
         ? null
         : f.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c)),
     );
+}
+
+/** A one-table mapping for a test: topic suffix and table `t`; copy mode without a key, upsert with one. */
+export function mappingOf(
+  columns: readonly ColumnSpec[],
+  key: readonly string[] = [],
+  mode: WriteMode = key.length === 0 ? 'copy' : 'upsert',
+): TopicMapping {
+  return { topicSuffix: 't', table: 't', mode, key, columns };
 }

@@ -10,7 +10,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { encodeCopyRows } from '../../src/sink/copy-text.js';
 import { createDecoder } from '../../src/pipeline/decode.js';
 import { copyRow } from '../../src/pipeline/copy-row.js';
-import { copyValues } from '../helpers/decode-twins.js';
+import { copyValues, mappingOf } from '../helpers/decode-twins.js';
 import { builtinMappings } from '../../src/config/builtin-mappings.js';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -110,13 +110,7 @@ describe('COPY text round trip', () => {
   it('gives two timestamps the same conflict key exactly when PostgreSQL stores the same instant', async () => {
     // In-batch dedup keeps one record per key: a key shared by two instants would drop a row,
     // two keys for one instant would put the same row twice into one upsert.
-    const m = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'upsert' as const,
-      key: ['ts'],
-      columns: [{ name: 'ts', type: 'timestamptz' as const, required: true }],
-    };
+    const m = mappingOf([{ name: 'ts', type: 'timestamptz', required: true }], ['ts']);
     const spellings: (string | number)[] = [
       '2024-01-01T00:00:00.0097661909Z',
       '2024-01-01T00:00:00.009766190900Z',

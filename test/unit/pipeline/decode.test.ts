@@ -13,7 +13,7 @@ import {
   type RecordDecoder,
 } from '../../../src/pipeline/decode.js';
 import { builtinMappings } from '../../../src/config/builtin-mappings.js';
-import { copyValues, createTwinDecoder } from '../../helpers/decode-twins.js';
+import { copyValues, createTwinDecoder, mappingOf } from '../../helpers/decode-twins.js';
 import type { TopicMapping } from '../../../src/core/topic-mapping.js';
 import { ConfigError, RecordError } from '../../../src/core/errors.js';
 
@@ -292,16 +292,10 @@ describe('decode: conversions', () => {
   });
 
   it('an optional enum column takes null as NULL, as it takes a missing field', () => {
-    const m: TopicMapping = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'copy',
-      key: [],
-      columns: [
-        { name: 'side', type: 'text', enum: ['buy', 'sell'] },
-        { name: 'venue', type: 'text', required: true, enum: ['XNAS'] },
-      ],
-    };
+    const m = mappingOf([
+      { name: 'side', type: 'text', enum: ['buy', 'sell'] },
+      { name: 'venue', type: 'text', required: true, enum: ['XNAS'] },
+    ]);
     const d = createTwinDecoder(m, { maxMessageBytes: 100 });
     assert.deepEqual(ok(run(d, { side: null, venue: 'XNAS' })).values, [null, 'XNAS']);
     assert.deepEqual(ok(run(d, { venue: 'XNAS' })).values, [null, 'XNAS']);
@@ -309,13 +303,9 @@ describe('decode: conversions', () => {
   });
 
   it('upperCase applies before the enum check, and the limit counts the upper-cased text', () => {
-    const m: TopicMapping = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'copy',
-      key: [],
-      columns: [{ name: 'side', type: 'text', upperCase: true, enum: ['BUY', 'SELL'], maxLength: 4 }],
-    };
+    const m = mappingOf([
+      { name: 'side', type: 'text', upperCase: true, enum: ['BUY', 'SELL'], maxLength: 4 },
+    ]);
     const d = createTwinDecoder(m, { maxMessageBytes: 100 });
     assert.deepEqual(ok(run(d, { side: 'buy' })).values, ['BUY']);
     assert.equal(
@@ -329,19 +319,17 @@ describe('decode: conversions', () => {
   });
 
   it('boolean, integer, double and jsonb columns', () => {
-    const m: TopicMapping = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'insert',
-      key: ['n'],
-      columns: [
+    const m = mappingOf(
+      [
         { name: 'b', type: 'boolean' },
         { name: 'n', type: 'integer' },
         { name: 'x', type: 'double' },
         { name: 'j', type: 'jsonb' },
         { name: 'constructor', type: 'text' },
       ],
-    };
+      ['n'],
+      'insert',
+    );
     const d = createTwinDecoder(m, { maxMessageBytes: 1000 });
     const r = ok(run(d, { b: false, n: '0042', x: 1e300, j: { a: [1, 'é', null], b: 'x\ty' } }));
     assert.deepEqual(r.values, ['f', '0042', '1' + '0'.repeat(300), '{"a":[1,"é",null],"b":"x\\ty"}', null]);
@@ -367,13 +355,7 @@ describe('decode: conversions', () => {
   });
 
   it('NUMERIC(p,s) from sqlType is enforced, including rounding that carries', () => {
-    const m: TopicMapping = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'copy',
-      key: [],
-      columns: [{ name: 'p', type: 'numeric', sqlType: 'NUMERIC(6,2)' }],
-    };
+    const m = mappingOf([{ name: 'p', type: 'numeric', sqlType: 'NUMERIC(6,2)' }]);
     const d = createTwinDecoder(m, { maxMessageBytes: 100 });
     for (const good of ['9999.99', '9999.994', '-9999.99', '0009999.5', 9999.99]) {
       assert.ok(run(d, { p: good }).ok, String(good));
@@ -713,13 +695,7 @@ describe('createDecoder: options are validated up front', () => {
   });
 
   it('refuses a column named __proto__, which the schema could not hold as a property', () => {
-    const m: TopicMapping = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'copy',
-      key: [],
-      columns: [{ name: '__proto__', type: 'integer', required: true }],
-    };
+    const m = mappingOf([{ name: '__proto__', type: 'integer', required: true }]);
     assert.throws(
       () => createDecoder(m, { maxMessageBytes: 100 }),
       (e: unknown) => e instanceof ConfigError && /column "__proto__" is reserved/.test(e.message),
@@ -727,13 +703,7 @@ describe('createDecoder: options are validated up front', () => {
   });
 
   it('makes key columns required even when the spec does not', () => {
-    const m: TopicMapping = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'upsert',
-      key: ['id'],
-      columns: [{ name: 'id', type: 'text' }],
-    };
+    const m = mappingOf([{ name: 'id', type: 'text' }], ['id']);
     const e = rejected(run(createTwinDecoder(m, { maxMessageBytes: 100 }), {}));
     assert.equal(e.message, 'id: required, got nothing');
   });

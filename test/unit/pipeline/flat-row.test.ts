@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { builtinMappings } from '../../../src/config/builtin-mappings.js';
 import type { TopicMapping } from '../../../src/core/topic-mapping.js';
-import { createTwinDecoder } from '../../helpers/decode-twins.js';
+import { createTwinDecoder, mappingOf } from '../../helpers/decode-twins.js';
 import { sampleMessage, symbols } from '../../../src/sample/sample-data.js';
 
 const TENANT = '6f1c1b9e-3a59-4f4e-9d43-2a1f0c7b8e01';
@@ -323,13 +323,7 @@ describe('decode fast path agrees with the full path', () => {
   });
 
   it('gives the same key as the full path for timestamps across the calendar', () => {
-    const m: TopicMapping = {
-      topicSuffix: 't',
-      table: 't',
-      mode: 'upsert',
-      key: ['ts'],
-      columns: [{ name: 'ts', type: 'timestamptz', required: true }],
-    };
+    const m = mappingOf([{ name: 'ts', type: 'timestamptz', required: true }], ['ts']);
     const d = createTwinDecoder(m, { maxMessageBytes: 200 });
     const r = prng(42);
     for (let i = 0; i < 20_000; i++) d.decode(Buffer.from(`{"ts":${timestamp(r)}}`));
